@@ -1,0 +1,205 @@
+#include "core/networkservice.h"
+
+namespace nsm {
+namespace {
+
+// Element `index` of a chain, followed by `parent` after the last element.
+class ServerChainLink : public internal::ServerLink {
+ public:
+  ServerChainLink(std::shared_ptr<const ServerChain::Elements> elements, size_t index,
+                  ServerNext after)
+      : elements_(std::move(elements)), index_(index), after_(std::move(after)) {
+    if (index_ + 1 < elements_->size()) {
+      next_ = ServerNext(std::make_shared<ServerChainLink>(elements_, index_ + 1, after_));
+    } else {
+      next_ = after_;
+    }
+  }
+  absl::StatusOr<Connection> Request(const Context& ctx, NetworkServiceRequest& req) const override {
+    return (*elements_)[index_]->Request(ctx, req, next_);
+  }
+  absl::Status Close(const Context& ctx, Connection& conn) const override {
+    return (*elements_)[index_]->Close(ctx, conn, next_);
+  }
+
+ private:
+  std::shared_ptr<const ServerChain::Elements> elements_;
+  size_t index_;
+  ServerNext after_;
+  ServerNext next_;
+};
+
+class ClientChainLink : public internal::ClientLink {
+ public:
+  ClientChainLink(std::shared_ptr<const ClientChain::Elements> elements, size_t index,
+                  ClientNext after)
+      : elements_(std::move(elements)), index_(index), after_(std::move(after)) {
+    if (index_ + 1 < elements_->size()) {
+      next_ = ClientNext(std::make_shared<ClientChainLink>(elements_, index_ + 1, after_));
+    } else {
+      next_ = after_;
+    }
+  }
+  absl::StatusOr<Connection> Request(const Context& ctx, NetworkServiceRequest& req,
+                                     const CallOptions& opts) const override {
+    return (*elements_)[index_]->Request(ctx, req, next_, opts);
+  }
+  absl::Status Close(const Context& ctx, Connection& conn, const CallOptions& opts) const override {
+    return (*elements_)[index_]->Close(ctx, conn, next_, opts);
+  }
+
+ private:
+  std::shared_ptr<const ClientChain::Elements> elements_;
+  size_t index_;
+  ClientNext after_;
+  ClientNext next_;
+};
+
+// A client-side next that continues an outer server chain (options end here).
+class ServerAsClientLink : public internal::ClientLink {
+ public:
+  explicit ServerAsClientLink(ServerNext next) : next_(std::move(next)) {}
+  absl::StatusOr<Connection> Request(const Context& ctx, NetworkServiceRequest& req,
+                                     const CallOptions&) const override {
+    return next_.Request(ctx, req);
+  }
+  absl::Status Close(const Context& ctx, Connection& conn, const CallOptions&) const override {
+    return next_.Close(ctx, conn);
+  }
+
+ private:
+  ServerNext next_;
+};
+
+// A server-side next that continues an outer client chain with the given options.
+class ClientAsServerLink : public internal::ServerLink {
+ public:
+  ClientAsServerLink(ClientNext next, CallOptions opts)
+      : next_(std::move(next)), opts_(std::move(opts)) {}
+  absl::StatusOr<Connection> Request(const Context& ctx, NetworkServiceRequest& req) const override {
+    return next_.Request(ctx, req, opts_);
+  }
+  absl::Status Close(const Context& ctx, Connection& conn) const override {
+    return next_.Close(ctx, conn, opts_);
+  }
+
+ private:
+  ClientNext next_;
+  CallOptions opts_;
+};
+
+class ClientToServerAdapter : public NetworkServiceServer {
+ public:
+  explicit ClientToServerAdapter(std::shared_ptr<NetworkServiceClient> client)
+      : client_(std::move(client)) {}
+  absl::StatusOr<Connection> Request(const Context& ctx, NetworkServiceRequest& request,
+                                     const ServerNext& next) override {
+    return client_->Request(ctx, request, ClientNext(std::make_shared<ServerAsClientLink>(next)),
+                            CallOptions{});
+  }
+  absl::Status Close(const Context& ctx, Connection& conn, const ServerNext& next) override {
+    return client_->Close(ctx, conn, ClientNext(std::make_shared<ServerAsClientLink>(next)),
+                          CallOptions{});
+  }
+
+ private:
+  std::shared_ptr<NetworkServiceClient> client_;
+};
+
+class ServerToClientAdapter : public NetworkServiceClient {
+ public:
+  explicit ServerToClientAdapter(std::shared_ptr<NetworkServiceServer> server)
+      : server_(std::move(server)) {}
+  absl::StatusOr<Connection> Request(const Context& ctx, NetworkServiceRequest& request,
+                                     const ClientNext& next, const CallOptions& opts) override {
+    return server_->Request(ctx, request,
+                            ServerNext(std::make_shared<ClientAsServerLink>(next, opts)));
+  }
+  absl::Status Close(const Context& ctx, Connection& conn, const ClientNext& next,
+                     const CallOptions& opts) override {
+    return server_->Close(ctx, conn, ServerNext(std::make_shared<ClientAsServerLink>(next, opts)));
+  }
+
+ private:
+  std::shared_ptr<NetworkServiceServer> server_;
+};
+
+}  // namespace
+
+absl::StatusOr<Connection> ServerNext::Request(const Context& ctx,
+                                               NetworkServiceRequest& request) const {
+  if (!link_) return request.connection();
+  return link_->Request(ctx, request);
+}
+
+absl::Status ServerNext::Close(const Context& ctx, Connection& conn) const {
+  if (!link_) return absl::OkStatus();
+  return link_->Close(ctx, conn);
+}
+
+absl::StatusOr<Connection> ClientNext::Request(const Context& ctx, NetworkServiceRequest& request,
+                                               const CallOptions& opts) const {
+  if (!link_) return request.connection();
+  return link_->Request(ctx, request, opts);
+}
+
+absl::Status ClientNext::Close(const Context& ctx, Connection& conn,
+                               const CallOptions& opts) const {
+  if (!link_) return absl::OkStatus();
+  return link_->Close(ctx, conn, opts);
+}
+
+ServerChain::ServerChain(Elements elements)
+    : elements_(std::make_shared<const Elements>(std::move(elements))),
+      tail_start_(Start(ServerNext())) {}
+
+ServerNext ServerChain::Start(const ServerNext& parent) const {
+  if (elements_->empty()) return parent;
+  return ServerNext(std::make_shared<ServerChainLink>(elements_, 0, parent));
+}
+
+absl::StatusOr<Connection> ServerChain::Request(const Context& ctx, NetworkServiceRequest& request,
+                                                const ServerNext& next) {
+  return (next.is_tail() ? tail_start_ : Start(next)).Request(ctx, request);
+}
+
+absl::Status ServerChain::Close(const Context& ctx, Connection& conn, const ServerNext& next) {
+  return (next.is_tail() ? tail_start_ : Start(next)).Close(ctx, conn);
+}
+
+ClientChain::ClientChain(Elements elements)
+    : elements_(std::make_shared<const Elements>(std::move(elements))),
+      tail_start_(Start(ClientNext())) {}
+
+ClientNext ClientChain::Start(const ClientNext& parent) const {
+  if (elements_->empty()) return parent;
+  return ClientNext(std::make_shared<ClientChainLink>(elements_, 0, parent));
+}
+
+absl::StatusOr<Connection> ClientChain::Request(const Context& ctx, NetworkServiceRequest& request,
+                                                const ClientNext& next, const CallOptions& opts) {
+  return (next.is_tail() ? tail_start_ : Start(next)).Request(ctx, request, opts);
+}
+
+absl::Status ClientChain::Close(const Context& ctx, Connection& conn, const ClientNext& next,
+                                const CallOptions& opts) {
+  return (next.is_tail() ? tail_start_ : Start(next)).Close(ctx, conn, opts);
+}
+
+std::shared_ptr<ServerChain> MakeServerChain(ServerChain::Elements elements) {
+  return std::make_shared<ServerChain>(std::move(elements));
+}
+
+std::shared_ptr<ClientChain> MakeClientChain(ClientChain::Elements elements) {
+  return std::make_shared<ClientChain>(std::move(elements));
+}
+
+std::shared_ptr<NetworkServiceServer> ClientToServer(std::shared_ptr<NetworkServiceClient> client) {
+  return std::make_shared<ClientToServerAdapter>(std::move(client));
+}
+
+std::shared_ptr<NetworkServiceClient> ServerToClient(std::shared_ptr<NetworkServiceServer> server) {
+  return std::make_shared<ServerToClientAdapter>(std::move(server));
+}
+
+}  // namespace nsm

@@ -1,0 +1,53 @@
+#include "networkservice/begin/client.h"
+
+namespace nsm::begin {
+namespace {
+
+internal::Downstream Through(const ClientNext& next, const CallOptions& opts) {
+  return internal::Downstream{[next, opts](const Context& ctx, NetworkServiceRequest& req) {
+                                return next.Request(ctx, req, opts);
+                              },
+                              [next, opts](const Context& ctx, Connection& conn) {
+                                return next.Close(ctx, conn, opts);
+                              }};
+}
+
+}  // namespace
+
+Connection MergeConnection(const Connection& stored, const Connection& requested) {
+  Connection merged = stored;
+  if (requested.network_service_endpoint_name() != stored.network_service_endpoint_name()) {
+    merged.set_network_service_endpoint_name(requested.network_service_endpoint_name());
+  }
+  const auto& mine = stored.context().extra_context();
+  const auto& theirs = requested.context().extra_context();
+  auto* out = merged.mutable_context()->mutable_extra_context();
+  for (const auto& [key, value] : mine) {
+    auto it = theirs.find(key);
+    if (it == theirs.end()) {
+      out->erase(key);
+    } else if (it->second != value) {
+      (*out)[key] = it->second;
+    }
+  }
+  return merged;
+}
+
+Client::Client(std::shared_ptr<ThreadPool> pool)
+    : table_(std::make_shared<internal::FactoryTable>(std::move(pool))) {}
+
+absl::StatusOr<Connection> Client::Request(const Context& ctx, NetworkServiceRequest& request,
+                                           const ClientNext& next, const CallOptions& opts) {
+  return table_->Request(ctx, request, Through(next, opts),
+                         [](const internal::Factory& f, NetworkServiceRequest& req) {
+                           *req.mutable_connection() =
+                               MergeConnection(f.request->connection(), req.connection());
+                         });
+}
+
+absl::Status Client::Close(const Context& ctx, Connection& conn, const ClientNext& next,
+                           const CallOptions& opts) {
+  return table_->Close(ctx, conn, Through(next, opts));
+}
+
+}  // namespace nsm::begin

@@ -1,0 +1,154 @@
+#include "networkservice/begin/factory_table.h"
+
+namespace nsm::begin::internal {
+
+void Factory::Forget() {
+  if (auto table = table_.lock()) table->RemoveIf(id_, this);
+}
+
+std::shared_ptr<Completion> Factory::Request(EventOptions opts) {
+  auto done = Completion::Create();
+  executor_.Async([self = shared_from_this(), opts = std::move(opts), done] {
+    if (self->state != State::kEstablished || !self->request) {
+      done->Set(absl::OkStatus());
+      return;
+    }
+    if (opts.cancel_ctx && opts.cancel_ctx->cancelled()) {
+      done->Set(absl::OkStatus());
+      return;
+    }
+    auto [ctx, cancel] = self->ctx_factory.Make();
+    Context event_ctx = ctx.WithValue<EventFactory>(kEventFactoryKey, self);
+    NetworkServiceRequest req = *self->request;
+    if (opts.reselect) {
+      Connection old = req.connection();
+      (void)self->downstream.close(event_ctx, old);
+      req.mutable_connection()->clear_mechanism();
+      req.mutable_connection()->clear_network_service_endpoint_name();
+    }
+    auto result = self->downstream.request(event_ctx, req);
+    if (result.ok()) {
+      *req.mutable_connection() = *result;
+      self->request = std::move(req);
+    }
+    cancel();
+    done->Set(result.status());
+  });
+  return done;
+}
+
+std::shared_ptr<Completion> Factory::Close(EventOptions opts) {
+  auto done = Completion::Create();
+  executor_.Async([self = shared_from_this(), opts = std::move(opts), done] {
+    if (self->state != State::kEstablished || !self->request) {
+      done->Set(absl::OkStatus());
+      return;
+    }
+    if (opts.cancel_ctx && opts.cancel_ctx->cancelled()) {
+      done->Set(absl::OkStatus());
+      return;
+    }
+    auto [ctx, cancel] = self->ctx_factory.Make();
+    Connection conn = self->request->connection();
+    absl::Status s =
+        self->downstream.close(ctx.WithValue<EventFactory>(kEventFactoryKey, self), conn);
+    self->state = State::kClosed;
+    self->request.reset();
+    self->Forget();
+    cancel();
+    done->Set(s);
+  });
+  return done;
+}
+
+std::shared_ptr<Factory> FactoryTable::GetOrCreate(const std::string& id) {
+  absl::MutexLock lock(&mu_);
+  auto& slot = factories_[id];
+  if (!slot) slot = std::make_shared<Factory>(id, weak_from_this(), pool_);
+  return slot;
+}
+
+std::shared_ptr<Factory> FactoryTable::Lookup(const std::string& id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = factories_.find(id);
+  return it == factories_.end() ? nullptr : it->second;
+}
+
+void FactoryTable::RemoveIf(const std::string& id, const Factory* f) {
+  std::shared_ptr<Factory> dropped;  // released outside the lock
+  absl::MutexLock lock(&mu_);
+  auto it = factories_.find(id);
+  if (it != factories_.end() && it->second.get() == f) {
+    dropped = std::move(it->second);
+    factories_.erase(it);
+  }
+}
+
+size_t FactoryTable::size() const {
+  absl::MutexLock lock(&mu_);
+  return factories_.size();
+}
+
+absl::StatusOr<Connection> FactoryTable::Request(
+    const Context& ctx, NetworkServiceRequest& request, Downstream downstream,
+    const std::function<void(const Factory&, NetworkServiceRequest&)>& merge) {
+  const std::string id = request.connection().id();  // a copy: merge may rewrite the request
+  if (id.empty()) {
+    return absl::InvalidArgumentError("begin: request.connection.id must not be empty");
+  }
+  if (FromContext(ctx)) return downstream.request(ctx, request);
+  for (;;) {
+    auto factory = GetOrCreate(id);
+    bool stale = false;
+    absl::StatusOr<Connection> result = absl::UnknownError("begin: not run");
+    factory->executor().RunSync([&] {
+      // Closed (and maybe re-created) while we waited: start again with the current factory.
+      if (Lookup(id) != factory) {
+        stale = true;
+        return;
+      }
+      if (merge && factory->state == Factory::State::kEstablished && factory->request) {
+        merge(*factory, request);
+      }
+      result = downstream.request(ctx.WithValue<EventFactory>(kEventFactoryKey, factory), request);
+      if (!result.ok()) {
+        if (factory->state != Factory::State::kEstablished) {
+          factory->state = Factory::State::kClosed;
+          factory->Forget();
+        }
+        return;
+      }
+      NetworkServiceRequest stored = request;
+      *stored.mutable_connection() = *result;
+      factory->request = std::move(stored);
+      factory->downstream = downstream;
+      factory->ctx_factory = ctx.Postpone();
+      factory->state = Factory::State::kEstablished;
+    });
+    if (!stale) return result;
+  }
+}
+
+absl::Status FactoryTable::Close(const Context& ctx, const Connection& conn,
+                                 Downstream downstream) {
+  if (FromContext(ctx)) {
+    Connection c = conn;
+    return downstream.close(ctx, c);
+  }
+  auto factory = Lookup(conn.id());
+  if (!factory) return absl::OkStatus();
+  absl::Status status;
+  factory->executor().RunSync([&] {
+    if (factory->state != Factory::State::kEstablished || !factory->request) return;
+    if (Lookup(conn.id()) != factory) return;
+    // Close what we last returned, not what the caller sent (chain-model.md §3.4).
+    Connection stored = factory->request->connection();
+    status = downstream.close(ctx.WithValue<EventFactory>(kEventFactoryKey, factory), stored);
+    factory->state = Factory::State::kClosed;
+    factory->request.reset();
+    factory->Forget();
+  });
+  return status;
+}
+
+}  // namespace nsm::begin::internal

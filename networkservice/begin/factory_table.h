@@ -1,0 +1,71 @@
+// begin internals shared by the server and the client element: the per-connection event factory
+// and the id -> factory table (chain-model.md §5.3, with the v1.6.0 lookup-only re-check).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "core/executor.h"
+#include "core/networkservice.h"
+#include "networkservice/begin/event_factory.h"
+
+namespace nsm::begin::internal {
+
+// How to call the rest of the chain from begin, for either side.
+struct Downstream {
+  std::function<absl::StatusOr<Connection>(const Context&, NetworkServiceRequest&)> request;
+  std::function<absl::Status(const Context&, Connection&)> close;
+};
+
+class FactoryTable;
+
+class Factory : public EventFactory, public std::enable_shared_from_this<Factory> {
+ public:
+  enum class State { kZero, kEstablished, kClosed };
+
+  Factory(std::string id, std::weak_ptr<FactoryTable> table, std::shared_ptr<ThreadPool> pool)
+      : id_(std::move(id)), table_(std::move(table)), executor_(std::move(pool)) {}
+
+  std::shared_ptr<Completion> Request(EventOptions opts) override;
+  std::shared_ptr<Completion> Close(EventOptions opts) override;
+
+  // The following run on the executor (one at a time per connection).
+  SerialExecutor& executor() { return executor_; }
+  State state = State::kZero;
+  std::optional<NetworkServiceRequest> request;  // last successful, connection = returned one
+  Downstream downstream;                          // rest of the chain after begin
+  PostponedContext ctx_factory;                   // values of the last successful request
+  const std::string& id() const { return id_; }
+  void Forget();  // drop from the table if still the current factory for the id
+
+ private:
+  std::string id_;
+  std::weak_ptr<FactoryTable> table_;
+  SerialExecutor executor_;
+};
+
+class FactoryTable : public std::enable_shared_from_this<FactoryTable> {
+ public:
+  explicit FactoryTable(std::shared_ptr<ThreadPool> pool) : pool_(std::move(pool)) {}
+
+  std::shared_ptr<Factory> GetOrCreate(const std::string& id);
+  std::shared_ptr<Factory> Lookup(const std::string& id) const;
+  void RemoveIf(const std::string& id, const Factory* f);
+  size_t size() const;
+
+  // The begin algorithm; `merge` (client side) rewrites the request of an existing connection.
+  absl::StatusOr<Connection> Request(
+      const Context& ctx, NetworkServiceRequest& request, Downstream downstream,
+      const std::function<void(const Factory&, NetworkServiceRequest&)>& merge);
+  absl::Status Close(const Context& ctx, const Connection& conn, Downstream downstream);
+
+ private:
+  std::shared_ptr<ThreadPool> pool_;
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<std::string, std::shared_ptr<Factory>> factories_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace nsm::begin::internal
