@@ -1,0 +1,112 @@
+#include "core/grpc_transport.h"
+
+#include <chrono>
+
+namespace nsm {
+namespace {
+
+// A unary reactor whose cancellation (client gone, deadline) cancels the chain's context.
+class Reactor : public grpc::ServerUnaryReactor {
+ public:
+  explicit Reactor(Context::CancelFunc cancel) : cancel_(std::move(cancel)) {}
+  void OnCancel() override { cancel_(); }
+  void OnDone() override { delete this; }
+
+ private:
+  Context::CancelFunc cancel_;
+};
+
+std::pair<Context, Context::CancelFunc> FromServerContext(grpc::CallbackServerContext* sc,
+                                                          const std::shared_ptr<Clock>& clock) {
+  Metadata md;
+  for (const auto& [k, v] : sc->client_metadata()) {
+    md.emplace(std::string(k.data(), k.size()), std::string(v.data(), v.size()));
+  }
+  Context base = Context::Background(clock).WithPeer(Peer{sc->peer(), {}}).WithIncomingMetadata(
+      std::move(md));
+  auto deadline = sc->deadline();
+  if (deadline == std::chrono::system_clock::time_point::max()) return base.WithCancel();
+  absl::Duration remaining = absl::FromChrono(deadline - std::chrono::system_clock::now());
+  return base.WithTimeout(remaining);
+}
+
+void ApplyDeadline(const Context& ctx, grpc::ClientContext& cc) {
+  if (auto remaining = ctx.remaining()) {
+    cc.set_deadline(std::chrono::system_clock::now() +
+                    absl::ToChronoNanoseconds(std::max(*remaining, absl::ZeroDuration())));
+  }
+}
+
+}  // namespace
+
+grpc::Status ToGrpcStatus(const absl::Status& s) {
+  if (s.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
+}
+
+absl::Status FromGrpcStatus(const grpc::Status& s) {
+  if (s.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+}
+
+NetworkServiceGrpcServer::NetworkServiceGrpcServer(std::shared_ptr<NetworkServiceServer> chain,
+                                                   std::shared_ptr<ThreadPool> pool,
+                                                   std::shared_ptr<Clock> clock)
+    : chain_(std::move(chain)), pool_(std::move(pool)), clock_(std::move(clock)) {}
+
+grpc::ServerUnaryReactor* NetworkServiceGrpcServer::Request(grpc::CallbackServerContext* sc,
+                                                            const NetworkServiceRequest* request,
+                                                            Connection* response) {
+  auto [ctx, cancel] = FromServerContext(sc, clock_);
+  auto* reactor = new Reactor(cancel);
+  pool_->Post([chain = chain_, ctx = ctx, cancel = cancel, request, response, reactor] {
+    NetworkServiceRequest req = *request;
+    auto result = chain->Request(ctx, req, ServerNext());
+    if (result.ok()) *response = std::move(*result);
+    cancel();
+    reactor->Finish(ToGrpcStatus(result.status()));
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* NetworkServiceGrpcServer::Close(grpc::CallbackServerContext* sc,
+                                                          const Connection* request,
+                                                          google::protobuf::Empty*) {
+  auto [ctx, cancel] = FromServerContext(sc, clock_);
+  auto* reactor = new Reactor(cancel);
+  pool_->Post([chain = chain_, ctx = ctx, cancel = cancel, request, reactor] {
+    Connection conn = *request;
+    absl::Status s = chain->Close(ctx, conn, ServerNext());
+    cancel();
+    reactor->Finish(ToGrpcStatus(s));
+  });
+  return reactor;
+}
+
+NetworkServiceGrpcClient::NetworkServiceGrpcClient(std::shared_ptr<grpc::Channel> channel)
+    : stub_(::networkservice::NetworkService::NewStub(std::move(channel))) {}
+
+absl::StatusOr<Connection> NetworkServiceGrpcClient::Request(const Context& ctx,
+                                                             NetworkServiceRequest& request,
+                                                             const ClientNext&,
+                                                             const CallOptions& opts) {
+  if (ctx.cancelled()) return ctx.Err();
+  grpc::ClientContext cc;
+  ApplyDeadline(ctx, cc);
+  for (const auto& apply : opts.apply) apply(cc);
+  Connection response;
+  grpc::Status s = stub_->Request(&cc, request, &response);
+  if (!s.ok()) return FromGrpcStatus(s);
+  return response;
+}
+
+absl::Status NetworkServiceGrpcClient::Close(const Context& ctx, Connection& conn, const ClientNext&,
+                                             const CallOptions& opts) {
+  grpc::ClientContext cc;
+  ApplyDeadline(ctx, cc);
+  for (const auto& apply : opts.apply) apply(cc);
+  google::protobuf::Empty empty;
+  return FromGrpcStatus(stub_->Close(&cc, conn, &empty));
+}
+
+}  // namespace nsm

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The one command that runs every test on a fresh Debian 12 machine: installs the packages, then
+#   1. CMake + Ninja build and ctest,
+#   2. install into a prefix and build the examples/custom_chain consumer against it,
+#   3. Bazel build and test of the same targets (offline),
+#   4. the test suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
+# Stages can be picked: tools/test.sh cmake install bazel sanitize (default: all).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+JOBS=${NSM_JOBS:-$(nproc)}
+STAGES=("$@")
+[ ${#STAGES[@]} -eq 0 ] && STAGES=(cmake install bazel sanitize)
+
+stage() { printf '\n=== %s (%s) ===\n' "$1" "$(date -u +%H:%M:%S)"; }
+want() { local s; for s in "${STAGES[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
+
+stage "dependencies"
+bash tools/setup.sh
+
+if want cmake || want install; then
+  stage "cmake build"
+  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX="$ROOT/build/_install"
+  ninja -C build -j "$JOBS"
+fi
+
+if want cmake; then
+  stage "ctest"
+  (cd build && ctest -j "$JOBS" --output-on-failure --timeout 300)
+fi
+
+if want install; then
+  stage "install + custom_chain consumer"
+  rm -rf build/_install build/custom_chain
+  cmake --install build > /dev/null
+  cmake -S examples/custom_chain -B build/custom_chain -G Ninja -DCMAKE_PREFIX_PATH="$ROOT/build/_install"
+  ninja -C build/custom_chain
+  ./build/custom_chain/custom_chain
+  # The pkg-config file must describe the same libraries.
+  PKG_CONFIG_PATH="$ROOT/build/_install/lib/pkgconfig" pkg-config --cflags --libs nsm > /dev/null
+fi
+
+if want bazel; then
+  stage "bazel test"
+  bash tools/bazel-test.sh
+fi
+
+if want sanitize; then
+  stage "sanitizer build (ASan + UBSan) and ctest"
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DNSM_SANITIZE=ON
+  ninja -C build-asan -j "$JOBS"
+  (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+     ctest -j "$JOBS" --output-on-failure --timeout 600)
+fi
+
+stage "all requested stages passed: ${STAGES[*]}"
