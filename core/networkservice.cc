@@ -3,55 +3,63 @@
 namespace nsm {
 namespace {
 
+absl::Status ChainGone() { return absl::UnavailableError("chain has been shut down"); }
+
 // Element `index` of a chain, followed by `parent` after the last element.
 class ServerChainLink : public internal::ServerLink {
  public:
-  ServerChainLink(std::shared_ptr<const ServerChain::Elements> elements, size_t index,
+  ServerChainLink(const std::shared_ptr<const ServerChain::Elements>& elements, size_t index,
                   ServerNext after)
-      : elements_(std::move(elements)), index_(index), after_(std::move(after)) {
-    if (index_ + 1 < elements_->size()) {
-      next_ = ServerNext(std::make_shared<ServerChainLink>(elements_, index_ + 1, after_));
-    } else {
-      next_ = after_;
-    }
+      : elements_(elements), index_(index) {
+    next_ = index_ + 1 < elements->size()
+                ? ServerNext(std::make_shared<ServerChainLink>(elements, index_ + 1, after))
+                : std::move(after);
   }
   absl::StatusOr<Connection> Request(const Context& ctx, NetworkServiceRequest& req) const override {
-    return (*elements_)[index_]->Request(ctx, req, next_);
+    auto elements = elements_.lock();
+    if (!elements) return ChainGone();
+    return (*elements)[index_]->Request(ctx, req, next_);
   }
   absl::Status Close(const Context& ctx, Connection& conn) const override {
-    return (*elements_)[index_]->Close(ctx, conn, next_);
+    auto elements = elements_.lock();
+    if (!elements) return ChainGone();
+    return (*elements)[index_]->Close(ctx, conn, next_);
   }
 
  private:
-  std::shared_ptr<const ServerChain::Elements> elements_;
+  // Weak: a stored next (begin keeps one per connection) must not keep the chain alive, or the
+  // chain -> begin -> stored next -> chain cycle would never be freed.
+  std::weak_ptr<const ServerChain::Elements> elements_;
   size_t index_;
-  ServerNext after_;
   ServerNext next_;
 };
 
 class ClientChainLink : public internal::ClientLink {
  public:
-  ClientChainLink(std::shared_ptr<const ClientChain::Elements> elements, size_t index,
+  ClientChainLink(const std::shared_ptr<const ClientChain::Elements>& elements, size_t index,
                   ClientNext after)
-      : elements_(std::move(elements)), index_(index), after_(std::move(after)) {
-    if (index_ + 1 < elements_->size()) {
-      next_ = ClientNext(std::make_shared<ClientChainLink>(elements_, index_ + 1, after_));
-    } else {
-      next_ = after_;
-    }
+      : elements_(elements), index_(index) {
+    next_ = index_ + 1 < elements->size()
+                ? ClientNext(std::make_shared<ClientChainLink>(elements, index_ + 1, after))
+                : std::move(after);
   }
   absl::StatusOr<Connection> Request(const Context& ctx, NetworkServiceRequest& req,
                                      const CallOptions& opts) const override {
-    return (*elements_)[index_]->Request(ctx, req, next_, opts);
+    auto elements = elements_.lock();
+    if (!elements) return ChainGone();
+    return (*elements)[index_]->Request(ctx, req, next_, opts);
   }
   absl::Status Close(const Context& ctx, Connection& conn, const CallOptions& opts) const override {
-    return (*elements_)[index_]->Close(ctx, conn, next_, opts);
+    auto elements = elements_.lock();
+    if (!elements) return ChainGone();
+    return (*elements)[index_]->Close(ctx, conn, next_, opts);
   }
 
  private:
-  std::shared_ptr<const ClientChain::Elements> elements_;
+  // Weak: a stored next (begin keeps one per connection) must not keep the chain alive, or the
+  // chain -> begin -> stored next -> chain cycle would never be freed.
+  std::weak_ptr<const ClientChain::Elements> elements_;
   size_t index_;
-  ClientNext after_;
   ClientNext next_;
 };
 

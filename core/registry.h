@@ -170,30 +170,76 @@ class RegistryClientNext {
 
 namespace internal {
 
+inline absl::Status RegistryChainGone() {
+  return absl::UnavailableError("registry chain has been shut down");
+}
+
+// Stands in for the elements of a chain that no longer exists.
+template <class T>
+class ShutDownServer : public RegistryServer<T> {
+ public:
+  using typename RegistryServer<T>::Item;
+  using typename RegistryServer<T>::Query;
+  using typename RegistryServer<T>::Stream;
+  using typename RegistryServer<T>::Next;
+  absl::StatusOr<Item> Register(const Context&, Item&, const Next&) override {
+    return RegistryChainGone();
+  }
+  absl::Status Find(const Context&, const Query&, const Stream&, const Next&) override {
+    return RegistryChainGone();
+  }
+  absl::Status Unregister(const Context&, Item&, const Next&) override {
+    return RegistryChainGone();
+  }
+};
+
+template <class T>
+class ShutDownClient : public RegistryClient<T> {
+ public:
+  using typename RegistryClient<T>::Item;
+  using typename RegistryClient<T>::Query;
+  using typename RegistryClient<T>::Stream;
+  using typename RegistryClient<T>::Next;
+  absl::StatusOr<Item> Register(const Context&, Item&, const Next&, const CallOptions&) override {
+    return RegistryChainGone();
+  }
+  absl::Status Find(const Context&, const Query&, const Stream&, const Next&,
+                    const CallOptions&) override {
+    return RegistryChainGone();
+  }
+  absl::Status Unregister(const Context&, Item&, const Next&, const CallOptions&) override {
+    return RegistryChainGone();
+  }
+};
+
 template <class T>
 class RegistryServerChainLink : public RegistryServerLink<T> {
  public:
   using Elements = std::vector<std::shared_ptr<RegistryServer<T>>>;
-  RegistryServerChainLink(std::shared_ptr<const Elements> e, size_t i, RegistryServerNext<T> after)
-      : elements_(std::move(e)), index_(i) {
-    next_ = index_ + 1 < elements_->size()
-                ? RegistryServerNext<T>(
-                      std::make_shared<RegistryServerChainLink>(elements_, index_ + 1, after))
-                : after;
+  RegistryServerChainLink(const std::shared_ptr<const Elements>& e, size_t i,
+                          RegistryServerNext<T> after)
+      : elements_(e), index_(i) {
+    next_ = index_ + 1 < e->size()
+                ? RegistryServerNext<T>(std::make_shared<RegistryServerChainLink>(e, index_ + 1, after))
+                : std::move(after);
   }
   absl::StatusOr<typename T::Item> Register(const Context& ctx, typename T::Item& item) const override {
-    return (*elements_)[index_]->Register(ctx, item, next_);
+    return Element()->Register(ctx, item, next_);
   }
   absl::Status Find(const Context& ctx, const typename T::Query& q,
                     const std::shared_ptr<FindStream<typename T::Response>>& s) const override {
-    return (*elements_)[index_]->Find(ctx, q, s, next_);
+    return Element()->Find(ctx, q, s, next_);
   }
   absl::Status Unregister(const Context& ctx, typename T::Item& item) const override {
-    return (*elements_)[index_]->Unregister(ctx, item, next_);
+    return Element()->Unregister(ctx, item, next_);
   }
 
  private:
-  std::shared_ptr<const Elements> elements_;
+  std::shared_ptr<RegistryServer<T>> Element() const {
+    auto e = elements_.lock();
+    return e ? (*e)[index_] : std::make_shared<ShutDownServer<T>>();
+  }
+  std::weak_ptr<const Elements> elements_;  // weak: see ServerChainLink in networkservice.cc
   size_t index_;
   RegistryServerNext<T> next_;
 };
@@ -202,29 +248,33 @@ template <class T>
 class RegistryClientChainLink : public RegistryClientLink<T> {
  public:
   using Elements = std::vector<std::shared_ptr<RegistryClient<T>>>;
-  RegistryClientChainLink(std::shared_ptr<const Elements> e, size_t i, RegistryClientNext<T> after)
-      : elements_(std::move(e)), index_(i) {
-    next_ = index_ + 1 < elements_->size()
-                ? RegistryClientNext<T>(
-                      std::make_shared<RegistryClientChainLink>(elements_, index_ + 1, after))
-                : after;
+  RegistryClientChainLink(const std::shared_ptr<const Elements>& e, size_t i,
+                          RegistryClientNext<T> after)
+      : elements_(e), index_(i) {
+    next_ = index_ + 1 < e->size()
+                ? RegistryClientNext<T>(std::make_shared<RegistryClientChainLink>(e, index_ + 1, after))
+                : std::move(after);
   }
   absl::StatusOr<typename T::Item> Register(const Context& ctx, typename T::Item& item,
                                             const CallOptions& opts) const override {
-    return (*elements_)[index_]->Register(ctx, item, next_, opts);
+    return Element()->Register(ctx, item, next_, opts);
   }
   absl::Status Find(const Context& ctx, const typename T::Query& q,
                     const std::shared_ptr<FindStream<typename T::Response>>& s,
                     const CallOptions& opts) const override {
-    return (*elements_)[index_]->Find(ctx, q, s, next_, opts);
+    return Element()->Find(ctx, q, s, next_, opts);
   }
   absl::Status Unregister(const Context& ctx, typename T::Item& item,
                           const CallOptions& opts) const override {
-    return (*elements_)[index_]->Unregister(ctx, item, next_, opts);
+    return Element()->Unregister(ctx, item, next_, opts);
   }
 
  private:
-  std::shared_ptr<const Elements> elements_;
+  std::shared_ptr<RegistryClient<T>> Element() const {
+    auto e = elements_.lock();
+    return e ? (*e)[index_] : std::make_shared<ShutDownClient<T>>();
+  }
+  std::weak_ptr<const Elements> elements_;  // weak: see ServerChainLink in networkservice.cc
   size_t index_;
   RegistryClientNext<T> next_;
 };

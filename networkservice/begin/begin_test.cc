@@ -286,6 +286,24 @@ TEST(BeginServerTest, NestedBeginPassesThrough) {
   EXPECT_EQ(outer->size(), 0u);
 }
 
+// The stored next of a live connection must not keep the chain (and so begin) alive; events of a
+// connection whose chain is gone answer Unavailable instead of touching freed elements.
+TEST(BeginServerTest, ChainWithLiveConnectionsIsFreedAndLaterEventsFail) {
+  std::weak_ptr<Server> weak_begin;
+  std::shared_ptr<EventFactory> factory;
+  {
+    auto begin = NewServer();
+    weak_begin = begin;
+    auto rec = std::make_shared<Recorder>();
+    auto chain = MakeServerChain({begin, rec});
+    auto req = Req("c1");
+    ASSERT_TRUE(chain->Request(Context(), req).ok());
+    factory = rec->factory();
+  }
+  EXPECT_TRUE(weak_begin.expired());
+  EXPECT_EQ(factory->Request()->Wait().code(), absl::StatusCode::kUnavailable);
+}
+
 TEST(BeginClientTest, RefreshStartsFromTheStoredConnection) {
   auto begin = NewClient();
   auto rec = std::make_shared<Recorder>();
