@@ -50,7 +50,8 @@ class RealClockImpl : public Clock, public std::enable_shared_from_this<RealCloc
   std::unique_ptr<Timer> AfterFunc(absl::Duration d, std::function<void()> fn) override {
     auto entry = std::make_shared<Entry>();
     entry->deadline =
-        Steady::now() + std::chrono::nanoseconds(absl::ToInt64Nanoseconds(std::max(d, absl::ZeroDuration())));
+        Steady::now() +
+        std::chrono::nanoseconds(absl::ToInt64Nanoseconds(std::max(d, absl::ZeroDuration())));
     entry->fn = std::move(fn);
     {
       std::lock_guard<std::mutex> lock(mu_);

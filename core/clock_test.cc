@@ -32,7 +32,9 @@ TEST(FakeClockTest, TimersFireInDeadlineOrderEachAtItsOwnTime) {
   absl::Time start = clock->Now();
   std::vector<std::string> fired;
   auto record = [&](std::string name) {
-    return [&, name] { fired.push_back(name + "@" + std::to_string(absl::ToInt64Seconds(clock->Now() - start))); };
+    return [&, name] {
+      fired.push_back(name + "@" + std::to_string(absl::ToInt64Seconds(clock->Now() - start)));
+    };
   };
   auto t3 = clock->AfterFunc(absl::Seconds(3), record("c"));
   auto t1 = clock->AfterFunc(absl::Seconds(1), record("a"));

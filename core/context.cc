@@ -112,7 +112,8 @@ std::pair<Context, Context::CancelFunc> Context::WithCancel() const {
     std::weak_ptr<CancelState> weak = child;
     child->parent_link_ = cancel_->OnCancel([weak, parent = std::weak_ptr<CancelState>(cancel_)] {
       auto p = parent.lock();
-      if (auto s = weak.lock()) s->Cancel(p ? p->reason() : absl::CancelledError("parent cancelled"));
+      if (auto s = weak.lock())
+        s->Cancel(p ? p->reason() : absl::CancelledError("parent cancelled"));
     });
   }
   c.cancel_ = child;

@@ -10,9 +10,8 @@ struct ThreadPool::Queue {
       std::function<void()> fn;
       {
         absl::MutexLock lock(&mu);
-        auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-          return stopping || !tasks.empty();
-        };
+        auto ready = [this]()
+                         ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return stopping || !tasks.empty(); };
         mu.Await(absl::Condition(&ready));
         if (tasks.empty()) return;  // stopping and drained
         fn = std::move(tasks.front());
@@ -94,7 +93,7 @@ struct SerialExecutor::State : std::enable_shared_from_this<SerialExecutor::Stat
     bool go ABSL_GUARDED_BY(mu) = false;
   };
   struct Item {
-    std::function<void()> fn;  // async item
+    std::function<void()> fn;        // async item
     std::shared_ptr<Waiter> waiter;  // sync item (shared: the waker may outlive the wait)
   };
 

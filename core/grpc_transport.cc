@@ -22,8 +22,8 @@ std::pair<Context, Context::CancelFunc> FromServerContext(grpc::CallbackServerCo
   for (const auto& [k, v] : sc->client_metadata()) {
     md.emplace(std::string(k.data(), k.size()), std::string(v.data(), v.size()));
   }
-  Context base = Context::Background(clock).WithPeer(Peer{sc->peer(), {}}).WithIncomingMetadata(
-      std::move(md));
+  Context base =
+      Context::Background(clock).WithPeer(Peer{sc->peer(), {}}).WithIncomingMetadata(std::move(md));
   auto deadline = sc->deadline();
   if (deadline == std::chrono::system_clock::time_point::max()) return base.WithCancel();
   absl::Duration remaining = absl::FromChrono(deadline - std::chrono::system_clock::now());
@@ -100,8 +100,8 @@ absl::StatusOr<Connection> NetworkServiceGrpcClient::Request(const Context& ctx,
   return response;
 }
 
-absl::Status NetworkServiceGrpcClient::Close(const Context& ctx, Connection& conn, const ClientNext&,
-                                             const CallOptions& opts) {
+absl::Status NetworkServiceGrpcClient::Close(const Context& ctx, Connection& conn,
+                                             const ClientNext&, const CallOptions& opts) {
   grpc::ClientContext cc;
   ApplyDeadline(ctx, cc);
   for (const auto& apply : opts.apply) apply(cc);

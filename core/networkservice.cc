@@ -15,7 +15,8 @@ class ServerChainLink : public internal::ServerLink {
                 ? ServerNext(std::make_shared<ServerChainLink>(elements, index_ + 1, after))
                 : std::move(after);
   }
-  absl::StatusOr<Connection> Request(const Context& ctx, NetworkServiceRequest& req) const override {
+  absl::StatusOr<Connection> Request(const Context& ctx,
+                                     NetworkServiceRequest& req) const override {
     auto elements = elements_.lock();
     if (!elements) return ChainGone();
     return (*elements)[index_]->Request(ctx, req, next_);
@@ -84,7 +85,8 @@ class ClientAsServerLink : public internal::ServerLink {
  public:
   ClientAsServerLink(ClientNext next, CallOptions opts)
       : next_(std::move(next)), opts_(std::move(opts)) {}
-  absl::StatusOr<Connection> Request(const Context& ctx, NetworkServiceRequest& req) const override {
+  absl::StatusOr<Connection> Request(const Context& ctx,
+                                     NetworkServiceRequest& req) const override {
     return next_.Request(ctx, req, opts_);
   }
   absl::Status Close(const Context& ctx, Connection& conn) const override {

@@ -58,7 +58,8 @@ namespace internal {
 class ServerLink {
  public:
   virtual ~ServerLink() = default;
-  virtual absl::StatusOr<Connection> Request(const Context& ctx, NetworkServiceRequest& req) const = 0;
+  virtual absl::StatusOr<Connection> Request(const Context& ctx,
+                                             NetworkServiceRequest& req) const = 0;
   virtual absl::Status Close(const Context& ctx, Connection& conn) const = 0;
 };
 class ClientLink {
@@ -115,7 +116,9 @@ class ServerChain : public NetworkServiceServer {
   absl::StatusOr<Connection> Request(const Context& ctx, NetworkServiceRequest& request) {
     return Request(ctx, request, ServerNext());
   }
-  absl::Status Close(const Context& ctx, Connection& conn) { return Close(ctx, conn, ServerNext()); }
+  absl::Status Close(const Context& ctx, Connection& conn) {
+    return Close(ctx, conn, ServerNext());
+  }
 
  private:
   ServerNext Start(const ServerNext& parent) const;

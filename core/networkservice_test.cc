@@ -107,8 +107,8 @@ TEST(ServerChainTest, NestedChainContinuesWithTheOuterChain) {
   std::string log;
   auto inner = MakeServerChain(
       {std::make_shared<LogServer>("b", &log), std::make_shared<LogServer>("c", &log)});
-  auto outer = MakeServerChain({std::make_shared<LogServer>("a", &log), inner,
-                                std::make_shared<LogServer>("d", &log)});
+  auto outer = MakeServerChain(
+      {std::make_shared<LogServer>("a", &log), inner, std::make_shared<LogServer>("d", &log)});
   auto req = MakeRequest("1");
   ASSERT_TRUE(outer->Request(Context(), req).ok());
   EXPECT_EQ(log, "(a (b (c (d d) c) b) a) ");
@@ -314,10 +314,9 @@ class CountOptionsClient : public NetworkServiceClient {
 TEST(ClientChainTest, CallOptionsFlowThroughTheChain) {
   size_t count = 0;
   std::string log;
-  auto chain = MakeClientChain({std::make_shared<AddOptionClient>(),
-                                ServerToClient(std::make_shared<LogServer>("s", &log)),
-                                std::make_shared<AddOptionClient>(),
-                                std::make_shared<CountOptionsClient>(&count)});
+  auto chain = MakeClientChain(
+      {std::make_shared<AddOptionClient>(), ServerToClient(std::make_shared<LogServer>("s", &log)),
+       std::make_shared<AddOptionClient>(), std::make_shared<CountOptionsClient>(&count)});
   auto req = MakeRequest("1");
   CallOptions opts;
   opts.apply.push_back([](grpc::ClientContext&) {});
@@ -359,8 +358,8 @@ class ReadNoteClient : public NetworkServiceClient {
 
 TEST(AdaptersTest, ContextValuesCrossAdapters) {
   std::string seen;
-  auto chain = MakeServerChain({std::make_shared<NoteServer>(),
-                                ClientToServer(std::make_shared<ReadNoteClient>(&seen))});
+  auto chain = MakeServerChain(
+      {std::make_shared<NoteServer>(), ClientToServer(std::make_shared<ReadNoteClient>(&seen))});
   auto req = MakeRequest("1");
   ASSERT_TRUE(chain->Request(Context(), req).ok());
   EXPECT_EQ(seen, "hello");

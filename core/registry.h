@@ -94,7 +94,8 @@ template <class T>
 class RegistryServerLink {
  public:
   virtual ~RegistryServerLink() = default;
-  virtual absl::StatusOr<typename T::Item> Register(const Context& ctx, typename T::Item& item) const = 0;
+  virtual absl::StatusOr<typename T::Item> Register(const Context& ctx,
+                                                    typename T::Item& item) const = 0;
   virtual absl::Status Find(const Context& ctx, const typename T::Query& query,
                             const std::shared_ptr<FindStream<typename T::Response>>& s) const = 0;
   virtual absl::Status Unregister(const Context& ctx, typename T::Item& item) const = 0;
@@ -219,11 +220,13 @@ class RegistryServerChainLink : public RegistryServerLink<T> {
   RegistryServerChainLink(const std::shared_ptr<const Elements>& e, size_t i,
                           RegistryServerNext<T> after)
       : elements_(e), index_(i) {
-    next_ = index_ + 1 < e->size()
-                ? RegistryServerNext<T>(std::make_shared<RegistryServerChainLink>(e, index_ + 1, after))
-                : std::move(after);
+    next_ =
+        index_ + 1 < e->size()
+            ? RegistryServerNext<T>(std::make_shared<RegistryServerChainLink>(e, index_ + 1, after))
+            : std::move(after);
   }
-  absl::StatusOr<typename T::Item> Register(const Context& ctx, typename T::Item& item) const override {
+  absl::StatusOr<typename T::Item> Register(const Context& ctx,
+                                            typename T::Item& item) const override {
     return Element()->Register(ctx, item, next_);
   }
   absl::Status Find(const Context& ctx, const typename T::Query& q,
@@ -251,9 +254,10 @@ class RegistryClientChainLink : public RegistryClientLink<T> {
   RegistryClientChainLink(const std::shared_ptr<const Elements>& e, size_t i,
                           RegistryClientNext<T> after)
       : elements_(e), index_(i) {
-    next_ = index_ + 1 < e->size()
-                ? RegistryClientNext<T>(std::make_shared<RegistryClientChainLink>(e, index_ + 1, after))
-                : std::move(after);
+    next_ =
+        index_ + 1 < e->size()
+            ? RegistryClientNext<T>(std::make_shared<RegistryClientChainLink>(e, index_ + 1, after))
+            : std::move(after);
   }
   absl::StatusOr<typename T::Item> Register(const Context& ctx, typename T::Item& item,
                                             const CallOptions& opts) const override {
@@ -308,7 +312,8 @@ class RegistryClientAsServerLink : public RegistryServerLink<T> {
  public:
   RegistryClientAsServerLink(RegistryClientNext<T> next, CallOptions opts)
       : next_(std::move(next)), opts_(std::move(opts)) {}
-  absl::StatusOr<typename T::Item> Register(const Context& ctx, typename T::Item& item) const override {
+  absl::StatusOr<typename T::Item> Register(const Context& ctx,
+                                            typename T::Item& item) const override {
     return next_.Register(ctx, item, opts_);
   }
   absl::Status Find(const Context& ctx, const typename T::Query& q,
@@ -336,19 +341,25 @@ class RegistryServerChain : public RegistryServer<T> {
   using typename RegistryServer<T>::Next;
 
   explicit RegistryServerChain(Elements elements)
-      : elements_(std::make_shared<const Elements>(std::move(elements))), tail_start_(Start(Next())) {}
+      : elements_(std::make_shared<const Elements>(std::move(elements))),
+        tail_start_(Start(Next())) {}
 
   absl::StatusOr<Item> Register(const Context& ctx, Item& item, const Next& next) override {
     return Begin(next).Register(ctx, item);
   }
-  absl::Status Find(const Context& ctx, const Query& q, const Stream& s, const Next& next) override {
+  absl::Status Find(const Context& ctx, const Query& q, const Stream& s,
+                    const Next& next) override {
     return Begin(next).Find(ctx, q, s);
   }
   absl::Status Unregister(const Context& ctx, Item& item, const Next& next) override {
     return Begin(next).Unregister(ctx, item);
   }
-  absl::StatusOr<Item> Register(const Context& ctx, Item& item) { return Register(ctx, item, Next()); }
-  absl::Status Find(const Context& ctx, const Query& q, const Stream& s) { return Find(ctx, q, s, Next()); }
+  absl::StatusOr<Item> Register(const Context& ctx, Item& item) {
+    return Register(ctx, item, Next());
+  }
+  absl::Status Find(const Context& ctx, const Query& q, const Stream& s) {
+    return Find(ctx, q, s, Next());
+  }
   absl::Status Unregister(const Context& ctx, Item& item) { return Unregister(ctx, item, Next()); }
 
  private:
@@ -371,7 +382,8 @@ class RegistryClientChain : public RegistryClient<T> {
   using typename RegistryClient<T>::Next;
 
   explicit RegistryClientChain(Elements elements)
-      : elements_(std::make_shared<const Elements>(std::move(elements))), tail_start_(Start(Next())) {}
+      : elements_(std::make_shared<const Elements>(std::move(elements))),
+        tail_start_(Start(Next())) {}
 
   absl::StatusOr<Item> Register(const Context& ctx, Item& item, const Next& next,
                                 const CallOptions& opts) override {
@@ -388,7 +400,8 @@ class RegistryClientChain : public RegistryClient<T> {
   absl::StatusOr<Item> Register(const Context& ctx, Item& item, const CallOptions& opts = {}) {
     return Register(ctx, item, Next(), opts);
   }
-  absl::Status Find(const Context& ctx, const Query& q, const Stream& s, const CallOptions& opts = {}) {
+  absl::Status Find(const Context& ctx, const Query& q, const Stream& s,
+                    const CallOptions& opts = {}) {
     return Find(ctx, q, s, Next(), opts);
   }
   absl::Status Unregister(const Context& ctx, Item& item, const CallOptions& opts = {}) {
@@ -422,7 +435,8 @@ class RegistryClientToServer : public RegistryServer<T> {
   absl::StatusOr<Item> Register(const Context& ctx, Item& item, const Next& next) override {
     return client_->Register(ctx, item, Bridge(next), CallOptions{});
   }
-  absl::Status Find(const Context& ctx, const Query& q, const Stream& s, const Next& next) override {
+  absl::Status Find(const Context& ctx, const Query& q, const Stream& s,
+                    const Next& next) override {
     return client_->Find(ctx, q, s, Bridge(next), CallOptions{});
   }
   absl::Status Unregister(const Context& ctx, Item& item, const Next& next) override {
@@ -495,7 +509,8 @@ class BufferedFindStream : public FindStream<Response> {
   // `timeout` (real time) passes with nothing to read.
   std::optional<Response> Recv(absl::Duration timeout = absl::InfiniteDuration()) {
     absl::MutexLock lock(&mu_);
-    auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return finished_ || !items_.empty(); };
+    auto ready = [this]()
+                     ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return finished_ || !items_.empty(); };
     mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
     if (items_.empty()) return std::nullopt;
     Response r = std::move(items_.front());

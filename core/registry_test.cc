@@ -110,8 +110,8 @@ class SendingNSEServer : public NSERegistryServer {
 
 TEST(RegistryChainTest, OrderAndTailForEveryOperation) {
   std::string log;
-  NSERegistryServerChain chain({std::make_shared<LogNSEServer>("a", &log),
-                                std::make_shared<LogNSEServer>("b", &log)});
+  NSERegistryServerChain chain(
+      {std::make_shared<LogNSEServer>("a", &log), std::make_shared<LogNSEServer>("b", &log)});
   NSE nse;
   nse.set_name("nse-1");
   auto registered = chain.Register(Context(), nse);
@@ -132,10 +132,11 @@ TEST(RegistryChainTest, OrderAndTailForEveryOperation) {
 
 TEST(RegistryChainTest, NestedChainsAndAdaptersKeepOrder) {
   std::string log;
-  auto client = std::make_shared<NSERegistryClientChain>(NSERegistryClientChain::Elements{
-      std::make_shared<LogNSEClient>("b", &log),
-      std::make_shared<RegistryServerToClient<NSETraits>>(std::make_shared<LogNSEServer>("c", &log)),
-      std::make_shared<LogNSEClient>("d", &log)});
+  auto client = std::make_shared<NSERegistryClientChain>(
+      NSERegistryClientChain::Elements{std::make_shared<LogNSEClient>("b", &log),
+                                       std::make_shared<RegistryServerToClient<NSETraits>>(
+                                           std::make_shared<LogNSEServer>("c", &log)),
+                                       std::make_shared<LogNSEClient>("d", &log)});
   NSERegistryServerChain server({std::make_shared<LogNSEServer>("a", &log),
                                  std::make_shared<RegistryClientToServer<NSETraits>>(client),
                                  std::make_shared<LogNSEServer>("e", &log)});
@@ -153,8 +154,8 @@ TEST(RegistryChainTest, NestedChainsAndAdaptersKeepOrder) {
 
 TEST(RegistryChainTest, NonWatchFindIsNotLimitedByABuffer) {
   // The Go adapter deadlocked above 100 buffered responses; ours has no such limit.
-  NSERegistryClientChain client(
-      {std::make_shared<RegistryServerToClient<NSETraits>>(std::make_shared<SendingNSEServer>(1000))});
+  NSERegistryClientChain client({std::make_shared<RegistryServerToClient<NSETraits>>(
+      std::make_shared<SendingNSEServer>(1000))});
   auto stream = BufferedFindStream<NSEResponse>::Create(Context());
   ASSERT_TRUE(client.Find(Context(), NSEQuery(), stream).ok());
   EXPECT_EQ(stream->Drain().size(), 1000u);

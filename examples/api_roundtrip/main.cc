@@ -64,8 +64,8 @@ int main() {
   const std::string target = "unix:" + dir + "/endpoint.sock";
 
   auto endpoint = std::make_shared<DemoEndpoint>();
-  auto server_chain = nsm::MakeServerChain(
-      {nsm::begin::NewServer(), nsm::metadata::NewServer(), endpoint});
+  auto server_chain =
+      nsm::MakeServerChain({nsm::begin::NewServer(), nsm::metadata::NewServer(), endpoint});
   nsm::NetworkServiceGrpcServer service(server_chain);
   grpc::ServerBuilder builder;
   builder.AddListeningPort(target, grpc::InsecureServerCredentials());

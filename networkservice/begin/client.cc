@@ -4,12 +4,11 @@ namespace nsm::begin {
 namespace {
 
 internal::Downstream Through(const ClientNext& next, const CallOptions& opts) {
-  return internal::Downstream{[next, opts](const Context& ctx, NetworkServiceRequest& req) {
-                                return next.Request(ctx, req, opts);
-                              },
-                              [next, opts](const Context& ctx, Connection& conn) {
-                                return next.Close(ctx, conn, opts);
-                              }};
+  return internal::Downstream{
+      [next, opts](const Context& ctx, NetworkServiceRequest& req) {
+        return next.Request(ctx, req, opts);
+      },
+      [next, opts](const Context& ctx, Connection& conn) { return next.Close(ctx, conn, opts); }};
 }
 
 }  // namespace

@@ -36,8 +36,8 @@ class Factory : public EventFactory, public std::enable_shared_from_this<Factory
   SerialExecutor& executor() { return executor_; }
   State state = State::kZero;
   std::optional<NetworkServiceRequest> request;  // last successful, connection = returned one
-  Downstream downstream;                          // rest of the chain after begin
-  PostponedContext ctx_factory;                   // values of the last successful request
+  Downstream downstream;                         // rest of the chain after begin
+  PostponedContext ctx_factory;                  // values of the last successful request
   const std::string& id() const { return id_; }
   void Forget();  // drop from the table if still the current factory for the id
 

@@ -69,8 +69,9 @@ inline std::shared_ptr<MetaData> FromContext(const Context& ctx) { return ctx.Va
 // Shared map of connection id -> metadata behind both the server and the client element.
 class Table {
  public:
-  absl::StatusOr<Connection> Request(const Context& ctx, NetworkServiceRequest& request,
-                                     const std::function<absl::StatusOr<Connection>(const Context&)>& next);
+  absl::StatusOr<Connection> Request(
+      const Context& ctx, NetworkServiceRequest& request,
+      const std::function<absl::StatusOr<Connection>(const Context&)>& next);
   absl::Status Close(const Context& ctx, Connection& conn,
                      const std::function<absl::Status(const Context&)>& next);
   size_t size() const;
