@@ -13,6 +13,7 @@ function(nsm_library)
     $<INSTALL_INTERFACE:${NSM_INSTALL_INCLUDEDIR}>)
   target_link_libraries(${A_NAME} PUBLIC ${A_DEPS})
   set_target_properties(${A_NAME} PROPERTIES OUTPUT_NAME nsm_${A_NAME})
+  set_property(GLOBAL APPEND PROPERTY NSM_LIBRARIES nsm_${A_NAME})
   install(TARGETS ${A_NAME} EXPORT nsmTargets
     ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
     LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
@@ -34,4 +35,17 @@ function(nsm_test)
   target_compile_options(${A_NAME} PRIVATE ${NSM_WARNINGS})
   target_link_libraries(${A_NAME} PRIVATE ${A_DEPS} GTest::gmock GTest::gtest_main)
   gtest_discover_tests(${A_NAME} DISCOVERY_MODE PRE_TEST PROPERTIES TIMEOUT ${A_TIMEOUT})
+endfunction()
+
+# Adds every immediate subfolder that has a CMakeLists.txt, so a new element folder needs no edit
+# of its parent.
+function(nsm_add_subfolders)
+  file(GLOB children LIST_DIRECTORIES true RELATIVE ${CMAKE_CURRENT_SOURCE_DIR}
+       ${CMAKE_CURRENT_SOURCE_DIR}/*)
+  list(SORT children)
+  foreach(child ${children})
+    if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/${child}/CMakeLists.txt)
+      add_subdirectory(${child})
+    endif()
+  endforeach()
 endfunction()

@@ -36,8 +36,11 @@ if want install; then
   cmake -S examples/custom_chain -B build/custom_chain -G Ninja -DCMAKE_PREFIX_PATH="$ROOT/build/_install"
   ninja -C build/custom_chain
   ./build/custom_chain/custom_chain
-  # The pkg-config file must describe the same libraries.
-  PKG_CONFIG_PATH="$ROOT/build/_install/lib/pkgconfig" pkg-config --cflags --libs nsm > /dev/null
+  # The same consumer built with only the pkg-config file.
+  # shellcheck disable=SC2046
+  g++ examples/custom_chain/main.cc -o build/custom_chain/custom_chain_pc \
+    $(PKG_CONFIG_PATH="$ROOT/build/_install/lib/pkgconfig" pkg-config --cflags --libs nsm)
+  ./build/custom_chain/custom_chain_pc
 fi
 
 if want bazel; then
