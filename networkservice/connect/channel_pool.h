@@ -1,0 +1,89 @@
+// Channel pool: one shared gRPC channel per next-hop target, reference-counted, closed when unused,
+// reconnecting with capped backoff (nsmgr.md §4.9, DESIGN.md §7).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "api/nsm_url.h"
+#include "core/grpc_transport.h"
+#include "core/typed_key.h"
+#include "grpcpp/grpcpp.h"
+
+namespace nsm::connect {
+
+class ChannelPool;
+
+// A dialled next hop: the channel and the NetworkService client over it. Shared by every NSM
+// connection to the same target; the channel closes when the last holder lets go.
+class ClientConn {
+ public:
+  ~ClientConn();
+  ClientConn(const ClientConn&) = delete;
+  ClientConn& operator=(const ClientConn&) = delete;
+
+  const api::NsmUrl& url() const { return url_; }  // the URL it was first dialled for
+  const std::string& target() const { return target_; }
+  const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
+  NetworkServiceGrpcClient& network_service() { return client_; }
+
+ private:
+  friend class ChannelPool;
+  ClientConn(std::weak_ptr<ChannelPool> pool, api::NsmUrl url, std::string target,
+             std::shared_ptr<grpc::Channel> channel);
+
+  std::weak_ptr<ChannelPool> pool_;
+  api::NsmUrl url_;
+  std::string target_;
+  std::shared_ptr<grpc::Channel> channel_;
+  NetworkServiceGrpcClient client_;
+};
+
+// Dial sets this in the context for the rest of the chain and keeps it in the connection's client
+// metadata, so refresh and Close reuse the same channel.
+inline const TypedKey<ClientConn> kClientConnKey{"connect.clientconn"};
+
+inline std::shared_ptr<ClientConn> ClientConnFromContext(const Context& ctx) {
+  return ctx.Value(kClientConnKey);
+}
+
+struct ChannelOptions {
+  // gRPC reconnect backoff (jittered by gRPC): first retry after `initial_reconnect_backoff`,
+  // growing to at most `max_reconnect_backoff`.
+  absl::Duration initial_reconnect_backoff = absl::Milliseconds(200);
+  absl::Duration max_reconnect_backoff = absl::Seconds(5);
+  // Extra channel arguments (keepalive, message sizes, ...).
+  std::function<void(grpc::ChannelArguments&)> customize;
+};
+
+class ChannelPool : public std::enable_shared_from_this<ChannelPool> {
+ public:
+  // `credentials` is required: choose grpc::InsecureChannelCredentials() explicitly for plaintext.
+  static std::shared_ptr<ChannelPool> Create(std::shared_ptr<grpc::ChannelCredentials> credentials,
+                                             ChannelOptions options = {});
+
+  // The shared connection for `url`'s target, created on first use. InvalidArgument for URLs that
+  // cannot be dialled (inode://, tcp without host); FailedPrecondition without credentials.
+  absl::StatusOr<std::shared_ptr<ClientConn>> Acquire(const api::NsmUrl& url);
+
+  // Targets with a live channel.
+  size_t size() const;
+
+ private:
+  friend class ClientConn;
+  ChannelPool(std::shared_ptr<grpc::ChannelCredentials> credentials, ChannelOptions options)
+      : credentials_(std::move(credentials)), options_(std::move(options)) {}
+  void Forget(const std::string& target, const ClientConn* conn);
+
+  std::shared_ptr<grpc::ChannelCredentials> credentials_;
+  ChannelOptions options_;
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<std::string, std::weak_ptr<ClientConn>> conns_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace nsm::connect

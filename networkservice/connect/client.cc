@@ -1,0 +1,35 @@
+#include "networkservice/connect/client.h"
+
+#include "absl/strings/str_cat.h"
+#include "networkservice/clienturl/clienturl.h"
+
+namespace nsm::connect {
+namespace {
+
+absl::Status NoConnection(const Context& ctx) {
+  if (auto url = clienturl::FromContext(ctx)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "connect: no dialled connection to ", url->ToString(), " (dial missing or failed)"));
+  }
+  return absl::FailedPreconditionError(
+      "connect: no next hop: no client URL in the context (clienturl, discover/roundrobin or "
+      "discoverforwarder must choose one)");
+}
+
+}  // namespace
+
+absl::StatusOr<Connection> Client::Request(const Context& ctx, NetworkServiceRequest& request,
+                                           const ClientNext& next, const CallOptions& opts) {
+  auto cc = ClientConnFromContext(ctx);
+  if (!cc) return NoConnection(ctx);
+  return cc->network_service().Request(ctx, request, next, opts);
+}
+
+absl::Status Client::Close(const Context& ctx, Connection& conn, const ClientNext& next,
+                           const CallOptions& opts) {
+  auto cc = ClientConnFromContext(ctx);
+  if (!cc) return NoConnection(ctx);
+  return cc->network_service().Close(ctx, conn, next, opts);
+}
+
+}  // namespace nsm::connect

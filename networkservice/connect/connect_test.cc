@@ -1,0 +1,345 @@
+// connect and dial over real gRPC on unix sockets: one shared channel per target, dial timeout
+// apart from the request deadline with precise errors, Close that always continues and cleans up, a
+// next hop that changes, connect server rollback and error combination, bad input.
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include "absl/synchronization/mutex.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "networkservice/clienturl/clienturl.h"
+#include "networkservice/clienturl/server.h"
+#include "networkservice/connect/client.h"
+#include "networkservice/connect/dial.h"
+#include "networkservice/connect/server.h"
+#include "networkservice/metadata/metadata.h"
+
+namespace nsm::connect {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+// The far end: records what arrives and answers with the connection.
+class Recorder : public NetworkServiceServer {
+ public:
+  absl::StatusOr<Connection> Request(const Context& ctx, NetworkServiceRequest& request,
+                                     const ServerNext& next) override {
+    absl::MutexLock lock(&mu_);
+    requests.push_back(request.connection().id());
+    return next.Request(ctx, request);
+  }
+  absl::Status Close(const Context& ctx, Connection& conn, const ServerNext& next) override {
+    absl::MutexLock lock(&mu_);
+    closes.push_back(conn.id());
+    if (!close_error.ok()) return close_error;
+    return next.Close(ctx, conn);
+  }
+  std::vector<std::string> Requests() {
+    absl::MutexLock lock(&mu_);
+    return requests;
+  }
+  std::vector<std::string> Closes() {
+    absl::MutexLock lock(&mu_);
+    return closes;
+  }
+  absl::Mutex mu_;
+  std::vector<std::string> requests;
+  std::vector<std::string> closes;
+  absl::Status close_error;
+};
+
+// A NetworkService gRPC server on a unix socket.
+class Remote {
+ public:
+  explicit Remote(const std::string& path) : url_(*api::ParseNsmUrl("unix://" + path)) {
+    service_ = std::make_unique<NetworkServiceGrpcServer>(recorder);
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("unix:" + path, grpc::InsecureServerCredentials());
+    builder.RegisterService(service_.get());
+    server_ = builder.BuildAndStart();
+  }
+  ~Remote() { Stop(); }
+  void Stop() {
+    if (server_) server_->Shutdown(std::chrono::system_clock::now());
+    server_.reset();
+  }
+  const api::NsmUrl& url() const { return url_; }
+  std::shared_ptr<Recorder> recorder = std::make_shared<Recorder>();
+
+ private:
+  api::NsmUrl url_;
+  std::unique_ptr<NetworkServiceGrpcServer> service_;
+  std::unique_ptr<grpc::Server> server_;
+};
+
+// Records the dialled connection that reaches it.
+class SeeConn : public NetworkServiceClient {
+ public:
+  absl::StatusOr<Connection> Request(const Context& ctx, NetworkServiceRequest& request,
+                                     const ClientNext& next, const CallOptions& opts) override {
+    seen.push_back(ClientConnFromContext(ctx).get());
+    return next.Request(ctx, request, opts);
+  }
+  absl::Status Close(const Context& ctx, Connection& conn, const ClientNext& next,
+                     const CallOptions& opts) override {
+    seen.push_back(ClientConnFromContext(ctx).get());
+    return next.Close(ctx, conn, opts);
+  }
+  std::vector<const ClientConn*> seen;
+};
+
+// Fails every Request and Close on the server side after connect.
+class FailAfter : public NetworkServiceServer {
+ public:
+  absl::StatusOr<Connection> Request(const Context&, NetworkServiceRequest&,
+                                     const ServerNext&) override {
+    return absl::InternalError("sendfd failed");
+  }
+  absl::Status Close(const Context&, Connection&, const ServerNext&) override {
+    return absl::InternalError("sendfd close failed");
+  }
+};
+
+class ConnectTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/nsm-connect-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  // server [metadata, (clienturl url), connect(client [metadata, dial, see, connect])] + tail
+  std::shared_ptr<ServerChain> Chain(std::optional<api::NsmUrl> url, absl::Duration dial_timeout,
+                                     std::shared_ptr<NetworkServiceServer> after = nullptr) {
+    ClientChain::Elements client = {client_md_, NewDial(pool_, {.dial_timeout = dial_timeout}),
+                                    see_, NewClient()};
+    ServerChain::Elements server = {server_md_};
+    if (url) server.push_back(std::make_shared<clienturl::Server>(*url));
+    server.push_back(NewServer(MakeClientChain(client)));
+    if (after) server.push_back(after);
+    return MakeServerChain(server);
+  }
+  static NetworkServiceRequest Req(const std::string& id) {
+    NetworkServiceRequest r;
+    r.mutable_connection()->set_id(id);
+    r.mutable_connection()->set_network_service("svc");
+    return r;
+  }
+  std::string Path(const std::string& name) const { return dir_ + "/" + name; }
+
+  std::string dir_;
+  std::shared_ptr<ChannelPool> pool_ = ChannelPool::Create(grpc::InsecureChannelCredentials());
+  std::shared_ptr<metadata::Server> server_md_ = metadata::NewServer();
+  std::shared_ptr<metadata::Client> client_md_ = metadata::NewClient();
+  std::shared_ptr<SeeConn> see_ = std::make_shared<SeeConn>();
+};
+
+TEST_F(ConnectTest, TwoConnectionsToTheSameUrlShareOneChannel) {
+  Remote remote(Path("nse.sock"));
+  auto chain = Chain(remote.url(), absl::Seconds(5));
+  auto [ctx, cancel] = Context().WithTimeout(absl::Seconds(20));
+  auto r1 = Req("c1");
+  auto r2 = Req("c2");
+  auto c1 = chain->Request(ctx, r1);
+  auto c2 = chain->Request(ctx, r2);
+  ASSERT_TRUE(c1.ok()) << c1.status();
+  ASSERT_TRUE(c2.ok()) << c2.status();
+  EXPECT_EQ(remote.recorder->Requests(), (std::vector<std::string>{"c1", "c2"}));
+  EXPECT_EQ(pool_->size(), 1u);
+  ASSERT_EQ(see_->seen.size(), 2u);
+  EXPECT_EQ(see_->seen[0], see_->seen[1]);
+
+  // A refresh reuses the channel kept in the connection's metadata.
+  auto again = Req("c1");
+  ASSERT_TRUE(chain->Request(ctx, again).ok());
+  EXPECT_EQ(see_->seen[2], see_->seen[0]);
+
+  ASSERT_TRUE(chain->Close(ctx, *c1).ok());
+  EXPECT_EQ(pool_->size(), 1u);  // c2 still uses it
+  ASSERT_TRUE(chain->Close(ctx, *c2).ok());
+  EXPECT_EQ(pool_->size(), 0u);  // closed when unused
+  EXPECT_EQ(remote.recorder->Closes(), (std::vector<std::string>{"c1", "c2"}));
+  EXPECT_EQ(server_md_->size(), 0u);
+}
+
+TEST_F(ConnectTest, UnreachableUrlFailsWithinTheDialTimeout) {
+  auto url = *api::ParseNsmUrl("unix://" + Path("missing.sock"));
+  auto chain = Chain(url, absl::Milliseconds(300));
+  auto [ctx, cancel] = Context().WithTimeout(absl::Seconds(60));
+  auto req = Req("c1");
+  const absl::Time start = absl::Now();
+  auto conn = chain->Request(ctx, req);
+  const absl::Duration took = absl::Now() - start;
+  ASSERT_FALSE(conn.ok());
+  EXPECT_EQ(conn.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(
+      std::string(conn.status().message()),
+      StartsWith("failed to dial " + url.ToString() + " (target unix:" + Path("missing.sock") +
+                 "): not connected within the dial timeout of 300ms"));
+  EXPECT_GE(took, absl::Milliseconds(300));
+  EXPECT_LT(took, absl::Seconds(10));  // the dial timeout, not the 60 s request deadline
+  EXPECT_EQ(server_md_->size(), 0u);
+  EXPECT_EQ(pool_->size(), 0u);
+}
+
+TEST_F(ConnectTest, RequestDeadlineEndsTheDialFirst) {
+  auto url = *api::ParseNsmUrl("unix://" + Path("missing.sock"));
+  auto chain = Chain(url, absl::Seconds(60));
+  auto [ctx, cancel] = Context().WithTimeout(absl::Milliseconds(200));
+  auto req = Req("c1");
+  auto conn = chain->Request(ctx, req);
+  ASSERT_FALSE(conn.ok());
+  EXPECT_EQ(conn.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(std::string(conn.status().message()), StartsWith("dialing " + url.ToString() + ": "));
+}
+
+TEST_F(ConnectTest, WithoutDialTimeoutTheCallFailsFast) {
+  auto url = *api::ParseNsmUrl("unix://" + Path("missing.sock"));
+  auto chain = Chain(url, absl::ZeroDuration());
+  auto [ctx, cancel] = Context().WithTimeout(absl::Seconds(60));
+  auto req = Req("c1");
+  auto conn = chain->Request(ctx, req);
+  ASSERT_FALSE(conn.ok());
+  EXPECT_EQ(conn.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(pool_->size(), 0u);
+}
+
+TEST_F(ConnectTest, CloseWithUnreachableUrlStillReturnsAndCleansUp) {
+  auto remote = std::make_unique<Remote>(Path("nse.sock"));
+  auto url = remote->url();
+  auto chain = Chain(url, absl::Milliseconds(300));
+  auto [ctx, cancel] = Context().WithTimeout(absl::Seconds(60));
+  auto req = Req("c1");
+  auto conn = chain->Request(ctx, req);
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  remote.reset();  // the next hop dies
+  std::filesystem::remove(Path("nse.sock"));
+
+  const absl::Time start = absl::Now();
+  absl::Status s = chain->Close(ctx, *conn);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+  EXPECT_THAT(s.message(), HasSubstr(url.ToString()));
+  EXPECT_EQ(server_md_->size(), 0u);
+  EXPECT_EQ(pool_->size(), 0u);
+  ASSERT_EQ(see_->seen.size(), 2u);
+  EXPECT_EQ(see_->seen[1], nullptr);  // Close continued, without a connection
+}
+
+TEST_F(ConnectTest, ChangedUrlClosesTheConnectionAtTheOldHop) {
+  Remote a(Path("a.sock"));
+  Remote b(Path("b.sock"));
+  auto chain = MakeClientChain(
+      {client_md_, NewDial(pool_, {.dial_timeout = absl::Seconds(5)}), see_, NewClient()});
+  auto [ctx, cancel] = Context().WithTimeout(absl::Seconds(20));
+  auto req = Req("c1");
+  auto conn = chain->Request(clienturl::WithClientUrl(ctx, a.url()), req);
+  ASSERT_TRUE(conn.ok()) << conn.status();
+
+  NetworkServiceRequest refresh;
+  *refresh.mutable_connection() = *conn;
+  conn = chain->Request(clienturl::WithClientUrl(ctx, b.url()), refresh);
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  EXPECT_EQ(a.recorder->Requests(), std::vector<std::string>{"c1"});
+  EXPECT_EQ(a.recorder->Closes(), std::vector<std::string>{"c1"});
+  EXPECT_EQ(b.recorder->Requests(), std::vector<std::string>{"c1"});
+  EXPECT_EQ(pool_->size(), 1u);  // a's channel was released
+
+  // Close goes where the connection is now, whatever URL the context carries.
+  ASSERT_TRUE(chain->Close(clienturl::WithClientUrl(ctx, a.url()), *conn).ok());
+  EXPECT_EQ(b.recorder->Closes(), std::vector<std::string>{"c1"});
+  EXPECT_EQ(a.recorder->Closes(), std::vector<std::string>{"c1"});
+  EXPECT_EQ(pool_->size(), 0u);
+}
+
+TEST_F(ConnectTest, ServerSideFailureClosesTheClientSide) {
+  Remote remote(Path("nse.sock"));
+  auto chain = Chain(remote.url(), absl::Seconds(5), std::make_shared<FailAfter>());
+  auto [ctx, cancel] = Context().WithTimeout(absl::Seconds(20));
+  auto req = Req("c1");
+  auto conn = chain->Request(ctx, req);
+  ASSERT_FALSE(conn.ok());
+  EXPECT_EQ(conn.status().code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(conn.status().message(), "sendfd failed");
+  EXPECT_EQ(remote.recorder->Closes(), std::vector<std::string>{"c1"});
+  EXPECT_EQ(server_md_->size(), 0u);
+  EXPECT_EQ(pool_->size(), 0u);
+}
+
+TEST_F(ConnectTest, CloseRunsBothSidesAndCombinesErrors) {
+  Remote remote(Path("nse.sock"));
+  remote.recorder->close_error = absl::NotFoundError("no such connection c1");
+  auto chain = Chain(remote.url(), absl::Seconds(5));
+  auto [ctx, cancel] = Context().WithTimeout(absl::Seconds(20));
+  auto req = Req("c1");
+  auto conn = chain->Request(ctx, req);
+  ASSERT_TRUE(conn.ok());
+  // Only the client side fails: its error.
+  absl::Status s = chain->Close(ctx, *conn);
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(s.message(), "no such connection c1");
+
+  // Both fail: the server error with the client error appended.
+  ServerChain both(
+      {NewServer(MakeClientChain({NewDial(pool_), NewClient()})), std::make_shared<FailAfter>()});
+  Connection c = *conn;
+  s = both.Close(clienturl::WithClientUrl(ctx, remote.url()), c);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(s.message(),
+            "sendfd close failed; closing the next hop also failed: NOT_FOUND: no such "
+            "connection c1");
+}
+
+TEST_F(ConnectTest, NoUrlMeansNoNextHop) {
+  auto chain = Chain(std::nullopt, absl::Seconds(1));
+  auto req = Req("c1");
+  auto conn = chain->Request(Context(), req);
+  ASSERT_FALSE(conn.ok());
+  EXPECT_EQ(conn.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(conn.status().message(),
+            "connect: no next hop: no client URL in the context (clienturl, discover/roundrobin "
+            "or discoverforwarder must choose one)");
+  EXPECT_EQ(server_md_->size(), 0u);
+}
+
+TEST_F(ConnectTest, InodeUrlCannotBeDialled) {
+  auto chain = Chain(*api::ParseNsmUrl("inode://3/12345"), absl::Seconds(1));
+  auto req = Req("c1");
+  auto conn = chain->Request(Context(), req);
+  ASSERT_FALSE(conn.ok());
+  EXPECT_EQ(conn.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(conn.status().message()),
+              StartsWith("dial: cannot dial inode://3/12345: "));
+}
+
+TEST_F(ConnectTest, PoolWithoutCredentialsRefusesToDial) {
+  auto pool = ChannelPool::Create(nullptr);
+  auto conn = pool->Acquire(*api::ParseNsmUrl("tcp://127.0.0.1:5001"));
+  ASSERT_FALSE(conn.ok());
+  EXPECT_EQ(conn.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(conn.status().message(),
+            "cannot dial tcp://127.0.0.1:5001: no channel credentials configured");
+}
+
+TEST_F(ConnectTest, PoolSharesPerTargetAndForgetsUnused) {
+  auto a1 = pool_->Acquire(*api::ParseNsmUrl("unix:///x/a.sock"));
+  auto a2 = pool_->Acquire(*api::ParseNsmUrl("unix:///x/a.sock"));
+  auto b = pool_->Acquire(*api::ParseNsmUrl("tcp://127.0.0.1:5001"));
+  ASSERT_TRUE(a1.ok() && a2.ok() && b.ok());
+  EXPECT_EQ(a1->get(), a2->get());
+  EXPECT_NE(a1->get(), b->get());
+  EXPECT_EQ((*a1)->target(), "unix:/x/a.sock");
+  EXPECT_EQ(pool_->size(), 2u);
+  a1->reset();
+  EXPECT_EQ(pool_->size(), 2u);
+  a2->reset();
+  EXPECT_EQ(pool_->size(), 1u);
+  auto a3 = pool_->Acquire(*api::ParseNsmUrl("unix:///x/a.sock"));
+  ASSERT_TRUE(a3.ok());
+  EXPECT_EQ(pool_->size(), 2u);
+}
+
+}  // namespace
+}  // namespace nsm::connect

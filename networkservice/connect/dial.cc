@@ -1,0 +1,141 @@
+#include "networkservice/connect/dial.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "networkservice/clienturl/clienturl.h"
+#include "networkservice/metadata/metadata.h"
+
+namespace nsm::connect {
+namespace {
+
+// How often a dial wait looks at the request's cancellation.
+constexpr absl::Duration kCancelCheck = absl::Milliseconds(100);
+
+const char* StateName(grpc_connectivity_state s) {
+  switch (s) {
+    case GRPC_CHANNEL_IDLE:
+      return "IDLE";
+    case GRPC_CHANNEL_CONNECTING:
+      return "CONNECTING";
+    case GRPC_CHANNEL_READY:
+      return "READY";
+    case GRPC_CHANNEL_TRANSIENT_FAILURE:
+      return "TRANSIENT_FAILURE";
+    case GRPC_CHANNEL_SHUTDOWN:
+      return "SHUTDOWN";
+  }
+  return "UNKNOWN";
+}
+
+}  // namespace
+
+Dial::Dial(std::shared_ptr<ChannelPool> pool, DialOptions options)
+    : pool_(std::move(pool)), options_(options) {}
+
+absl::Status Dial::WaitReady(const Context& ctx, ClientConn& conn, absl::Duration timeout) {
+  if (timeout <= absl::ZeroDuration()) return absl::OkStatus();
+  const auto& channel = conn.channel();
+  grpc_connectivity_state state = channel->GetState(/*try_to_connect=*/true);
+  if (state == GRPC_CHANNEL_READY) return absl::OkStatus();
+  absl::Duration bound = timeout;
+  bool by_deadline = false;
+  if (auto remaining = ctx.remaining(); remaining && *remaining < bound) {
+    bound = std::max(*remaining, absl::ZeroDuration());
+    by_deadline = true;
+  }
+  const absl::Time start = absl::Now();
+  const absl::Time deadline = start + bound;
+  while (state != GRPC_CHANNEL_READY) {
+    if (ctx.cancelled()) {
+      absl::Status err = ctx.Err();
+      return absl::Status(err.code(),
+                          absl::StrCat("dialing ", conn.url().ToString(), ": ", err.message(),
+                                       " (channel ", StateName(state), ")"));
+    }
+    const absl::Time now = absl::Now();
+    if (now >= deadline) {
+      if (by_deadline) {
+        return absl::DeadlineExceededError(
+            absl::StrCat("dialing ", conn.url().ToString(), ": request deadline reached after ",
+                         absl::FormatDuration(now - start), " (channel ", StateName(state), ")"));
+      }
+      return absl::UnavailableError(
+          absl::StrCat("failed to dial ", conn.url().ToString(), " (target ", conn.target(),
+                       "): not connected within the dial timeout of ",
+                       absl::FormatDuration(timeout), " (channel ", StateName(state), ")"));
+    }
+    channel->WaitForStateChange(state, absl::ToChronoTime(std::min(deadline, now + kCancelCheck)));
+    state = channel->GetState(/*try_to_connect=*/true);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Connection> Dial::Request(const Context& ctx, NetworkServiceRequest& request,
+                                         const ClientNext& next, const CallOptions& opts) {
+  auto url = clienturl::FromContext(ctx);
+  if (!url) return next.Request(ctx, request, opts);
+  auto md = metadata::FromContext(ctx);
+  std::shared_ptr<ClientConn> kept = md ? md->client.Load(kClientConnKey) : nullptr;
+
+  auto target = url->GrpcDialTarget();
+  if (!target.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("dial: cannot dial ", url->ToString(), ": ", target.status().message()));
+  }
+  if (kept && kept->target() != *target) {
+    // The next hop changed: tear the connection down at the old hop first (errors ignored).
+    auto [close_ctx, cancel] = ctx.Postpone().Make();
+    Connection old = request.connection();
+    (void)next.Close(close_ctx.WithValue(kClientConnKey, kept), old, opts);
+    cancel();
+    md->client.Delete(kClientConnKey);
+    kept = nullptr;
+  }
+
+  std::shared_ptr<ClientConn> conn = kept;
+  if (!conn) {
+    auto acquired = pool_->Acquire(*url);
+    if (!acquired.ok()) {
+      absl::Status s = acquired.status();
+      return absl::Status(s.code(), absl::StrCat("dial: ", s.message()));
+    }
+    conn = *std::move(acquired);
+  }
+  if (absl::Status s = WaitReady(ctx, *conn, options_.dial_timeout); !s.ok()) return s;
+  if (md && !kept) md->client.Put(kClientConnKey, conn);
+  auto result = next.Request(ctx.WithValue(kClientConnKey, conn), request, opts);
+  if (!result.ok() && md && !kept) {
+    // A first Request that failed owns nothing downstream: release the channel.
+    md->client.Delete(kClientConnKey);
+  }
+  return result;
+}
+
+absl::Status Dial::Close(const Context& ctx, Connection& conn, const ClientNext& next,
+                         const CallOptions& opts) {
+  auto md = metadata::FromContext(ctx);
+  std::shared_ptr<ClientConn> cc = md ? md->client.Load(kClientConnKey) : nullptr;
+  absl::Status dial_status;
+  if (!cc) {
+    if (auto url = clienturl::FromContext(ctx)) {
+      auto acquired = pool_->Acquire(*url);
+      if (acquired.ok()) {
+        cc = *std::move(acquired);
+      } else {
+        dial_status = absl::Status(acquired.status().code(),
+                                   absl::StrCat("dial: ", acquired.status().message()));
+      }
+    }
+  }
+  if (cc) dial_status = WaitReady(ctx, *cc, options_.dial_timeout);
+  // Close always continues, so every element after dial releases its state (chain-model.md §3.3
+  // rule 5); without a ready connection the call to the next hop is skipped.
+  absl::Status s = cc && dial_status.ok()
+                       ? next.Close(ctx.WithValue(kClientConnKey, cc), conn, opts)
+                       : next.Close(ctx, conn, opts);
+  if (md) md->client.Delete(kClientConnKey);
+  return dial_status.ok() ? s : dial_status;
+}
+
+}  // namespace nsm::connect

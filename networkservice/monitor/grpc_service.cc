@@ -1,0 +1,126 @@
+#include "networkservice/monitor/grpc_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "core/grpc_transport.h"
+
+namespace nsm::monitor {
+namespace {
+
+// Moves events from a Subscription to the gRPC stream, one write at a time. Shared with the
+// subscription's wake callback (weakly), so a wake racing with the end of the stream is harmless.
+// Stream operations are started under mu_: the callback API never runs reactions inline for
+// default (non-inlineable) reactors, so no reaction can re-enter mu_.
+class Pump {
+ public:
+  void Attach(grpc::ServerWriteReactor<ConnectionEvent>* reactor,
+              std::shared_ptr<Subscription> sub) {
+    absl::MutexLock lock(&mu_);
+    reactor_ = reactor;
+    sub_ = std::move(sub);
+  }
+
+  // Starts the next write, or finishes the stream once the subscription ended and is drained.
+  void Kick() {
+    absl::MutexLock lock(&mu_);
+    if (reactor_ == nullptr || finishing_ || writing_) return;
+    if (auto event = sub_->Pop()) {
+      current_ = std::move(*event);
+      writing_ = true;
+      reactor_->StartWrite(&current_);
+      return;
+    }
+    if (sub_->ended()) FinishLocked(ToGrpcStatus(sub_->status()));
+  }
+
+  void WriteDone(bool ok) {
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = false;
+      if (!ok) {
+        FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "monitor stream write failed"));
+        return;
+      }
+    }
+    Kick();
+  }
+
+  void Cancelled() {
+    absl::MutexLock lock(&mu_);
+    FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "monitor stream cancelled by the peer"));
+  }
+
+  // The reactor is about to be deleted.
+  std::shared_ptr<Subscription> Detach() {
+    absl::MutexLock lock(&mu_);
+    reactor_ = nullptr;
+    return std::move(sub_);
+  }
+
+ private:
+  void FinishLocked(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finishing_ || reactor_ == nullptr) return;
+    finishing_ = true;
+    reactor_->Finish(status);
+  }
+
+  absl::Mutex mu_;
+  grpc::ServerWriteReactor<ConnectionEvent>* reactor_ ABSL_GUARDED_BY(mu_) = nullptr;
+  std::shared_ptr<Subscription> sub_ ABSL_GUARDED_BY(mu_);
+  ConnectionEvent current_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finishing_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+class MonitorReactor : public grpc::ServerWriteReactor<ConnectionEvent> {
+ public:
+  MonitorReactor(ConnectionStore& store, const MonitorScopeSelector& selector, size_t max_queued,
+                 std::shared_ptr<std::atomic<size_t>> open)
+      : open_(std::move(open)) {
+    std::weak_ptr<Pump> weak = pump_;
+    pump_->Attach(this, store.Subscribe(
+                            selector,
+                            [weak] {
+                              if (auto pump = weak.lock()) pump->Kick();
+                            },
+                            max_queued));
+    pump_->Kick();
+  }
+
+  void OnWriteDone(bool ok) override { pump_->WriteDone(ok); }
+  void OnCancel() override { pump_->Cancelled(); }
+  void OnDone() override {
+    if (auto sub = pump_->Detach()) sub->Cancel();
+    open_->fetch_sub(1);
+    delete this;
+  }
+
+ private:
+  std::shared_ptr<Pump> pump_ = std::make_shared<Pump>();
+  std::shared_ptr<std::atomic<size_t>> open_;
+};
+
+// Answers a refused stream.
+class Refuse : public grpc::ServerWriteReactor<ConnectionEvent> {
+ public:
+  explicit Refuse(grpc::Status status) { Finish(std::move(status)); }
+  void OnDone() override { delete this; }
+};
+
+}  // namespace
+
+GrpcService::GrpcService(std::shared_ptr<ConnectionStore> store, ServiceOptions options)
+    : store_(std::move(store)), options_(options) {}
+
+grpc::ServerWriteReactor<ConnectionEvent>* GrpcService::MonitorConnections(
+    grpc::CallbackServerContext*, const MonitorScopeSelector* selector) {
+  if (open_->fetch_add(1) >= options_.max_streams) {
+    open_->fetch_sub(1);
+    return new Refuse(
+        grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                     absl::StrCat("monitor: ", options_.max_streams, " streams already open")));
+  }
+  return new MonitorReactor(*store_, *selector, options_.max_queued_events, open_);
+}
+
+}  // namespace nsm::monitor

@@ -1,0 +1,589 @@
+// MonitorConnections over real gRPC on unix sockets: initial state, update on refresh, delete on
+// close, selector filtering, 200 streams without a thread each, a slow subscriber finished with
+// RESOURCE_EXHAUSTED, and a two-hop setup where the monitor client maps the next hop's events and
+// reports DOWN when the next hop goes away.
+#include <dirent.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "api/path.h"
+#include "core/grpc_transport.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "networkservice/clienturl/client.h"
+#include "networkservice/clienturl/server.h"
+#include "networkservice/connect/client.h"
+#include "networkservice/connect/dial.h"
+#include "networkservice/connect/server.h"
+#include "networkservice/metadata/metadata.h"
+#include "networkservice/monitor/client.h"
+#include "networkservice/monitor/grpc_service.h"
+#include "networkservice/monitor/server.h"
+
+namespace nsm::monitor {
+namespace {
+
+using ::connection::ConnectionEventType;
+using ::connection::MonitorConnection;
+
+size_t ThreadCount() {
+  size_t n = 0;
+  DIR* d = opendir("/proc/self/task");
+  if (d == nullptr) return 0;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] != '.') ++n;
+  }
+  closedir(d);
+  return n;
+}
+
+// Bounded real-time wait for a condition that other threads make true.
+bool Eventually(const std::function<bool()>& cond, absl::Duration timeout = absl::Seconds(20)) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (!cond()) {
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return true;
+}
+
+// A test-only updatepath: own segment per hop, the connection id is the hop's segment id, the
+// caller's view is restored on return (api.md §7.1).
+class PathHop : public NetworkServiceServer {
+ public:
+  explicit PathHop(std::string name) : name_(std::move(name)) {}
+  absl::StatusOr<Connection> Request(const Context& ctx, NetworkServiceRequest& request,
+                                     const ServerNext& next) override {
+    Connection* conn = request.mutable_connection();
+    const uint32_t caller_index = conn->path().index();
+    const std::string caller_id = conn->id();
+    Enter(conn);
+    auto result = next.Request(ctx, request);
+    if (!result.ok()) return result;
+    result->mutable_path()->set_index(caller_index);
+    result->set_id(caller_id.empty() ? result->path().path_segments(0).id() : caller_id);
+    return result;
+  }
+  absl::Status Close(const Context& ctx, Connection& conn, const ServerNext& next) override {
+    Enter(&conn);
+    return next.Close(ctx, conn);
+  }
+
+ private:
+  void Enter(Connection* conn) {
+    auto* path = conn->mutable_path();
+    if (path->path_segments().empty()) {
+      auto* s = path->add_path_segments();
+      s->set_name(name_);
+      s->set_id(conn->id().empty() ? NewId() : conn->id());
+      path->set_index(0);
+    } else if (path->path_segments(static_cast<int>(path->index())).name() != name_) {
+      path->set_index(path->index() + 1);
+      if (static_cast<int>(path->index()) < path->path_segments_size()) {
+        auto* s = path->mutable_path_segments(static_cast<int>(path->index()));
+        if (s->name() != name_) {
+          s->set_name(name_);
+          s->set_id(NewId());
+        }
+      } else {
+        auto* s = path->add_path_segments();
+        s->set_name(name_);
+        s->set_id(NewId());
+      }
+    }
+    conn->set_id(path->path_segments(static_cast<int>(path->index())).id());
+  }
+  std::string NewId() { return absl::StrCat(name_, "-", ++counter_); }
+  std::string name_;
+  std::atomic<int> counter_{0};
+};
+
+// The end of a hop: may fail, may add context.
+class Endpoint : public NetworkServiceServer {
+ public:
+  absl::StatusOr<Connection> Request(const Context& ctx, NetworkServiceRequest& request,
+                                     const ServerNext& next) override {
+    if (fail) return absl::UnavailableError("endpoint refuses");
+    return next.Request(ctx, request);
+  }
+  absl::Status Close(const Context& ctx, Connection& conn, const ServerNext& next) override {
+    return next.Close(ctx, conn);
+  }
+  std::atomic<bool> fail{false};
+};
+
+// A hop served over gRPC: [updatepath(name), metadata, monitor, endpoint].
+class Hop {
+ public:
+  Hop(const std::string& name, const std::string& path, bool serve_monitor = true,
+      ServiceOptions options = {})
+      : url(*api::ParseNsmUrl("unix://" + path)) {
+    chain = MakeServerChain(
+        {std::make_shared<PathHop>(name), metadata::NewServer(), NewServer(store), endpoint});
+    ns_service_ = std::make_unique<NetworkServiceGrpcServer>(chain);
+    monitor_service = std::make_unique<GrpcService>(store, options);
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("unix:" + path, grpc::InsecureServerCredentials());
+    builder.RegisterService(ns_service_.get());
+    if (serve_monitor) builder.RegisterService(monitor_service.get());
+    server_ = builder.BuildAndStart();
+  }
+  ~Hop() { Kill(); }
+  // The process dies: streams are cut, nothing is said.
+  void Kill() {
+    if (server_) server_->Shutdown(std::chrono::system_clock::now());
+    server_.reset();
+  }
+
+  api::NsmUrl url;
+  std::shared_ptr<ConnectionStore> store = ConnectionStore::Create();
+  std::shared_ptr<Endpoint> endpoint = std::make_shared<Endpoint>();
+  std::shared_ptr<ServerChain> chain;
+  std::unique_ptr<GrpcService> monitor_service;
+
+ private:
+  std::unique_ptr<NetworkServiceGrpcServer> ns_service_;
+  std::unique_ptr<grpc::Server> server_;
+};
+
+// A monitor stream read by a callback reactor (no thread of its own), recording what arrives.
+class TestReader : public grpc::ClientReadReactor<ConnectionEvent> {
+ public:
+  TestReader(MonitorConnection::Stub* stub, MonitorScopeSelector selector)
+      : selector_(std::move(selector)) {
+    stub->async()->MonitorConnections(&context_, &selector_, this);
+    StartRead(&event_);
+    StartCall();
+  }
+  void OnReadDone(bool ok) override {
+    if (!ok) return;
+    {
+      absl::MutexLock lock(&mu_);
+      events_.push_back(event_);
+    }
+    StartRead(&event_);
+  }
+  void OnDone(const grpc::Status& s) override {
+    absl::MutexLock lock(&mu_);
+    done_ = true;
+    status_ = s;
+  }
+  void Cancel() { context_.TryCancel(); }
+  size_t events() {
+    absl::MutexLock lock(&mu_);
+    return events_.size();
+  }
+  ConnectionEvent event(size_t i) {
+    absl::MutexLock lock(&mu_);
+    return events_.at(i);
+  }
+  bool WaitDone(absl::Duration timeout) {
+    absl::MutexLock lock(&mu_);
+    return mu_.AwaitWithTimeout(absl::Condition(&done_), timeout);
+  }
+  grpc::Status status() {
+    absl::MutexLock lock(&mu_);
+    return status_;
+  }
+
+ private:
+  grpc::ClientContext context_;
+  MonitorScopeSelector selector_;
+  ConnectionEvent event_;
+  absl::Mutex mu_;
+  std::vector<ConnectionEvent> events_ ABSL_GUARDED_BY(mu_);
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status status_ ABSL_GUARDED_BY(mu_);
+};
+
+MonitorScopeSelector Selector(const std::string& name, const std::string& id) {
+  MonitorScopeSelector s;
+  auto* seg = s.add_path_segments();
+  seg->set_name(name);
+  seg->set_id(id);
+  return s;
+}
+
+NetworkServiceRequest Req(const std::string& client, const std::string& id) {
+  NetworkServiceRequest r;
+  r.mutable_connection()->set_id(id);
+  r.mutable_connection()->set_network_service("svc");
+  auto* seg = r.mutable_connection()->mutable_path()->add_path_segments();
+  seg->set_name(client);
+  seg->set_id(id);
+  return r;
+}
+
+class MonitorGrpcTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/nsm-monitor-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string Path(const std::string& name) const { return dir_ + "/" + name; }
+  std::unique_ptr<MonitorConnection::Stub> Stub(const Hop& hop,
+                                                const grpc::ChannelArguments& args = {}) {
+    return MonitorConnection::NewStub(grpc::CreateCustomChannel(
+        *hop.url.GrpcDialTarget(), grpc::InsecureChannelCredentials(), args));
+  }
+  // Calls a hop's NetworkService over gRPC, as its previous hop would.
+  absl::StatusOr<Connection> Call(const Hop& hop, NetworkServiceRequest req) {
+    NetworkServiceGrpcClient client(
+        grpc::CreateChannel(*hop.url.GrpcDialTarget(), grpc::InsecureChannelCredentials()));
+    auto [ctx, cancel] = Context().WithTimeout(absl::Seconds(20));
+    return client.Request(ctx, req, ClientNext(), {});
+  }
+  absl::Status CallClose(const Hop& hop, Connection conn) {
+    NetworkServiceGrpcClient client(
+        grpc::CreateChannel(*hop.url.GrpcDialTarget(), grpc::InsecureChannelCredentials()));
+    auto [ctx, cancel] = Context().WithTimeout(absl::Seconds(20));
+    return client.Close(ctx, conn, ClientNext(), {});
+  }
+
+  std::string dir_;
+};
+
+TEST_F(MonitorGrpcTest, InitialStateThenUpdateOnRefreshThenDeleteOnClose) {
+  Hop hop("nse", Path("nse.sock"));
+  auto conn = Call(hop, Req("nsc", "c-1"));
+  ASSERT_TRUE(conn.ok()) << conn.status();
+
+  auto stub = Stub(hop);
+  TestReader reader(stub.get(), Selector("nsc", "c-1"));
+  ASSERT_TRUE(Eventually([&] { return reader.events() >= 1; }));
+  ConnectionEvent initial = reader.event(0);
+  EXPECT_EQ(initial.type(), ConnectionEventType::INITIAL_STATE_TRANSFER);
+  ASSERT_EQ(initial.connections_size(), 1);
+  const Connection& at_hop = initial.connections().at("nse-1");
+  EXPECT_EQ(at_hop.path().index(), 1u);  // the hop's own view
+  EXPECT_EQ(at_hop.path().path_segments(0).id(), "c-1");
+
+  NetworkServiceRequest refresh;
+  *refresh.mutable_connection() = *conn;
+  (*refresh.mutable_connection()->mutable_labels())["refreshed"] = "1";
+  ASSERT_TRUE(Call(hop, refresh).ok());
+  ASSERT_TRUE(Eventually([&] { return reader.events() >= 2; }));
+  EXPECT_EQ(reader.event(1).type(), ConnectionEventType::UPDATE);
+  EXPECT_EQ(reader.event(1).connections().at("nse-1").labels().at("refreshed"), "1");
+
+  ASSERT_TRUE(CallClose(hop, *conn).ok());
+  ASSERT_TRUE(Eventually([&] { return reader.events() >= 3; }));
+  EXPECT_EQ(reader.event(2).type(), ConnectionEventType::DELETE);
+  EXPECT_EQ(hop.store->size(), 0u);
+
+  reader.Cancel();
+  ASSERT_TRUE(reader.WaitDone(absl::Seconds(20)));
+  EXPECT_EQ(reader.status().error_code(), grpc::StatusCode::CANCELLED);
+  EXPECT_TRUE(Eventually([&] { return hop.monitor_service->open_streams() == 0; }));
+  EXPECT_EQ(hop.store->subscribers(), 0u);
+}
+
+TEST_F(MonitorGrpcTest, SelectorsFilterStreams) {
+  Hop hop("nse", Path("nse.sock"));
+  auto stub = Stub(hop);
+  TestReader one(stub.get(), Selector("nsc-1", ""));
+  TestReader two(stub.get(), Selector("nsc-2", "c-2"));
+  TestReader all(stub.get(), MonitorScopeSelector());
+  ASSERT_TRUE(Eventually([&] { return one.events() + two.events() + all.events() == 3; }));
+  EXPECT_TRUE(one.event(0).connections().empty());
+
+  ASSERT_TRUE(Call(hop, Req("nsc-1", "c-1")).ok());
+  ASSERT_TRUE(Call(hop, Req("nsc-2", "c-2")).ok());
+  ASSERT_TRUE(Call(hop, Req("nsc-2", "c-3")).ok());  // another connection of nsc-2
+  ASSERT_TRUE(Eventually([&] { return all.events() == 4; }));
+  ASSERT_TRUE(Eventually([&] { return one.events() == 2 && two.events() == 2; }));
+  EXPECT_EQ(one.event(1).connections().begin()->second.path().path_segments(0).id(), "c-1");
+  EXPECT_EQ(two.event(1).connections().begin()->second.path().path_segments(0).id(), "c-2");
+  for (auto* r : {&one, &two, &all}) r->Cancel();
+  for (auto* r : {&one, &two, &all}) ASSERT_TRUE(r->WaitDone(absl::Seconds(20)));
+}
+
+TEST_F(MonitorGrpcTest, TwoHundredStreamsDoNotCostAThreadEach) {
+  Hop hop("nse", Path("nse.sock"));
+  auto stub = Stub(hop);
+  std::vector<std::unique_ptr<TestReader>> readers;
+  readers.push_back(std::make_unique<TestReader>(stub.get(), MonitorScopeSelector()));
+  ASSERT_TRUE(Eventually([&] { return readers[0]->events() == 1; }));
+  const size_t before = ThreadCount();
+
+  constexpr int kStreams = 200;
+  for (int i = 1; i < kStreams; ++i) {
+    readers.push_back(std::make_unique<TestReader>(stub.get(), MonitorScopeSelector()));
+  }
+  ASSERT_TRUE(Eventually([&] {
+    for (auto& r : readers) {
+      if (r->events() < 1) return false;
+    }
+    return true;
+  }));
+  EXPECT_EQ(hop.monitor_service->open_streams(), static_cast<size_t>(kStreams));
+  EXPECT_EQ(hop.store->subscribers(), static_cast<size_t>(kStreams));
+
+  ASSERT_TRUE(Call(hop, Req("nsc", "c-1")).ok());
+  ASSERT_TRUE(Eventually([&] {
+    for (auto& r : readers) {
+      if (r->events() < 2) return false;
+    }
+    return true;
+  }));
+  const size_t during = ThreadCount();
+  // gRPC's own pools may grow a little; a thread per stream would add ~200 (x2 for both ends).
+  EXPECT_LT(during, before + 40) << "threads before " << before << ", with 200 streams " << during;
+
+  for (auto& r : readers) r->Cancel();
+  for (auto& r : readers) ASSERT_TRUE(r->WaitDone(absl::Seconds(20)));
+  EXPECT_TRUE(Eventually([&] { return hop.monitor_service->open_streams() == 0; }));
+  EXPECT_EQ(hop.store->subscribers(), 0u);
+}
+
+TEST_F(MonitorGrpcTest, SlowSubscriberIsFinishedWithResourceExhausted) {
+  Hop hop("nse", Path("nse.sock"), true, {.max_queued_events = 8});
+  ASSERT_TRUE(Call(hop, Req("nsc", "c-1")).ok());
+  Connection big = *hop.store->Get("nse-1");
+
+  // A client that reads the initial state, then stops reading; a small receive window makes
+  // the server's writes stall after a few events.
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 1024);
+  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  auto stub = Stub(hop, args);
+  grpc::ClientContext cc;
+  auto reader = stub->MonitorConnections(&cc, MonitorScopeSelector());
+  ConnectionEvent e;
+  ASSERT_TRUE(reader->Read(&e));
+  EXPECT_EQ(e.type(), ConnectionEventType::INITIAL_STATE_TRANSFER);
+
+  const std::string blob(64 * 1024, 'x');
+  const absl::Time start = absl::Now();
+  int published = 0;
+  for (; published < 200 && hop.store->subscribers() > 0; ++published) {
+    (*big.mutable_labels())["blob"] = absl::StrCat(published, blob);
+    ASSERT_TRUE(hop.store->Update(big).ok());
+  }
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));  // publishing never waits for the reader
+  EXPECT_EQ(hop.store->subscribers(), 0u) << "after " << published << " events";
+
+  int delivered = 0;
+  while (reader->Read(&e)) ++delivered;
+  grpc::Status s = reader->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
+  EXPECT_EQ(s.error_message(),
+            "monitor subscriber fell behind: 8 events were waiting for delivery when another one "
+            "arrived");
+  EXPECT_LT(delivered, published);
+  EXPECT_TRUE(Eventually([&] { return hop.monitor_service->open_streams() == 0; }));
+}
+
+TEST_F(MonitorGrpcTest, StoreShutdownEndsStreamsWithUnavailable) {
+  Hop hop("nse", Path("nse.sock"));
+  auto stub = Stub(hop);
+  TestReader reader(stub.get(), MonitorScopeSelector());
+  ASSERT_TRUE(Eventually([&] { return reader.events() == 1; }));
+  hop.store->Shutdown();
+  ASSERT_TRUE(reader.WaitDone(absl::Seconds(20)));
+  EXPECT_EQ(reader.status().error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(reader.status().error_message(), "monitor connection server is shutting down");
+}
+
+TEST_F(MonitorGrpcTest, TooManyStreamsAreRefused) {
+  Hop hop("nse", Path("nse.sock"), true, {.max_streams = 1});
+  auto stub = Stub(hop);
+  TestReader first(stub.get(), MonitorScopeSelector());
+  ASSERT_TRUE(Eventually([&] { return first.events() == 1; }));
+  TestReader second(stub.get(), MonitorScopeSelector());
+  ASSERT_TRUE(second.WaitDone(absl::Seconds(20)));
+  EXPECT_EQ(second.status().error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(second.status().error_message(), "monitor: 1 streams already open");
+  first.Cancel();
+  ASSERT_TRUE(first.WaitDone(absl::Seconds(20)));
+}
+
+// Hop A in-process: [updatepath(a), metadata, monitor, clienturl(B), connect([metadata, dial,
+// monitor client, connect])], talking to hop B over gRPC.
+class TwoHopTest : public MonitorGrpcTest {
+ protected:
+  void Build(const Hop& b) {
+    monitor_client_ = NewClient();
+    a_chain_ =
+        MakeServerChain({std::make_shared<PathHop>("a"), metadata::NewServer(), NewServer(a_store_),
+                         std::make_shared<clienturl::Server>(b.url),
+                         connect::NewServer(MakeClientChain(
+                             {metadata::NewClient(),
+                              connect::NewDial(pool_, {.dial_timeout = absl::Milliseconds(500)}),
+                              monitor_client_, connect::NewClient()}))});
+  }
+  absl::StatusOr<Connection> RequestA() {
+    NetworkServiceRequest req;
+    req.mutable_connection()->set_network_service("svc");
+    auto [ctx, cancel] = Context().WithTimeout(absl::Seconds(20));
+    return a_chain_->Request(ctx, req);
+  }
+  // The next event of `sub` about a-1 (bounded wait).
+  std::optional<Connection> NextA(Subscription& sub) {
+    auto e = sub.Recv(absl::Seconds(20));
+    if (!e || !e->connections().contains("a-1")) return std::nullopt;
+    return e->connections().at("a-1");
+  }
+
+  std::shared_ptr<ConnectionStore> a_store_ = ConnectionStore::Create();
+  std::shared_ptr<connect::ChannelPool> pool_ =
+      connect::ChannelPool::Create(grpc::InsecureChannelCredentials());
+  std::shared_ptr<Client> monitor_client_;
+  std::shared_ptr<ServerChain> a_chain_;
+};
+
+TEST_F(TwoHopTest, MapsTheNextHopEventsAndReportsDownWhenItDies) {
+  auto b = std::make_unique<Hop>("b", Path("b.sock"));
+  Build(*b);
+  auto conn = RequestA();
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  EXPECT_EQ(conn->id(), "a-1");
+  ASSERT_EQ(conn->path().path_segments_size(), 2);
+  ASSERT_TRUE(Eventually([&] { return b->monitor_service->open_streams() == 1; }));
+  EXPECT_EQ(monitor_client_->open_streams(), 1u);
+
+  auto sub = a_store_->Subscribe(Selector("a", "a-1"));
+  auto initial = sub->Recv(absl::Seconds(20));
+  ASSERT_TRUE(initial && initial->connections().contains("a-1"));
+  EXPECT_EQ(initial->connections().at("a-1").state(), ::connection::State::UP);
+
+  // B's connection changes: A republishes it in its own view.
+  Connection at_b = *b->store->Get("b-1");
+  (*at_b.mutable_context()->mutable_extra_context())["ip"] = "10.0.0.2/32";
+  ASSERT_TRUE(b->store->Update(at_b).ok());
+  auto changed = NextA(*sub);
+  ASSERT_TRUE(changed);
+  EXPECT_EQ(changed->path().index(), 0u);
+  EXPECT_EQ(changed->context().extra_context().at("ip"), "10.0.0.2/32");
+  EXPECT_EQ(changed->state(), ::connection::State::UP);
+
+  // B dies: A reports the connection DOWN.
+  b->Kill();
+  auto down = NextA(*sub);
+  ASSERT_TRUE(down);
+  EXPECT_EQ(down->state(), ::connection::State::DOWN);
+  EXPECT_EQ(down->context().extra_context().at("ip"), "10.0.0.2/32");
+  EXPECT_EQ(a_store_->Get("a-1")->state(), ::connection::State::DOWN);
+  EXPECT_TRUE(Eventually([&] { return monitor_client_->open_streams() == 0; }));
+
+  // Close still cleans everything up at A.
+  auto [ctx, cancel] = Context().WithTimeout(absl::Seconds(20));
+  (void)a_chain_->Close(ctx, *conn);
+  auto deleted = sub->Recv(absl::Seconds(20));
+  ASSERT_TRUE(deleted);
+  EXPECT_EQ(deleted->type(), ConnectionEventType::DELETE);
+  EXPECT_EQ(a_store_->size(), 0u);
+  EXPECT_EQ(pool_->size(), 0u);
+}
+
+TEST_F(TwoHopTest, DeleteAtTheNextHopBecomesDown) {
+  Hop b("b", Path("b.sock"));
+  Build(b);
+  auto conn = RequestA();
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  auto sub = a_store_->Subscribe(Selector("", "a-1"));
+  ASSERT_TRUE(sub->Recv(absl::Seconds(20)));
+  ASSERT_TRUE(Eventually([&] { return b.monitor_service->open_streams() == 1; }));
+
+  ASSERT_TRUE(b.store->Delete(*b.store->Get("b-1")).ok());  // e.g. B's timeout closed it
+  auto down = NextA(*sub);
+  ASSERT_TRUE(down);
+  EXPECT_EQ(down->state(), ::connection::State::DOWN);
+}
+
+TEST_F(TwoHopTest, RefreshKeepsTheWatchAndCloseEndsIt) {
+  Hop b("b", Path("b.sock"));
+  Build(b);
+  auto conn = RequestA();
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  ASSERT_TRUE(Eventually([&] { return b.monitor_service->open_streams() == 1; }));
+
+  NetworkServiceRequest refresh;
+  *refresh.mutable_connection() = *conn;
+  auto [ctx, cancel] = Context().WithTimeout(absl::Seconds(20));
+  ASSERT_TRUE(a_chain_->Request(ctx, refresh).ok());
+  EXPECT_EQ(monitor_client_->open_streams(), 1u);
+  EXPECT_EQ(b.monitor_service->open_streams(), 1u);
+
+  auto sub = a_store_->Subscribe({});
+  ASSERT_TRUE(sub->Recv(absl::Seconds(20)));
+  ASSERT_TRUE(a_chain_->Close(ctx, *conn).ok());
+  auto deleted = sub->Recv(absl::Seconds(20));
+  ASSERT_TRUE(deleted);
+  EXPECT_EQ(deleted->type(), ConnectionEventType::DELETE);
+  EXPECT_TRUE(Eventually([&] { return b.monitor_service->open_streams() == 0; }));
+  EXPECT_EQ(monitor_client_->open_streams(), 0u);
+  // The cancelled watch said nothing more: no DOWN after the DELETE.
+  EXPECT_FALSE(sub->Recv(absl::Milliseconds(100)));
+  EXPECT_EQ(a_store_->size(), 0u);
+}
+
+TEST_F(TwoHopTest, FailedRefreshThroughTheNextHopIsDown) {
+  Hop b("b", Path("b.sock"));
+  Build(b);
+  auto conn = RequestA();
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  auto sub = a_store_->Subscribe({});
+  ASSERT_TRUE(sub->Recv(absl::Seconds(20)));
+
+  b.endpoint->fail = true;
+  NetworkServiceRequest refresh;
+  *refresh.mutable_connection() = *conn;
+  auto [ctx, cancel] = Context().WithTimeout(absl::Seconds(20));
+  EXPECT_FALSE(a_chain_->Request(ctx, refresh).ok());
+  auto down = NextA(*sub);
+  ASSERT_TRUE(down);
+  EXPECT_EQ(down->state(), ::connection::State::DOWN);
+  EXPECT_EQ(monitor_client_->open_streams(), 1u);  // monitoring goes on (DESIGN.md §7)
+}
+
+TEST_F(TwoHopTest, NextHopWithoutMonitorServiceIsNotReportedDown) {
+  Hop b("b", Path("b.sock"), /*serve_monitor=*/false);
+  Build(b);
+  auto conn = RequestA();
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  ASSERT_TRUE(Eventually([&] { return monitor_client_->open_streams() == 0; }));
+  EXPECT_EQ(a_store_->Get("a-1")->state(), ::connection::State::UP);
+}
+
+TEST_F(MonitorGrpcTest, ClientWithItsOwnStoreWatchesForAnNsc) {
+  // An NSC-style client chain without a monitor server: the client publishes the connection
+  // into its own store, then the next hop's changes.
+  auto b = std::make_unique<Hop>("b", Path("b.sock"));
+  auto store = ConnectionStore::Create();
+  auto pool = connect::ChannelPool::Create(grpc::InsecureChannelCredentials());
+  auto client = NewClient(store);
+  auto chain = MakeClientChain({metadata::NewClient(), std::make_shared<clienturl::Client>(b->url),
+                                connect::NewDial(pool, {.dial_timeout = absl::Milliseconds(500)}),
+                                client, connect::NewClient()});
+  auto sub = store->Subscribe(Selector("nsc", "c-1"));
+  ASSERT_TRUE(sub->Recv(absl::Seconds(20)));
+  auto [ctx, cancel] = Context().WithTimeout(absl::Seconds(20));
+  auto req = Req("nsc", "c-1");
+  auto conn = chain->Request(ctx, req);
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  auto up = sub->Recv(absl::Seconds(20));
+  ASSERT_TRUE(up && up->connections().contains("c-1"));
+  EXPECT_EQ(up->connections().at("c-1").state(), ::connection::State::UP);
+
+  b->Kill();
+  auto down = sub->Recv(absl::Seconds(20));
+  ASSERT_TRUE(down && down->connections().contains("c-1"));
+  EXPECT_EQ(down->connections().at("c-1").state(), ::connection::State::DOWN);
+
+  (void)chain->Close(ctx, *conn);
+  auto deleted = sub->Recv(absl::Seconds(20));
+  ASSERT_TRUE(deleted);
+  EXPECT_EQ(deleted->type(), ConnectionEventType::DELETE);
+  EXPECT_EQ(store->size(), 0u);
+  EXPECT_EQ(client->open_streams(), 0u);
+}
+
+}  // namespace
+}  // namespace nsm::monitor

@@ -1,0 +1,306 @@
+#include "networkservice/monitor/store.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace nsm::monitor {
+
+// ---------------------------------------------------------------------------------------------
+// Subscription
+
+Subscription::Subscription(std::weak_ptr<ConnectionStore> store, uint64_t id,
+                           MonitorScopeSelector selector, size_t max_queued,
+                           std::function<void()> wake)
+    : store_(std::move(store)),
+      id_(id),
+      selector_(std::move(selector)),
+      max_queued_(max_queued),
+      wake_(std::move(wake)) {}
+
+Subscription::~Subscription() { Cancel(); }
+
+std::optional<ConnectionEvent> Subscription::Pop() {
+  absl::MutexLock lock(&mu_);
+  if (queue_.empty()) return std::nullopt;
+  ConnectionEvent e = std::move(queue_.front());
+  queue_.pop_front();
+  return e;
+}
+
+std::optional<ConnectionEvent> Subscription::Recv(absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return ended_ || !queue_.empty(); };
+  mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
+  if (queue_.empty()) return std::nullopt;
+  ConnectionEvent e = std::move(queue_.front());
+  queue_.pop_front();
+  return e;
+}
+
+bool Subscription::ended() const {
+  absl::MutexLock lock(&mu_);
+  return ended_;
+}
+
+absl::Status Subscription::status() const {
+  absl::MutexLock lock(&mu_);
+  return status_;
+}
+
+void Subscription::Cancel() {
+  if (auto store = store_.lock()) store->Unsubscribe(this);
+  absl::MutexLock lock(&mu_);
+  if (ended_) return;
+  ended_ = true;
+  status_ = absl::CancelledError("monitor subscription cancelled");
+}
+
+bool Subscription::Offer(ConnectionEvent event) {
+  absl::MutexLock lock(&mu_);
+  if (ended_) return false;
+  if (queue_.size() >= max_queued_) {
+    queue_.clear();
+    ended_ = true;
+    status_ = absl::ResourceExhaustedError(
+        absl::StrCat("monitor subscriber fell behind: ", max_queued_,
+                     " events were waiting for delivery when another one arrived"));
+    return true;
+  }
+  queue_.push_back(std::move(event));
+  return queue_.size() == 1;
+}
+
+bool Subscription::End(absl::Status status) {
+  absl::MutexLock lock(&mu_);
+  if (ended_) return false;
+  ended_ = true;
+  status_ = std::move(status);
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// ConnectionStore
+
+std::shared_ptr<ConnectionStore> ConnectionStore::Create(StoreOptions options) {
+  if (options.max_queued_events == 0) options.max_queued_events = 1;
+  return std::shared_ptr<ConnectionStore>(new ConnectionStore(options));
+}
+
+ConnectionStore::~ConnectionStore() { Shutdown(); }
+
+std::string ConnectionStore::IndexKey(const MonitorScopeSelector& selector) const {
+  if (options_.segment_match != api::SegmentMatch::kNameIdAndToken) return "";
+  if (selector.path_segments().empty()) return "";
+  return selector.path_segments(0).id();
+}
+
+void ConnectionStore::Index(const Connection& conn) {
+  for (const auto& seg : conn.path().path_segments()) {
+    if (!seg.id().empty()) by_segment_id_[seg.id()].insert(conn.id());
+  }
+}
+
+void ConnectionStore::Unindex(const Connection& conn) {
+  for (const auto& seg : conn.path().path_segments()) {
+    auto it = by_segment_id_.find(seg.id());
+    if (it == by_segment_id_.end()) continue;
+    it->second.erase(conn.id());
+    if (it->second.empty()) by_segment_id_.erase(it);
+  }
+}
+
+absl::Status ConnectionStore::PublishLocked(const ConnectionEvent& event, bool only_present,
+                                            std::vector<std::shared_ptr<Subscription>>& wake) {
+  using connection::ConnectionEventType;
+  if (event.type() != ConnectionEventType::UPDATE && event.type() != ConnectionEventType::DELETE) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "monitor: cannot publish an event of type ",
+        connection::ConnectionEventType_Name(event.type()),
+        ": only UPDATE and DELETE are accepted (the store produces INITIAL_STATE_TRANSFER)"));
+  }
+  for (const auto& [key, conn] : event.connections()) {
+    if (key.empty()) {
+      return absl::InvalidArgumentError("monitor: event.connections has an empty key");
+    }
+    if (!conn.id().empty() && conn.id() != key) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "monitor: event.connections[\"", key, "\"].id is \"", conn.id(), "\", expected the key"));
+    }
+  }
+  absl::flat_hash_map<Subscription*, ConnectionEvent> out;
+  for (const auto& [key, in] : event.connections()) {
+    Connection conn = in;
+    conn.set_id(key);
+    auto stored = connections_.find(key);
+    // Unknown connections: PublishIfPresent ignores them; a DELETE of one is no news to anyone.
+    if (stored == connections_.end() &&
+        (only_present || event.type() == ConnectionEventType::DELETE)) {
+      continue;
+    }
+    if (stored != connections_.end()) Unindex(stored->second);
+    if (event.type() == ConnectionEventType::UPDATE) {
+      Index(conn);
+      connections_[key] = conn;
+    } else if (stored != connections_.end()) {
+      connections_.erase(stored);
+    }
+    auto consider = [&](Subscription* sub) {
+      if (!api::MatchesMonitorScopeSelector(conn, sub->selector(), options_.segment_match)) return;
+      auto& e = out[sub];
+      e.set_type(event.type());
+      (*e.mutable_connections())[key] = conn;
+    };
+    for (Subscription* sub : unindexed_) consider(sub);
+    absl::flat_hash_set<std::string> seen;
+    for (const auto& seg : conn.path().path_segments()) {
+      if (seg.id().empty() || !seen.insert(seg.id()).second) continue;
+      auto it = by_first_id_.find(seg.id());
+      if (it == by_first_id_.end()) continue;
+      for (Subscription* sub : it->second) consider(sub);
+    }
+  }
+  for (auto& [sub, e] : out) {
+    if (!sub->Offer(std::move(e))) continue;
+    if (sub->ended()) UnsubscribeLocked(sub);  // fell behind: no more events for it
+    if (auto alive = sub->weak_from_this().lock()) wake.push_back(std::move(alive));
+  }
+  return absl::OkStatus();
+}
+
+void ConnectionStore::Wake(const std::vector<std::shared_ptr<Subscription>>& subs) {
+  for (const auto& sub : subs) {
+    if (sub->wake_) sub->wake_();
+  }
+}
+
+absl::Status ConnectionStore::Publish(const ConnectionEvent& event) {
+  std::vector<std::shared_ptr<Subscription>> wake;
+  absl::Status s;
+  {
+    absl::MutexLock lock(&mu_);
+    s = PublishLocked(event, /*only_present=*/false, wake);
+  }
+  Wake(wake);
+  return s;
+}
+
+absl::Status ConnectionStore::PublishIfPresent(const ConnectionEvent& event) {
+  std::vector<std::shared_ptr<Subscription>> wake;
+  absl::Status s;
+  {
+    absl::MutexLock lock(&mu_);
+    s = PublishLocked(event, /*only_present=*/true, wake);
+  }
+  Wake(wake);
+  return s;
+}
+
+absl::Status ConnectionStore::Update(const Connection& conn) {
+  ConnectionEvent e;
+  e.set_type(connection::ConnectionEventType::UPDATE);
+  (*e.mutable_connections())[conn.id()] = conn;
+  return Publish(e);
+}
+
+absl::Status ConnectionStore::Delete(const Connection& conn) {
+  ConnectionEvent e;
+  e.set_type(connection::ConnectionEventType::DELETE);
+  (*e.mutable_connections())[conn.id()] = conn;
+  return Publish(e);
+}
+
+std::optional<Connection> ConnectionStore::Get(const std::string& id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = connections_.find(id);
+  if (it == connections_.end()) return std::nullopt;
+  return it->second;
+}
+
+size_t ConnectionStore::size() const {
+  absl::MutexLock lock(&mu_);
+  return connections_.size();
+}
+
+std::shared_ptr<Subscription> ConnectionStore::Subscribe(const MonitorScopeSelector& selector,
+                                                         std::function<void()> wake,
+                                                         size_t max_queued) {
+  if (max_queued == 0) max_queued = options_.max_queued_events;
+  std::shared_ptr<Subscription> sub;
+  {
+    absl::MutexLock lock(&mu_);
+    sub.reset(
+        new Subscription(weak_from_this(), next_id_++, selector, max_queued, std::move(wake)));
+    if (shut_down_) {
+      sub->End(shutdown_status_);
+    } else {
+      ConnectionEvent initial;
+      initial.set_type(connection::ConnectionEventType::INITIAL_STATE_TRANSFER);
+      auto add = [&](const Connection& conn) {
+        if (api::MatchesMonitorScopeSelector(conn, selector, options_.segment_match)) {
+          (*initial.mutable_connections())[conn.id()] = conn;
+        }
+      };
+      const std::string key = IndexKey(selector);
+      if (key.empty()) {
+        for (const auto& [id, conn] : connections_) add(conn);
+      } else if (auto it = by_segment_id_.find(key); it != by_segment_id_.end()) {
+        for (const auto& id : it->second) add(connections_.at(id));
+      }
+      sub->Offer(std::move(initial));
+      if (key.empty()) {
+        unindexed_.insert(sub.get());
+      } else {
+        by_first_id_[key].insert(sub.get());
+      }
+      ++subscribers_;
+    }
+  }
+  return sub;
+}
+
+void ConnectionStore::UnsubscribeLocked(Subscription* sub) {
+  bool removed = unindexed_.erase(sub) > 0;
+  if (!removed) {
+    const std::string key = IndexKey(sub->selector());
+    if (auto it = by_first_id_.find(key); it != by_first_id_.end()) {
+      removed = it->second.erase(sub) > 0;
+      if (it->second.empty()) by_first_id_.erase(it);
+    }
+  }
+  if (removed) --subscribers_;
+}
+
+void ConnectionStore::Unsubscribe(Subscription* sub) {
+  absl::MutexLock lock(&mu_);
+  UnsubscribeLocked(sub);
+}
+
+size_t ConnectionStore::subscribers() const {
+  absl::MutexLock lock(&mu_);
+  return subscribers_;
+}
+
+void ConnectionStore::Shutdown(absl::Status status) {
+  if (status.ok()) status = absl::UnavailableError("monitor connection server is shutting down");
+  std::vector<std::shared_ptr<Subscription>> wake;
+  {
+    absl::MutexLock lock(&mu_);
+    if (shut_down_) return;
+    shut_down_ = true;
+    shutdown_status_ = status;
+    auto end = [&](Subscription* sub) {
+      if (sub->End(status)) {
+        if (auto alive = sub->weak_from_this().lock()) wake.push_back(std::move(alive));
+      }
+    };
+    for (Subscription* sub : unindexed_) end(sub);
+    for (auto& [id, subs] : by_first_id_) {
+      for (Subscription* sub : subs) end(sub);
+    }
+    unindexed_.clear();
+    by_first_id_.clear();
+    subscribers_ = 0;
+  }
+  Wake(wake);
+}
+
+}  // namespace nsm::monitor
