@@ -1,0 +1,198 @@
+// The registry-memory binary as a process: --help, invalid environment, start on a temp unix
+// socket, register and find over gRPC, the expire period taken from the environment, SIGTERM.
+// Waits are bounded real-time waits for the process and its socket.
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "registry/transport/channel_pool.h"
+#include "registry/transport/client.h"
+
+namespace {
+
+using NSE = ::registry::NetworkServiceEndpoint;
+using NSEQuery = ::registry::NetworkServiceEndpointQuery;
+using NSEResponse = ::registry::NetworkServiceEndpointResponse;
+
+constexpr absl::Duration kWait = absl::Seconds(30);
+
+std::string Binary() {
+  if (const char* env = std::getenv("REGISTRY_MEMORY_BIN")) return env;
+#ifdef REGISTRY_MEMORY_BIN
+  return REGISTRY_MEMORY_BIN;
+#else
+  return "registry/registry-memory/registry-memory";  // Bazel runfiles
+#endif
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+class Process {
+ public:
+  Process(const std::string& dir, std::vector<std::string> args, std::vector<std::string> env)
+      : out_(dir + "/stdout"), err_(dir + "/stderr") {
+    args.insert(args.begin(), Binary());
+    std::vector<char*> argv, envp;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    for (auto& e : env) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, 2, err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int rc = posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), envp.data());
+    posix_spawn_file_actions_destroy(&fa);
+    EXPECT_EQ(rc, 0) << "cannot start " << argv[0];
+    if (rc != 0) pid_ = -1;
+  }
+  ~Process() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+  // The exit code, or -1 if the process did not exit within `timeout` (then it is killed).
+  int Wait(absl::Duration timeout = kWait) {
+    absl::Time end = absl::Now() + timeout;
+    while (pid_ > 0) {
+      int status = 0;
+      pid_t r = waitpid(pid_, &status, WNOHANG);
+      if (r == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      if (absl::Now() > end) return -1;
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    return -1;
+  }
+  void Signal(int sig) { kill(pid_, sig); }
+  std::string out() const { return ReadFile(out_); }
+  std::string err() const { return ReadFile(err_); }
+
+ private:
+  pid_t pid_ = -1;
+  std::string out_, err_;
+};
+
+class BinaryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/nsm-regbin-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  // Waits until the registry answers on `url`.
+  std::shared_ptr<grpc::Channel> Connect(const std::string& url) {
+    auto channel = channels_->Get(url);
+    EXPECT_TRUE(channel.ok());
+    EXPECT_TRUE((*channel)->WaitForConnected(std::chrono::system_clock::now() +
+                                             absl::ToChronoSeconds(kWait)))
+        << "registry-memory did not come up on " << url;
+    return *channel;
+  }
+
+  std::string dir_;
+  std::shared_ptr<nsm::reg::transport::ChannelPool> channels_ =
+      std::make_shared<nsm::reg::transport::ChannelPool>(nsm::MakeInsecureCredentials());
+};
+
+TEST_F(BinaryTest, HelpListsTheVariables) {
+  Process p(dir_, {"--help"}, {});
+  EXPECT_EQ(p.Wait(), 0);
+  const std::string out = p.out();
+  for (const char* v : {"NSM_LISTEN_ON", "REGISTRY_MEMORY_LISTEN_ON", "unix:///listen.on.socket",
+                        "NSM_PROXY_REGISTRY_URL", "NSM_EXPIRE_PERIOD", "default 1m",
+                        "NSM_LOG_LEVEL", "default INFO", "SPIFFE_ENDPOINT_SOCKET"}) {
+    EXPECT_NE(out.find(v), std::string::npos) << v << " missing in:\n" << out;
+  }
+}
+
+TEST_F(BinaryTest, UnknownArgumentIsRefused) {
+  Process p(dir_, {"--listen"}, {});
+  EXPECT_EQ(p.Wait(), 2);
+  EXPECT_NE(p.err().find("--listen"), std::string::npos) << p.err();
+}
+
+TEST_F(BinaryTest, InvalidEnvironmentStopsStartUp) {
+  Process p(dir_, {}, {"NSM_LISTEN_ON=unix://" + dir_ + "/r.sock", "NSM_EXPIRE_PERIOD=abc"});
+  EXPECT_EQ(p.Wait(), 1);
+  EXPECT_NE(p.err().find("NSM_EXPIRE_PERIOD=\"abc\""), std::string::npos) << p.err();
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/r.sock"));
+}
+
+TEST_F(BinaryTest, ListenFailureStopsStartUp) {
+  std::ofstream(dir_ + "/file") << "not a directory";
+  Process p(dir_, {}, {"NSM_LISTEN_ON=unix://" + dir_ + "/file/r.sock"});
+  EXPECT_EQ(p.Wait(), 1);
+  EXPECT_NE(p.err().find("cannot listen on unix://" + dir_ + "/file/r.sock"), std::string::npos)
+      << p.err();
+}
+
+TEST_F(BinaryTest, ServesRegistersFindsAndStopsOnSigterm) {
+  const std::string url = "unix://" + dir_ + "/run/registry.sock";
+  Process p(dir_, {}, {"NSM_LISTEN_ON=" + url, "NSM_LOG_LEVEL=debug"});
+  {
+    auto channel = Connect(url);
+    nsm::reg::transport::NSERegistryGrpcClient client(channel, url);
+    NSE nse;
+    nse.set_name("nse-1");
+    nse.set_url("tcp://10.0.0.1:5001");
+    nse.add_network_service_names("ns-1");
+    auto r = client.Register(nsm::Context(), nse, {}, {});
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_NEAR(
+        absl::ToDoubleSeconds(absl::FromUnixSeconds(r->expiration_time().seconds()) - absl::Now()),
+        60, 10);
+    NSEQuery q;
+    q.mutable_network_service_endpoint()->set_name("nse-1");
+    auto s = nsm::BufferedFindStream<NSEResponse>::Create(nsm::Context());
+    ASSERT_TRUE(client.Find(nsm::Context(), q, s, {}, {}).ok());
+    EXPECT_EQ(s->Drain().size(), 1u);
+    NSE bad;
+    EXPECT_EQ(client.Register(nsm::Context(), bad, {}, {}).status().code(),
+              absl::StatusCode::kInvalidArgument);
+  }  // the connection closes: an idle C++ client would see the GOAWAY only on its next poll
+  p.Signal(SIGTERM);
+  EXPECT_EQ(p.Wait(), 0) << p.err();
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/run/registry.sock"));
+  const std::string err = p.err();
+  EXPECT_NE(err.find("insecure"), std::string::npos) << "the insecure mode is never silent";
+  EXPECT_NE(err.find("stopped"), std::string::npos) << err;
+}
+
+TEST_F(BinaryTest, OldPrefixAndExpirePeriodFromTheEnvironment) {
+  const std::string url = "unix://" + dir_ + "/registry.sock";
+  Process p(dir_, {}, {"REGISTRY_MEMORY_LISTEN_ON=" + url, "REGISTRY_MEMORY_EXPIRE_PERIOD=10s"});
+  {
+    auto channel = Connect(url);
+    nsm::reg::transport::NSERegistryGrpcClient client(channel, url);
+    NSE nse;
+    nse.set_name("nse-1");
+    auto r = client.Register(nsm::Context(), nse, {}, {});
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_NEAR(
+        absl::ToDoubleSeconds(absl::FromUnixSeconds(r->expiration_time().seconds()) - absl::Now()),
+        10, 5);
+  }
+  p.Signal(SIGINT);
+  EXPECT_EQ(p.Wait(), 0) << p.err();
+}
+
+}  // namespace

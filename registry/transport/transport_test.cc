@@ -1,0 +1,313 @@
+// Registry chains over real gRPC on a unix socket: unary calls, Find and watch through the client
+// reactor, large results, cancel reaching the store, a stalled watcher ended with
+// RESOURCE_EXHAUSTED, shutdown ending watches, unreachable peers, health statuses.
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include "absl/synchronization/notification.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "gtest/gtest.h"
+#include "registry/memory/memory.h"
+#include "registry/transport/channel_pool.h"
+#include "registry/transport/client.h"
+#include "registry/transport/server.h"
+
+namespace nsm::reg::transport {
+namespace {
+
+using NS = ::registry::NetworkService;
+using NSE = ::registry::NetworkServiceEndpoint;
+using NSEQuery = ::registry::NetworkServiceEndpointQuery;
+using NSEResponse = ::registry::NetworkServiceEndpointResponse;
+using NSQuery = ::registry::NetworkServiceQuery;
+using NSResponse = ::registry::NetworkServiceResponse;
+
+constexpr absl::Duration kWait = absl::Seconds(20);  // bound for network round trips
+
+NSE Endpoint(const std::string& name) {
+  NSE nse;
+  nse.set_name(name);
+  nse.set_url("tcp://10.0.0.1:5001");
+  nse.add_network_service_names("ns-1");
+  return nse;
+}
+
+NSEQuery Query(const std::string& name = "", bool watch = false) {
+  NSEQuery q;
+  q.mutable_network_service_endpoint()->set_name(name);
+  q.set_watch(watch);
+  return q;
+}
+
+// Bounded real-time wait for something that travels over the socket.
+template <class F>
+bool Eventually(F f) {
+  absl::Time end = absl::Now() + kWait;
+  while (absl::Now() < end) {
+    if (f()) return true;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return f();
+}
+
+class TransportTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/nsm-reg-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    url_ = "unix://" + dir_ + "/registry.sock";
+    Start(1024);
+  }
+  void TearDown() override {
+    server_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void Start(size_t max_backlog) {
+    server_.reset();
+    ServerOptions options;
+    options.listen_on = {url_};
+    options.credentials = MakeInsecureCredentials();
+    options.service.max_backlog = max_backlog;
+    auto server = RegistryGrpcServer::Start(ns_store_, nse_store_, options);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+    auto channel = channels_->Get(url_);
+    ASSERT_TRUE(channel.ok());
+    nse_ = std::make_shared<NSERegistryGrpcClient>(*channel, url_);
+    ns_ = std::make_shared<NSRegistryGrpcClient>(*channel, url_);
+  }
+  std::vector<std::string> FindNames(const NSEQuery& q) {
+    auto s = BufferedFindStream<NSEResponse>::Create(ctx_);
+    EXPECT_TRUE(nse_->Find(ctx_, q, s, {}, {}).ok());
+    std::vector<std::string> names;
+    for (const auto& r : s->Drain()) names.push_back(r.network_service_endpoint().name());
+    return names;
+  }
+
+  std::string dir_, url_;
+  Context ctx_;
+  std::shared_ptr<memory::NSServer> ns_store_ = memory::NewNSServer();
+  std::shared_ptr<memory::NSEServer> nse_store_ = memory::NewNSEServer();
+  std::unique_ptr<RegistryGrpcServer> server_;
+  std::shared_ptr<ChannelPool> channels_ = std::make_shared<ChannelPool>(MakeInsecureCredentials());
+  std::shared_ptr<NSERegistryGrpcClient> nse_;
+  std::shared_ptr<NSRegistryGrpcClient> ns_;
+};
+
+TEST_F(TransportTest, RegisterFindUnregister) {
+  NSE nse = Endpoint("nse-1");
+  auto r = nse_->Register(ctx_, nse, {}, {});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->name(), "nse-1");
+  EXPECT_EQ(FindNames(Query("nse-1")), (std::vector<std::string>{"nse-1"}));
+  ASSERT_TRUE(nse_->Unregister(ctx_, nse, {}, {}).ok());
+  EXPECT_TRUE(FindNames(Query()).empty());
+
+  NS ns;
+  ns.set_name("ns-1");
+  ASSERT_TRUE(ns_->Register(ctx_, ns, {}, {}).ok());
+  NSQuery q;
+  q.mutable_network_service()->set_name("ns-1");
+  auto s = BufferedFindStream<NSResponse>::Create(ctx_);
+  ASSERT_TRUE(ns_->Find(ctx_, q, s, {}, {}).ok());
+  auto got = s->Drain();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].network_service().name(), "ns-1");
+}
+
+TEST_F(TransportTest, WatchStreamsSnapshotThenChanges) {
+  NSE a = Endpoint("a");
+  ASSERT_TRUE(nse_->Register(ctx_, a, {}, {}).ok());
+  auto watch = BufferedFindStream<NSEResponse>::Create(ctx_);
+  ASSERT_TRUE(nse_->Find(ctx_, Query("", true), watch, {}, {}).ok());
+  auto first = watch->Recv(kWait);
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->network_service_endpoint().name(), "a");
+  ASSERT_TRUE(Eventually([&] { return nse_store_->watchers() == 1; }));
+  NSE b = Endpoint("b");
+  ASSERT_TRUE(nse_->Register(ctx_, b, {}, {}).ok());
+  ASSERT_TRUE(nse_->Unregister(ctx_, a, {}, {}).ok());
+  auto second = watch->Recv(kWait);
+  auto third = watch->Recv(kWait);
+  ASSERT_TRUE(second && third);
+  EXPECT_EQ(second->network_service_endpoint().name(), "b");
+  EXPECT_FALSE(second->deleted());
+  EXPECT_EQ(third->network_service_endpoint().name(), "a");
+  EXPECT_TRUE(third->deleted());
+  watch->Cancel();
+  EXPECT_TRUE(Eventually([&] { return nse_store_->watchers() == 0; }))
+      << "cancelling the client stream removes the watcher from the store";
+  EXPECT_TRUE(Eventually([&] { return server_->nse_service().open_streams() == 0; }));
+}
+
+TEST_F(TransportTest, LargeResultsAreNotLimitedByTheBacklog) {
+  Start(4);
+  for (int i = 0; i < 3000; ++i) {
+    NSE nse = Endpoint("nse-" + std::to_string(i));
+    ASSERT_TRUE(nse_store_->Register(ctx_, nse, {}).ok());
+  }
+  EXPECT_EQ(FindNames(Query()).size(), 3000u);
+  auto watch = BufferedFindStream<NSEResponse>::Create(ctx_);
+  ASSERT_TRUE(nse_->Find(ctx_, Query("", true), watch, {}, {}).ok());
+  for (int i = 0; i < 3000; ++i) ASSERT_TRUE(watch->Recv(kWait).has_value()) << i;
+  watch->Cancel();
+}
+
+TEST_F(TransportTest, StalledWatcherIsEndedWithResourceExhausted) {
+  Start(4);
+  auto channel = channels_->Get(url_);
+  auto stub = ::registry::NetworkServiceEndpointRegistry::NewStub(*channel);
+  grpc::ClientContext cc;
+  auto reader = stub->Find(&cc, Query("", true));  // never read until the end
+  ASSERT_TRUE(Eventually([&] { return nse_store_->watchers() == 1; }));
+  // Large updates fill the HTTP/2 windows quickly; then the backlog overflows.
+  std::string big(256 * 1024, 'x');
+  for (int i = 0; i < 64 && nse_store_->watchers() == 1; ++i) {
+    NSE nse = Endpoint("big-" + std::to_string(i));
+    (*(*nse.mutable_network_service_labels())["ns-1"].mutable_labels())["blob"] = big;
+    ASSERT_TRUE(nse_store_->Register(ctx_, nse, {}).ok());
+  }
+  EXPECT_TRUE(Eventually([&] { return nse_store_->watchers() == 0; }))
+      << "the store no longer feeds the stalled watcher";
+  NSEResponse r;
+  while (reader->Read(&r)) {
+  }
+  grpc::Status s = reader->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
+}
+
+TEST_F(TransportTest, ShutdownEndsWatchesWithUnavailable) {
+  auto watch = BufferedFindStream<NSEResponse>::Create(ctx_);
+  ASSERT_TRUE(nse_->Find(ctx_, Query("", true), watch, {}, {}).ok());
+  ASSERT_TRUE(Eventually([&] { return nse_store_->watchers() == 1; }));
+  server_->Shutdown(absl::Seconds(1));
+  EXPECT_FALSE(watch->Recv(kWait).has_value());
+  EXPECT_TRUE(watch->finished());
+  EXPECT_EQ(watch->final_status().code(), absl::StatusCode::kUnavailable) << watch->final_status();
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/registry.sock"));
+}
+
+TEST_F(TransportTest, UnreachableRegistryIsUnavailableNamingTheTarget) {
+  std::string url = "unix://" + dir_ + "/nobody.sock";
+  auto channel = channels_->Get(url);
+  ASSERT_TRUE(channel.ok());
+  NSERegistryGrpcClient client(*channel, url,
+                               ClientOptions{.dial_timeout = absl::Milliseconds(200)});
+  NSE nse = Endpoint("a");
+  auto r = client.Register(ctx_, nse, {}, {});
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(r.status().message().find(url), std::string::npos) << r.status();
+}
+
+TEST_F(TransportTest, ChannelsAreSharedPerUrl) {
+  auto a = channels_->Get(url_);
+  auto b = channels_->Get(url_);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->get(), b->get());
+  EXPECT_EQ(channels_->Get("http://x").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(TransportTest, ErrorsKeepTheirCodeAndMessage) {
+  class Refuse : public NSERegistryServer {
+   public:
+    absl::StatusOr<NSE> Register(const Context&, NSE& nse, const Next&) override {
+      return absl::InvalidArgumentError("name \"" + nse.name() + "\" refused");
+    }
+    absl::Status Find(const Context&, const NSEQuery&, const Stream&, const Next&) override {
+      return absl::NotFoundError("no such thing");
+    }
+    absl::Status Unregister(const Context&, NSE&, const Next&) override {
+      return absl::PermissionDeniedError("not yours");
+    }
+  };
+  server_.reset();
+  ServerOptions options;
+  options.listen_on = {url_};
+  options.credentials = MakeInsecureCredentials();
+  auto server = RegistryGrpcServer::Start(ns_store_, std::make_shared<Refuse>(), options);
+  ASSERT_TRUE(server.ok());
+  NSE nse = Endpoint("x");
+  auto r = nse_->Register(ctx_, nse, {}, {});
+  EXPECT_EQ(r.status(), absl::InvalidArgumentError("name \"x\" refused"));
+  auto s = BufferedFindStream<NSEResponse>::Create(ctx_);
+  EXPECT_EQ(nse_->Find(ctx_, Query(), s, {}, {}), absl::NotFoundError("no such thing"));
+  auto w = BufferedFindStream<NSEResponse>::Create(ctx_);
+  ASSERT_TRUE(nse_->Find(ctx_, Query("", true), w, {}, {}).ok());
+  EXPECT_FALSE(w->Recv(kWait).has_value());
+  EXPECT_EQ(w->final_status(), absl::NotFoundError("no such thing"));
+  EXPECT_EQ(nse_->Unregister(ctx_, nse, {}, {}), absl::PermissionDeniedError("not yours"));
+}
+
+TEST_F(TransportTest, ListensOnTcpWithAChosenPort) {
+  ServerOptions options;
+  options.listen_on = {"tcp://127.0.0.1:0"};
+  options.credentials = MakeInsecureCredentials();
+  auto server = RegistryGrpcServer::Start(ns_store_, nse_store_, options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  ASSERT_EQ((*server)->urls().size(), 1u);
+  const std::string url = (*server)->urls()[0];
+  EXPECT_NE(url, "tcp://127.0.0.1:0") << "the chosen port is reported";
+  auto channel = channels_->Get(url);
+  ASSERT_TRUE(channel.ok()) << channel.status();
+  NSERegistryGrpcClient client(*channel, url);
+  NSE nse = Endpoint("over-tcp");
+  ASSERT_TRUE(client.Register(ctx_, nse, {}, {}).ok());
+  EXPECT_TRUE(nse_store_->Get("over-tcp").has_value());
+}
+
+TEST_F(TransportTest, BadListenUrlsAreRefused) {
+  ServerOptions options;
+  options.credentials = MakeInsecureCredentials();
+  options.listen_on = {"inode://1/2"};
+  EXPECT_EQ(RegistryGrpcServer::Start(ns_store_, nse_store_, options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  options.listen_on = {};
+  EXPECT_EQ(RegistryGrpcServer::Start(ns_store_, nse_store_, options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  options.listen_on = {url_};
+  options.credentials = nullptr;
+  EXPECT_EQ(RegistryGrpcServer::Start(ns_store_, nse_store_, options).status().code(),
+            absl::StatusCode::kInvalidArgument)
+      << "no silent insecure default";
+}
+
+// grpc.health.v1.Health/Check by hand: request field 1 = service, response field 1 = status.
+int HealthStatus(const std::shared_ptr<grpc::Channel>& channel, const std::string& service) {
+  std::string req;
+  req.push_back(0x0a);
+  req.push_back(static_cast<char>(service.size()));
+  req += service;
+  grpc::Slice slice(req);
+  grpc::ByteBuffer request(&slice, 1);
+  grpc::ByteBuffer response;
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext cc;
+  cc.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  absl::Notification done;
+  grpc::Status status;
+  stub.UnaryCall(&cc, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request, &response,
+                 [&](grpc::Status s) {
+                   status = s;
+                   done.Notify();
+                 });
+  done.WaitForNotification();
+  if (!status.ok()) return -static_cast<int>(status.error_code());
+  std::vector<grpc::Slice> slices;
+  (void)response.Dump(&slices);
+  std::string bytes;
+  for (const auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  return bytes.size() == 2 && bytes[0] == 0x08 ? bytes[1] : 0;  // 1 = SERVING
+}
+
+TEST_F(TransportTest, HealthReportsServing) {
+  auto channel = channels_->Get(url_);
+  EXPECT_EQ(HealthStatus(*channel, ""), 1);
+  EXPECT_EQ(HealthStatus(*channel, "registry.NetworkServiceRegistry"), 1);
+  EXPECT_EQ(HealthStatus(*channel, "registry.NetworkServiceEndpointRegistry"), 1);
+  EXPECT_EQ(HealthStatus(*channel, "networkservice.NetworkService"),
+            -static_cast<int>(grpc::StatusCode::NOT_FOUND));
+}
+
+}  // namespace
+}  // namespace nsm::reg::transport
