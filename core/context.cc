@@ -7,11 +7,13 @@ CancelState::~CancelState() = default;
 void CancelState::Cancel(absl::Status reason) {
   if (reason.ok()) reason = absl::CancelledError("context cancelled");
   std::map<uint64_t, std::function<void()>> callbacks;
+  std::unique_ptr<Timer> timer;  // a cancelled context needs no deadline timer any more
   {
     absl::MutexLock lock(&mu_);
     if (!reason_.ok()) return;
     reason_ = std::move(reason);
     callbacks.swap(callbacks_);
+    timer = std::move(deadline_timer_);
   }
   for (auto& [id, fn] : callbacks) fn();
 }
@@ -127,9 +129,11 @@ std::pair<Context, Context::CancelFunc> Context::WithDeadline(absl::Time deadlin
   auto [c, cancel] = WithCancel();
   if (!c.deadline_ || deadline < *c.deadline_) c.deadline_ = deadline;
   std::weak_ptr<CancelState> weak = c.cancel_;
-  c.cancel_->deadline_timer_ = clock_->At(*c.deadline_, [weak] {
+  auto timer = clock_->At(*c.deadline_, [weak] {
     if (auto s = weak.lock()) s->Cancel(absl::DeadlineExceededError("context deadline exceeded"));
   });
+  absl::MutexLock lock(&c.cancel_->mu_);
+  if (c.cancel_->reason_.ok()) c.cancel_->deadline_timer_ = std::move(timer);
   return {c, cancel};
 }
 

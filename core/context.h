@@ -47,7 +47,7 @@ class CancelState : public std::enable_shared_from_this<CancelState> {
   std::map<uint64_t, std::function<void()>> callbacks_ ABSL_GUARDED_BY(mu_);
   // Keeps the link to the parent and the deadline timer alive as long as this state lives.
   std::unique_ptr<Registration> parent_link_;
-  std::unique_ptr<Timer> deadline_timer_;
+  std::unique_ptr<Timer> deadline_timer_ ABSL_GUARDED_BY(mu_);
 };
 
 class CancelState::Registration {

@@ -102,6 +102,11 @@ TEST(ContextTest, CancelledTimeoutReleasesItsTimer) {
     EXPECT_EQ(clock->PendingTimers(), 1u);
   }
   EXPECT_EQ(clock->PendingTimers(), 0u);
+  // Cancelling stops the deadline timer even while copies of the context live on.
+  auto [ctx, cancel] = Context::Background(clock).WithTimeout(absl::Seconds(5));
+  cancel();
+  EXPECT_EQ(clock->PendingTimers(), 0u);
+  EXPECT_TRUE(ctx.cancelled());
 }
 
 TEST(ContextTest, PostponedContextKeepsValuesAndRemainingTimeButNotCancellation) {

@@ -1,6 +1,7 @@
 #include "networkservice/monitor/watch.h"
 
 #include "api/path.h"
+#include "core/executor.h"
 
 namespace nsm::monitor {
 
@@ -107,8 +108,10 @@ void Watch::OnDone(const grpc::Status& status) {
     }
   }
   set_->Remove(this);
-  std::shared_ptr<Watch> keep = std::move(self_);
-  // `keep` may be the last reference: nothing may touch *this after this point.
+  // The last reference may own the channel. gRPC 1.51 can double-free when a channel is destroyed
+  // on one of its own callback threads, so the reference is dropped on a pool thread instead.
+  // Nothing may touch *this after this point.
+  DefaultThreadPool()->Post([keep = std::move(self_)] {});
 }
 
 size_t WatchSet::open() const {
