@@ -5,19 +5,17 @@
 namespace nsm {
 namespace {
 
-// A unary reactor whose cancellation (client gone, deadline) cancels the chain's context.
-class Reactor : public grpc::ServerUnaryReactor {
- public:
-  explicit Reactor(Context::CancelFunc cancel) : cancel_(std::move(cancel)) {}
-  void OnCancel() override { cancel_(); }
-  void OnDone() override { delete this; }
+void ApplyDeadline(const Context& ctx, grpc::ClientContext& cc) {
+  if (auto remaining = ctx.remaining()) {
+    cc.set_deadline(std::chrono::system_clock::now() +
+                    absl::ToChronoNanoseconds(std::max(*remaining, absl::ZeroDuration())));
+  }
+}
 
- private:
-  Context::CancelFunc cancel_;
-};
+}  // namespace
 
-std::pair<Context, Context::CancelFunc> FromServerContext(grpc::CallbackServerContext* sc,
-                                                          const std::shared_ptr<Clock>& clock) {
+std::pair<Context, Context::CancelFunc> ContextFromServerContext(
+    grpc::CallbackServerContext* sc, const std::shared_ptr<Clock>& clock) {
   Metadata md;
   for (const auto& [k, v] : sc->client_metadata()) {
     md.emplace(std::string(k.data(), k.size()), std::string(v.data(), v.size()));
@@ -30,14 +28,21 @@ std::pair<Context, Context::CancelFunc> FromServerContext(grpc::CallbackServerCo
   return base.WithTimeout(remaining);
 }
 
-void ApplyDeadline(const Context& ctx, grpc::ClientContext& cc) {
-  if (auto remaining = ctx.remaining()) {
-    cc.set_deadline(std::chrono::system_clock::now() +
-                    absl::ToChronoNanoseconds(std::max(*remaining, absl::ZeroDuration())));
+const char* ConnectivityStateName(grpc_connectivity_state s) {
+  switch (s) {
+    case GRPC_CHANNEL_IDLE:
+      return "IDLE";
+    case GRPC_CHANNEL_CONNECTING:
+      return "CONNECTING";
+    case GRPC_CHANNEL_READY:
+      return "READY";
+    case GRPC_CHANNEL_TRANSIENT_FAILURE:
+      return "TRANSIENT_FAILURE";
+    case GRPC_CHANNEL_SHUTDOWN:
+      return "SHUTDOWN";
   }
+  return "UNKNOWN";
 }
-
-}  // namespace
 
 grpc::Status ToGrpcStatus(const absl::Status& s) {
   if (s.ok()) return grpc::Status::OK;
@@ -57,8 +62,8 @@ NetworkServiceGrpcServer::NetworkServiceGrpcServer(std::shared_ptr<NetworkServic
 grpc::ServerUnaryReactor* NetworkServiceGrpcServer::Request(grpc::CallbackServerContext* sc,
                                                             const NetworkServiceRequest* request,
                                                             Connection* response) {
-  auto [ctx, cancel] = FromServerContext(sc, clock_);
-  auto* reactor = new Reactor(cancel);
+  auto [ctx, cancel] = ContextFromServerContext(sc, clock_);
+  auto* reactor = new CancellingUnaryReactor(cancel);
   pool_->Post([chain = chain_, ctx = ctx, cancel = cancel, request, response, reactor] {
     NetworkServiceRequest req = *request;
     auto result = chain->Request(ctx, req, ServerNext());
@@ -72,8 +77,8 @@ grpc::ServerUnaryReactor* NetworkServiceGrpcServer::Request(grpc::CallbackServer
 grpc::ServerUnaryReactor* NetworkServiceGrpcServer::Close(grpc::CallbackServerContext* sc,
                                                           const Connection* request,
                                                           google::protobuf::Empty*) {
-  auto [ctx, cancel] = FromServerContext(sc, clock_);
-  auto* reactor = new Reactor(cancel);
+  auto [ctx, cancel] = ContextFromServerContext(sc, clock_);
+  auto* reactor = new CancellingUnaryReactor(cancel);
   pool_->Post([chain = chain_, ctx = ctx, cancel = cancel, request, reactor] {
     Connection conn = *request;
     absl::Status s = chain->Close(ctx, conn, ServerNext());

@@ -15,6 +15,25 @@ namespace nsm {
 grpc::Status ToGrpcStatus(const absl::Status& s);
 absl::Status FromGrpcStatus(const grpc::Status& s);
 
+// The Context of an incoming gRPC call on `clock`: peer, request metadata, the call's deadline,
+// and a cancel function for when the call ends or the client goes away.
+std::pair<Context, Context::CancelFunc> ContextFromServerContext(
+    grpc::CallbackServerContext* sc, const std::shared_ptr<Clock>& clock);
+
+// A unary reactor whose cancellation (client gone, deadline) cancels the chain's context.
+class CancellingUnaryReactor : public grpc::ServerUnaryReactor {
+ public:
+  explicit CancellingUnaryReactor(Context::CancelFunc cancel) : cancel_(std::move(cancel)) {}
+  void OnCancel() override { cancel_(); }
+  void OnDone() override { delete this; }
+
+ private:
+  Context::CancelFunc cancel_;
+};
+
+// "IDLE", "CONNECTING", "READY", "TRANSIENT_FAILURE", "SHUTDOWN" for error messages.
+const char* ConnectivityStateName(grpc_connectivity_state s);
+
 // Serves `chain` over gRPC. Each call becomes a Context with the call's deadline, peer, request
 // metadata and cancellation (client gone) on `clock`; the chain runs on `pool`, never on gRPC's
 // callback threads.

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "core/grpc_transport.h"
 #include "networkservice/clienturl/clienturl.h"
 #include "networkservice/metadata/metadata.h"
 
@@ -11,22 +12,6 @@ namespace {
 
 // How often a dial wait looks at the request's cancellation.
 constexpr absl::Duration kCancelCheck = absl::Milliseconds(100);
-
-const char* StateName(grpc_connectivity_state s) {
-  switch (s) {
-    case GRPC_CHANNEL_IDLE:
-      return "IDLE";
-    case GRPC_CHANNEL_CONNECTING:
-      return "CONNECTING";
-    case GRPC_CHANNEL_READY:
-      return "READY";
-    case GRPC_CHANNEL_TRANSIENT_FAILURE:
-      return "TRANSIENT_FAILURE";
-    case GRPC_CHANNEL_SHUTDOWN:
-      return "SHUTDOWN";
-  }
-  return "UNKNOWN";
-}
 
 }  // namespace
 
@@ -51,19 +36,19 @@ absl::Status Dial::WaitReady(const Context& ctx, ClientConn& conn, absl::Duratio
       absl::Status err = ctx.Err();
       return absl::Status(err.code(),
                           absl::StrCat("dialing ", conn.url().ToString(), ": ", err.message(),
-                                       " (channel ", StateName(state), ")"));
+                                       " (channel ", ConnectivityStateName(state), ")"));
     }
     const absl::Time now = absl::Now();
     if (now >= deadline) {
       if (by_deadline) {
-        return absl::DeadlineExceededError(
-            absl::StrCat("dialing ", conn.url().ToString(), ": request deadline reached after ",
-                         absl::FormatDuration(now - start), " (channel ", StateName(state), ")"));
+        return absl::DeadlineExceededError(absl::StrCat(
+            "dialing ", conn.url().ToString(), ": request deadline reached after ",
+            absl::FormatDuration(now - start), " (channel ", ConnectivityStateName(state), ")"));
       }
-      return absl::UnavailableError(
-          absl::StrCat("failed to dial ", conn.url().ToString(), " (target ", conn.target(),
-                       "): not connected within the dial timeout of ",
-                       absl::FormatDuration(timeout), " (channel ", StateName(state), ")"));
+      return absl::UnavailableError(absl::StrCat(
+          "failed to dial ", conn.url().ToString(), " (target ", conn.target(),
+          "): not connected within the dial timeout of ", absl::FormatDuration(timeout),
+          " (channel ", ConnectivityStateName(state), ")"));
     }
     channel->WaitForStateChange(state, absl::ToChronoTime(std::min(deadline, now + kCancelCheck)));
     state = channel->GetState(/*try_to_connect=*/true);

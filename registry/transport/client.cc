@@ -10,22 +10,6 @@
 namespace nsm::reg::transport {
 namespace {
 
-const char* StateName(grpc_connectivity_state s) {
-  switch (s) {
-    case GRPC_CHANNEL_IDLE:
-      return "IDLE";
-    case GRPC_CHANNEL_CONNECTING:
-      return "CONNECTING";
-    case GRPC_CHANNEL_READY:
-      return "READY";
-    case GRPC_CHANNEL_TRANSIENT_FAILURE:
-      return "TRANSIENT_FAILURE";
-    case GRPC_CHANNEL_SHUTDOWN:
-      return "SHUTDOWN";
-  }
-  return "UNKNOWN";
-}
-
 std::chrono::system_clock::time_point RealDeadline(absl::Duration d) {
   return std::chrono::system_clock::now() +
          absl::ToChronoNanoseconds(std::max(d, absl::ZeroDuration()));
@@ -159,7 +143,7 @@ absl::Status RegistryGrpcClient<T>::Connected(const Context& ctx) const {
   state = channel_->GetState(false);
   return absl::UnavailableError(absl::StrCat("registry at ", target_, " is not reachable within ",
                                              absl::FormatDuration(wait), " (channel ",
-                                             StateName(state), ")"));
+                                             ConnectivityStateName(state), ")"));
 }
 
 template <class T>

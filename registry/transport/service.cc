@@ -9,17 +9,6 @@
 namespace nsm::reg::transport {
 namespace {
 
-// A unary call: its cancellation (client gone, deadline) cancels the chain's context.
-class UnaryReactor : public grpc::ServerUnaryReactor {
- public:
-  explicit UnaryReactor(Context::CancelFunc cancel) : cancel_(std::move(cancel)) {}
-  void OnCancel() override { cancel_(); }
-  void OnDone() override { delete this; }
-
- private:
-  Context::CancelFunc cancel_;
-};
-
 template <class Response>
 class FindReactor final : public grpc::ServerWriteReactor<Response>, public FindWriter<Response> {
  public:
@@ -47,19 +36,6 @@ std::shared_ptr<ThreadPool> OwnPool() {
 }
 
 }  // namespace
-
-std::pair<Context, Context::CancelFunc> ContextFromServerContext(
-    grpc::CallbackServerContext* sc, const std::shared_ptr<Clock>& clock) {
-  Metadata md;
-  for (const auto& [k, v] : sc->client_metadata()) {
-    md.emplace(std::string(k.data(), k.size()), std::string(v.data(), v.size()));
-  }
-  Context base =
-      Context::Background(clock).WithPeer(Peer{sc->peer(), {}}).WithIncomingMetadata(std::move(md));
-  auto deadline = sc->deadline();
-  if (deadline == std::chrono::system_clock::time_point::max()) return base.WithCancel();
-  return base.WithTimeout(absl::FromChrono(deadline - std::chrono::system_clock::now()));
-}
 
 template <class T>
 struct RegistryGrpcService<T>::Streams {
@@ -98,7 +74,7 @@ template <class T>
 grpc::ServerUnaryReactor* RegistryGrpcService<T>::Register(grpc::CallbackServerContext* sc,
                                                            const Item* request, Item* response) {
   auto [ctx, cancel] = ContextFromServerContext(sc, clock_);
-  auto* reactor = new UnaryReactor(cancel);
+  auto* reactor = new CancellingUnaryReactor(cancel);
   pool_->Post([chain = chain_, ctx = ctx, cancel = cancel, request, response, reactor] {
     Item item = *request;
     auto result = chain->Register(ctx, item, RegistryServerNext<T>());
@@ -114,7 +90,7 @@ grpc::ServerUnaryReactor* RegistryGrpcService<T>::Unregister(grpc::CallbackServe
                                                              const Item* request,
                                                              google::protobuf::Empty*) {
   auto [ctx, cancel] = ContextFromServerContext(sc, clock_);
-  auto* reactor = new UnaryReactor(cancel);
+  auto* reactor = new CancellingUnaryReactor(cancel);
   pool_->Post([chain = chain_, ctx = ctx, cancel = cancel, request, reactor] {
     Item item = *request;
     absl::Status s = chain->Unregister(ctx, item, RegistryServerNext<T>());

@@ -26,10 +26,6 @@ struct ServiceOptions {
   size_t max_backlog = 1024;
 };
 
-// A Context for a call: its deadline, peer, request metadata, cancelled when the call ends.
-std::pair<Context, Context::CancelFunc> ContextFromServerContext(
-    grpc::CallbackServerContext* sc, const std::shared_ptr<Clock>& clock);
-
 template <class T>
 class RegistryGrpcService final : public Grpc<T>::Service::CallbackService {
  public:
