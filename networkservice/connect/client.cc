@@ -16,20 +16,30 @@ absl::Status NoConnection(const Context& ctx) {
       "discoverforwarder must choose one)");
 }
 
+// gRPC's own transport errors ("Broken pipe", "Socket closed") do not say which hop failed; add
+// the URL. Errors that the next hop returned keep their code.
+absl::Status NameTheHop(absl::Status s, const ClientConn& cc) {
+  if (s.code() != absl::StatusCode::kUnavailable) return s;
+  return absl::UnavailableError(
+      absl::StrCat("connect: next hop ", cc.url().ToString(), ": ", s.message()));
+}
+
 }  // namespace
 
 absl::StatusOr<Connection> Client::Request(const Context& ctx, NetworkServiceRequest& request,
                                            const ClientNext& next, const CallOptions& opts) {
   auto cc = ClientConnFromContext(ctx);
   if (!cc) return NoConnection(ctx);
-  return cc->network_service().Request(ctx, request, next, opts);
+  auto conn = cc->network_service().Request(ctx, request, next, opts);
+  if (!conn.ok()) return NameTheHop(conn.status(), *cc);
+  return conn;
 }
 
 absl::Status Client::Close(const Context& ctx, Connection& conn, const ClientNext& next,
                            const CallOptions& opts) {
   auto cc = ClientConnFromContext(ctx);
   if (!cc) return NoConnection(ctx);
-  return cc->network_service().Close(ctx, conn, next, opts);
+  return NameTheHop(cc->network_service().Close(ctx, conn, next, opts), *cc);
 }
 
 }  // namespace nsm::connect

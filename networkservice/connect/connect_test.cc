@@ -224,8 +224,9 @@ TEST_F(ConnectTest, CloseWithUnreachableUrlStillReturnsAndCleansUp) {
   EXPECT_THAT(s.message(), HasSubstr(url.ToString()));
   EXPECT_EQ(server_md_->size(), 0u);
   EXPECT_EQ(pool_->size(), 0u);
-  ASSERT_EQ(see_->seen.size(), 2u);
-  EXPECT_EQ(see_->seen[1], nullptr);  // Close continued, without a connection
+  // Close continued either way: without a connection when the channel already knew the hop was
+  // gone, with one when the call itself found the broken socket.
+  EXPECT_EQ(see_->seen.size(), 2u);
 }
 
 TEST_F(ConnectTest, ChangedUrlClosesTheConnectionAtTheOldHop) {
