@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "core/credentials.h"
+#include "core/grpc_server.h"
 #include "core/registry.h"
 #include "grpcpp/grpcpp.h"
 #include "registry/transport/service.h"
@@ -34,7 +35,7 @@ class RegistryGrpcServer {
   ~RegistryGrpcServer();
 
   // The URLs listened on, with tcp port 0 replaced by the chosen port.
-  const std::vector<std::string>& urls() const { return urls_; }
+  const std::vector<std::string>& urls() const { return server_->urls(); }
   NSRegistryGrpcService& ns_service() { return *ns_service_; }
   NSERegistryGrpcService& nse_service() { return *nse_service_; }
 
@@ -47,10 +48,7 @@ class RegistryGrpcServer {
 
   std::unique_ptr<NSRegistryGrpcService> ns_service_;
   std::unique_ptr<NSERegistryGrpcService> nse_service_;
-  std::unique_ptr<grpc::Server> server_;
-  std::vector<std::string> urls_;
-  std::vector<std::string> socket_files_;
-  bool shut_down_ = false;
+  std::unique_ptr<GrpcServer> server_;
 };
 
 }  // namespace nsm::reg::transport

@@ -272,32 +272,10 @@ TEST_F(TransportTest, BadListenUrlsAreRefused) {
       << "no silent insecure default";
 }
 
-// grpc.health.v1.Health/Check by hand: request field 1 = service, response field 1 = status.
 int HealthStatus(const std::shared_ptr<grpc::Channel>& channel, const std::string& service) {
-  std::string req;
-  req.push_back(0x0a);
-  req.push_back(static_cast<char>(service.size()));
-  req += service;
-  grpc::Slice slice(req);
-  grpc::ByteBuffer request(&slice, 1);
-  grpc::ByteBuffer response;
-  grpc::GenericStub stub(channel);
-  grpc::ClientContext cc;
-  cc.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  absl::Notification done;
-  grpc::Status status;
-  stub.UnaryCall(&cc, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request, &response,
-                 [&](grpc::Status s) {
-                   status = s;
-                   done.Notify();
-                 });
-  done.WaitForNotification();
-  if (!status.ok()) return -static_cast<int>(status.error_code());
-  std::vector<grpc::Slice> slices;
-  (void)response.Dump(&slices);
-  std::string bytes;
-  for (const auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  return bytes.size() == 2 && bytes[0] == 0x08 ? bytes[1] : 0;  // 1 = SERVING
+  auto status = CheckHealth(channel, service);
+  if (!status.ok()) return -static_cast<int>(status.status().code());
+  return *status == "SERVING" ? 1 : 0;
 }
 
 TEST_F(TransportTest, HealthReportsServing) {
