@@ -241,9 +241,43 @@ TEST(BeginServerTest, EventWithCancelledContextIsSkipped) {
   ASSERT_TRUE(f.chain.Request(Context(), req).ok());
   auto [owner, cancel] = Context().WithCancel();
   cancel();
-  ASSERT_TRUE(f.rec->factory()->Close(EventOptions{owner, false})->Wait().ok());
+  ASSERT_TRUE(f.rec->factory()->Close(EventOptions{.cancel_ctx = owner})->Wait().ok());
   EXPECT_TRUE(f.rec->closed().empty());
   EXPECT_EQ(f.begin->size(), 1u);
+}
+
+TEST(BeginServerTest, EventDecorateAddsValuesToTheEventContext) {
+  static const TypedKey<std::string> kTag{"test.tag"};
+  struct TagReader : NetworkServiceServer {
+    absl::StatusOr<Connection> Request(const Context& ctx, NetworkServiceRequest& request,
+                                       const ServerNext& next) override {
+      auto tag = ctx.Value(kTag);
+      tags.push_back(tag ? *tag : "");
+      return next.Request(ctx, request);
+    }
+    absl::Status Close(const Context& ctx, Connection& conn, const ServerNext& next) override {
+      auto tag = ctx.Value(kTag);
+      tags.push_back(tag ? "close:" + *tag : "close:");
+      return next.Close(ctx, conn);
+    }
+    std::vector<std::string> tags;
+  };
+  auto reader = std::make_shared<TagReader>();
+  auto rec = std::make_shared<Recorder>();
+  ServerChain chain{{NewServer(), reader, rec}};
+  auto req = Req("c1");
+  ASSERT_TRUE(chain.Request(Context(), req).ok());
+  auto tagged = [](const std::string& v) {
+    EventOptions o;
+    o.decorate = [v](const Context& c) {
+      return c.WithValue(kTag, std::make_shared<std::string>(v));
+    };
+    return o;
+  };
+  ASSERT_TRUE(rec->factory()->Request(tagged("refresh"))->Wait().ok());
+  ASSERT_TRUE(rec->factory()->Request()->Wait().ok());
+  ASSERT_TRUE(rec->factory()->Close(tagged("expired"))->Wait().ok());
+  EXPECT_THAT(reader->tags, ElementsAre("", "refresh", "", "close:expired"));
 }
 
 TEST(BeginServerTest, RequestWaitingBehindACloseStartsAFreshConnection) {
@@ -340,7 +374,7 @@ TEST(BeginClientTest, ReselectClosesThenRequestsWithoutMechanismAndEndpoint) {
   auto req = Req("c1");
   req.mutable_connection()->set_network_service_endpoint_name("nse-1");
   ASSERT_TRUE(chain.Request(Context(), req).ok());
-  ASSERT_TRUE(rec->factory()->Request(EventOptions{std::nullopt, true})->Wait().ok());
+  ASSERT_TRUE(rec->factory()->Request(EventOptions{.reselect = true})->Wait().ok());
   EXPECT_THAT(rec->log("c1"), ElementsAre("Rnse-1", "C", "R"));
   const Connection seen = rec->requests().back().connection();
   EXPECT_FALSE(seen.has_mechanism());

@@ -2,6 +2,7 @@
 // Close for their connection, serialized with the connection's other events (chain-model.md §5.3).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 
@@ -13,10 +14,13 @@ namespace nsm::begin {
 
 struct EventOptions {
   // Skip the event if this context is cancelled by the time the event's turn comes.
-  std::optional<Context> cancel_ctx;
+  std::optional<Context> cancel_ctx = std::nullopt;
   // Request only, client side: Close the current connection first (errors ignored), then clear
   // its mechanism and endpoint name so the rest of the chain selects again.
   bool reselect = false;
+  // Adds values to the event's context, e.g. so an element recognises its own events (refresh and
+  // heal tag theirs). Applied after the event factory is attached.
+  std::function<Context(const Context&)> decorate = nullptr;
 };
 
 class EventFactory {

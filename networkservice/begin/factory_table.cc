@@ -19,6 +19,7 @@ std::shared_ptr<Completion> Factory::Request(EventOptions opts) {
     }
     auto [ctx, cancel] = self->ctx_factory.Make();
     Context event_ctx = ctx.WithValue<EventFactory>(kEventFactoryKey, self);
+    if (opts.decorate) event_ctx = opts.decorate(event_ctx);
     NetworkServiceRequest req = *self->request;
     if (opts.reselect) {
       Connection old = req.connection();
@@ -50,8 +51,9 @@ std::shared_ptr<Completion> Factory::Close(EventOptions opts) {
     }
     auto [ctx, cancel] = self->ctx_factory.Make();
     Connection conn = self->request->connection();
-    absl::Status s =
-        self->downstream.close(ctx.WithValue<EventFactory>(kEventFactoryKey, self), conn);
+    Context event_ctx = ctx.WithValue<EventFactory>(kEventFactoryKey, self);
+    if (opts.decorate) event_ctx = opts.decorate(event_ctx);
+    absl::Status s = self->downstream.close(event_ctx, conn);
     self->state = State::kClosed;
     self->request.reset();
     self->Forget();
