@@ -1,0 +1,77 @@
+#include "forwarder_select/match.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "api/labels.h"
+#include "networkservice/discover/candidates.h"
+
+namespace nsm::forwarder_select {
+namespace {
+
+std::string DescribeForwarders(const std::vector<::registry::NetworkServiceEndpoint>& forwarders,
+                               const std::string& service, absl::Time now) {
+  if (forwarders.empty()) return "no forwarder is registered";
+  std::vector<std::string> parts;
+  for (const auto& f : forwarders) {
+    auto it = f.network_service_labels().find(service);
+    std::string part = absl::StrCat(f.name(), " ",
+                                    it == f.network_service_labels().end()
+                                        ? absl::StrCat("(no labels for service ", service, ")")
+                                        : DescribeLabels(it->second.labels()));
+    if (!discover::Alive(f, now)) absl::StrAppend(&part, " (expired)");
+    parts.push_back(std::move(part));
+  }
+  return absl::StrCat("forwarders: ", absl::StrJoin(parts, ", "));
+}
+
+}  // namespace
+
+std::string DescribeLabels(const Labels& labels) {
+  std::vector<std::string> sorted;
+  for (const auto& [k, v] : labels) sorted.push_back(absl::StrCat(k, "=", v));
+  std::sort(sorted.begin(), sorted.end());
+  return absl::StrCat("{", absl::StrJoin(sorted, ", "), "}");
+}
+
+MatchResult MatchForwarders(const Labels& labels, const ::registry::NetworkService& ns,
+                            const std::vector<::registry::NetworkServiceEndpoint>& forwarders,
+                            const std::string& forwarder_service, absl::Time now) {
+  MatchResult out;
+  std::vector<const ::registry::NetworkServiceEndpoint*> alive;
+  for (const auto& f : forwarders) {
+    if (discover::Alive(f, now)) alive.push_back(&f);
+  }
+  auto describe = [&] { return DescribeForwarders(forwarders, forwarder_service, now); };
+
+  if (ns.matches().empty()) {
+    for (const auto* f : alive) out.forwarders.push_back(*f);
+    if (out.forwarders.empty()) out.why_none = describe();
+    return out;
+  }
+  Labels default_want;
+  default_want[kDefaultLabelKey] = kDefaultLabelValue;
+  std::vector<std::string> wanted;
+  for (int m = 0; m < ns.matches_size(); ++m) {
+    const auto& match = ns.matches(m);
+    if (!api::IsSubset(labels, match.source_selector(), labels)) continue;
+    const Labels& want =
+        match.metadata().labels().empty() ? default_want : match.metadata().labels();
+    for (const auto* f : alive) {
+      auto it = f->network_service_labels().find(forwarder_service);
+      if (it == f->network_service_labels().end()) continue;
+      if (api::IsSubset(it->second.labels(), want, labels)) out.forwarders.push_back(*f);
+    }
+    wanted.push_back(absl::StrCat("match #", m + 1, " wants labels ", DescribeLabels(want)));
+    if (match.fallthrough() && out.forwarders.empty()) continue;
+    break;
+  }
+  if (!out.forwarders.empty()) return out;
+  out.why_none = wanted.empty() ? absl::StrCat("no match applies to connection labels ",
+                                               DescribeLabels(labels), "; ", describe())
+                                : absl::StrCat(absl::StrJoin(wanted, ", then "), "; ", describe());
+  return out;
+}
+
+}  // namespace nsm::forwarder_select
