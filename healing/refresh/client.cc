@@ -101,7 +101,9 @@ absl::StatusOr<Connection> Client::Request(const Context& ctx, NetworkServiceReq
   const bool own = ctx.Value(OwnEventKey()) == marker_;
 
   absl::StatusOr<Connection> result = [&] {
-    if (!own) return next.Request(ctx, request, opts);
+    if (!own || options_.attempt_timeout == absl::InfiniteDuration()) {
+      return next.Request(ctx, request, opts);
+    }
     auto [attempt_ctx, cancel] = ctx.WithTimeout(options_.attempt_timeout);
     auto r = next.Request(attempt_ctx, request, opts);
     cancel();

@@ -30,7 +30,7 @@ struct Options {
   // Floor of the refresh delay (an expired or nearly expired path never makes a tight loop).
   absl::Duration min_period = absl::Milliseconds(100);
   // Deadline of one refresh Request (also bounded by what the event's context allows).
-  absl::Duration attempt_timeout = absl::Seconds(15);
+  absl::Duration attempt_timeout = absl::Seconds(15);  // infinite: none of its own
   // The client's lifetime: when it is cancelled every armed refresh stops.
   Context chain_ctx = Context();
 };
