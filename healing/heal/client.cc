@@ -147,6 +147,7 @@ class Client::Conn : public HealTrigger, public std::enable_shared_from_this<Con
       healing_ = true;
       episode = ++episode_;
       attempts_ = 0;
+      old_path_closed_ = false;
       backoff_.Reset();
       last_error_ = absl::OkStatus();
       auto [c, cancel] = conn_ctx_.WithCancel();
@@ -227,6 +228,17 @@ class Client::Conn : public HealTrigger, public std::enable_shared_from_this<Con
     StartWatch(ctx, result);
   }
 
+  // A reselecting attempt closes the old path once per episode (until a Close succeeds), so a long
+  // outage does not cost the next hop a Close per attempt.
+  bool old_path_closed() {
+    absl::MutexLock lock(&mu_);
+    return old_path_closed_;
+  }
+  void set_old_path_closed() {
+    absl::MutexLock lock(&mu_);
+    old_path_closed_ = true;
+  }
+
   // Before a reselecting attempt closes the old path: that Close must not look like a failure.
   void CancelWatch() {
     std::shared_ptr<Watch> w;
@@ -241,6 +253,7 @@ class Client::Conn : public HealTrigger, public std::enable_shared_from_this<Con
   // Close, the heal deadline's Close, or the chain's end. Idempotent.
   void Stop() {
     std::shared_ptr<Watch> w;
+    std::shared_ptr<connect::ClientConn> cc;
     std::unique_ptr<Timer> retry, deadline;
     Context::CancelFunc cancel_episode;
     {
@@ -252,10 +265,12 @@ class Client::Conn : public HealTrigger, public std::enable_shared_from_this<Con
       retry = std::move(retry_timer_);
       deadline = std::move(deadline_timer_);
       cancel_episode = std::move(cancel_episode_);
+      cc = std::move(cc_);
     }
     if (w) w->Cancel();
     retry.reset();
     deadline.reset();
+    cc.reset();
     if (cancel_episode) cancel_episode();
     cancel_conn_();  // queued attempts and refresh-requested events are skipped
   }
@@ -381,6 +396,7 @@ class Client::Conn : public HealTrigger, public std::enable_shared_from_this<Con
   Context episode_ctx_ ABSL_GUARDED_BY(mu_);
   Context::CancelFunc cancel_episode_ ABSL_GUARDED_BY(mu_);
   int attempts_ ABSL_GUARDED_BY(mu_) = 0;
+  bool old_path_closed_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status last_error_ ABSL_GUARDED_BY(mu_);
   Backoff backoff_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<Timer> retry_timer_ ABSL_GUARDED_BY(mu_);
@@ -417,8 +433,11 @@ absl::StatusOr<Connection> Client::Request(const Context& ctx, NetworkServiceReq
   const bool reselect = is_attempt && attempt->mode != Mode::kSamePath;
   if (reselect) {
     conn->CancelWatch();
-    Connection old = request.connection();
-    (void)next.Close(call_ctx, old, opts);  // best effort: the old path may be half gone
+    if (!conn->old_path_closed()) {
+      Connection old = request.connection();
+      // Best effort: the old path may be half gone; retried by the next attempt if it failed.
+      if (next.Close(call_ctx, old, opts).ok()) conn->set_old_path_closed();
+    }
     PrepareReselect(request, attempt->mode, conn->keep_endpoint());
   }
   absl::StatusOr<Connection> result = next.Request(call_ctx, request, opts);

@@ -319,6 +319,7 @@ TEST_F(HealTest, SamePathThenReselectsTheForwarderThenTheEndpoint) {
   clock->Advance(absl::Milliseconds(400));
   ASSERT_TRUE(Eventually([&] { return reports.healed_count() == 2; }));
   EXPECT_EQ(next->last_request().network_service_endpoint_name(), "");
+  EXPECT_EQ(next->closes(), 2u);  // one Close of the old path per episode, not one per attempt
   stored = next->store->Get("nsmgr-c1");
   ASSERT_TRUE(stored.has_value());
   EXPECT_EQ(stored->network_service_endpoint_name(), "nse-2");
