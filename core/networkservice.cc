@@ -197,10 +197,12 @@ absl::Status ClientChain::Close(const Context& ctx, Connection& conn, const Clie
 }
 
 std::shared_ptr<ServerChain> MakeServerChain(ServerChain::Elements elements) {
+  std::erase(elements, nullptr);
   return std::make_shared<ServerChain>(std::move(elements));
 }
 
 std::shared_ptr<ClientChain> MakeClientChain(ClientChain::Elements elements) {
+  std::erase(elements, nullptr);
   return std::make_shared<ClientChain>(std::move(elements));
 }
 

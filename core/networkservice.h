@@ -149,6 +149,7 @@ class ClientChain : public NetworkServiceClient {
   ClientNext tail_start_;
 };
 
+// Null elements are left out (optional slots).
 std::shared_ptr<ServerChain> MakeServerChain(ServerChain::Elements elements);
 std::shared_ptr<ClientChain> MakeClientChain(ClientChain::Elements elements);
 

@@ -329,6 +329,12 @@ class RegistryClientAsServerLink : public RegistryServerLink<T> {
   CallOptions opts_;
 };
 
+template <class Elements>
+Elements WithoutNulls(Elements elements) {
+  std::erase(elements, nullptr);
+  return elements;
+}
+
 }  // namespace internal
 
 template <class T>
@@ -340,8 +346,9 @@ class RegistryServerChain : public RegistryServer<T> {
   using typename RegistryServer<T>::Stream;
   using typename RegistryServer<T>::Next;
 
+  // Null elements are left out (optional slots).
   explicit RegistryServerChain(Elements elements)
-      : elements_(std::make_shared<const Elements>(std::move(elements))),
+      : elements_(std::make_shared<const Elements>(internal::WithoutNulls(std::move(elements)))),
         tail_start_(Start(Next())) {}
 
   absl::StatusOr<Item> Register(const Context& ctx, Item& item, const Next& next) override {
@@ -381,8 +388,9 @@ class RegistryClientChain : public RegistryClient<T> {
   using typename RegistryClient<T>::Stream;
   using typename RegistryClient<T>::Next;
 
+  // Null elements are left out (optional slots).
   explicit RegistryClientChain(Elements elements)
-      : elements_(std::make_shared<const Elements>(std::move(elements))),
+      : elements_(std::make_shared<const Elements>(internal::WithoutNulls(std::move(elements)))),
         tail_start_(Start(Next())) {}
 
   absl::StatusOr<Item> Register(const Context& ctx, Item& item, const Next& next,

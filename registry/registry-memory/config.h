@@ -2,14 +2,13 @@
 // variables, defaults, --help, precise errors (binaries.md §0.1, §2.1, §3.2).
 #pragma once
 
-#include <functional>
-#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "core/envconfig.h"
 #include "registry/log/log.h"
 
 namespace nsm::reg::registry_memory {
@@ -24,21 +23,12 @@ struct Config {
   absl::Duration max_token_lifetime;
 };
 
-// One environment variable. `prefixed` variables are read as REGISTRY_MEMORY_<name> or
-// NSM_<name>; the others by their bare name.
-struct Variable {
-  const char* name;
-  bool prefixed;
-  const char* type;
-  const char* default_value;
-  const char* description;
-};
+// Prefixed variables are read as NSM_<name> (current) or REGISTRY_MEMORY_<name> (v1.1.1).
+const std::vector<env::Variable>& Variables();
 
-const std::vector<Variable>& Variables();
-
-using Getenv = std::function<std::optional<std::string>(const std::string& name)>;
+using Getenv = env::Getenv;
 // The process environment.
-Getenv ProcessEnvironment();
+inline Getenv ProcessEnvironment() { return env::ProcessEnvironment(); }
 
 // As envconfig: the default applies only to unset variables (set to "" is the empty value).
 // Both prefixes set to different values is an error. InvalidArgument names the variable and value.
