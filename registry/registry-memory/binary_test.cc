@@ -1,21 +1,17 @@
 // The registry-memory binary as a process: --help, invalid environment, start on a temp unix
 // socket, register and find over gRPC, the expire period taken from the environment, SIGTERM.
 // Waits are bounded real-time waits for the process and its socket.
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "registry/transport/channel_pool.h"
 #include "registry/transport/client.h"
+#include "testing/process.h"
 
 namespace {
 
@@ -34,60 +30,13 @@ std::string Binary() {
 #endif
 }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-class Process {
+// A registry-memory process with its output in `dir`.
+class Process : public nsm::testing::Process {
  public:
   Process(const std::string& dir, std::vector<std::string> args, std::vector<std::string> env)
-      : out_(dir + "/stdout"), err_(dir + "/stderr") {
-    args.insert(args.begin(), Binary());
-    std::vector<char*> argv, envp;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    for (auto& e : env) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&fa, 2, err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    int rc = posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), envp.data());
-    posix_spawn_file_actions_destroy(&fa);
-    EXPECT_EQ(rc, 0) << "cannot start " << argv[0];
-    if (rc != 0) pid_ = -1;
+      : nsm::testing::Process(Binary(), dir, "registry-memory", std::move(args), std::move(env)) {
+    EXPECT_TRUE(started()) << "cannot start " << Binary();
   }
-  ~Process() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-  // The exit code, or -1 if the process did not exit within `timeout` (then it is killed).
-  int Wait(absl::Duration timeout = kWait) {
-    absl::Time end = absl::Now() + timeout;
-    while (pid_ > 0) {
-      int status = 0;
-      pid_t r = waitpid(pid_, &status, WNOHANG);
-      if (r == pid_) {
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      if (absl::Now() > end) return -1;
-      absl::SleepFor(absl::Milliseconds(10));
-    }
-    return -1;
-  }
-  void Signal(int sig) { kill(pid_, sig); }
-  std::string out() const { return ReadFile(out_); }
-  std::string err() const { return ReadFile(err_); }
-
- private:
-  pid_t pid_ = -1;
-  std::string out_, err_;
 };
 
 class BinaryTest : public ::testing::Test {
