@@ -20,7 +20,7 @@ bash tools/setup.sh
 
 if want cmake || want install; then
   stage "cmake build"
-  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX="$ROOT/build/_install"
+  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" -DCMAKE_INSTALL_PREFIX="$ROOT/build/_install"
   ninja -C build -j "$JOBS"
 fi
 
@@ -50,7 +50,7 @@ fi
 
 if want sanitize; then
   stage "sanitizer build (ASan + UBSan) and ctest"
-  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DNSM_SANITIZE=ON
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1" -DNSM_SANITIZE=ON
   ninja -C build-asan -j "$JOBS"
   (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
      UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
