@@ -143,9 +143,14 @@ class RefreshTest : public ::testing::Test {
     return r;
   }
   Context Ctx() { return Context::Background(clock); }
-  // Waits until the refresh that the last Advance fired has run and re-armed.
+  // Waits until the refresh that the last Advance fired has run and re-armed (the stats count a
+  // refresh once its own attempt deadline is gone, just before the next timer is armed).
   bool AwaitRequests(int n) {
-    return Eventually([&] { return path->request_count() >= n; }) &&
+    return Eventually([&] {
+             const auto& st = refresh->stats();
+             return path->request_count() >= n &&
+                    static_cast<int>(st.refreshed.load() + st.failed.load()) >= n - 1;
+           }) &&
            clock->AwaitPendingTimers(1, absl::Seconds(20));
   }
 
