@@ -1,6 +1,5 @@
-// heal client: watches the NSC's connection at the next hop and, on DOWN, DELETE or a lost stream,
-// re-Requests it through begin — same path first, then reselecting — with backoff, a deadline and
-// a data-path liveness check (nsmgr.md §7, fixed per §13.6-7; DESIGN.md §7).
+// heal client: on DOWN, DELETE or a lost monitor stream re-Requests the NSC's connection, same path
+// first, then reselecting, with backoff and a deadline (nsmgr.md §7, §13.6-7; DESIGN.md §7).
 #pragma once
 
 #include <atomic>

@@ -1,6 +1,5 @@
-// refresh client: re-Requests the NSC's connection before the earliest token expiry on its path,
-// jittered, retried with capped backoff, handed to heal after repeated failures (nsmgr.md §8.1,
-// fixed per §13.4; DESIGN.md §7).
+// refresh client: re-Requests the NSC's connection before the earliest expiry on its path, jittered,
+// with capped backoff and a hand-over to heal (nsmgr.md §8.1, fixed per §13.4; DESIGN.md §7).
 #pragma once
 
 #include <atomic>
