@@ -1,5 +1,5 @@
-// refresh client: re-Requests the NSC's connection before the earliest expiry on its path, jittered,
-// with capped backoff and a hand-over to heal (nsmgr.md §8.1, fixed per §13.4; DESIGN.md §7).
+// refresh client: re-Requests the NSC's connection before the earliest expiry on its path,
+// jittered, with backoff and a hand-over to heal (nsmgr.md §8.1, fixed per §13.4; DESIGN.md §7).
 #pragma once
 
 #include <atomic>
