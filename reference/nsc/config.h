@@ -1,0 +1,30 @@
+// nsc configuration from the environment (cmd-nsc's NSM_ variables: name, nsmgr URL, network
+// service URLs, labels, timeouts) plus the output format, --help and precise errors
+// (binaries.md §0.1; mechanisms.md §14 for the URLs).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "reference/common/env.h"
+#include "reference/nsc/nsc.h"
+#include "registry/log/log.h"
+
+namespace nsm::nsc {
+
+enum class Output { kText, kJson };
+
+struct Config {
+  Options options;  // everything but credentials, tokens, clock, pool and hooks
+  Output output = Output::kText;
+  log::Level log_level = log::Level::kInfo;
+  std::string spiffe_endpoint_socket;
+};
+
+const std::vector<reference::Variable>& Variables();
+absl::StatusOr<Config> ParseConfig(const reference::Getenv& getenv);
+std::string HelpText();
+std::string Describe(const Config& config);
+
+}  // namespace nsm::nsc
