@@ -222,6 +222,40 @@ TEST(BeginServerTest, EventRequestReplaysTheLastRequestWithTheChainClock) {
   EXPECT_EQ(f.begin->size(), 1u);
 }
 
+// Records the time left of each Request; the first one takes 25 s of (fake) time.
+class SlowFirstRequest : public NetworkServiceServer {
+ public:
+  explicit SlowFirstRequest(std::shared_ptr<FakeClock> clock) : clock_(std::move(clock)) {}
+  absl::StatusOr<Connection> Request(const Context& ctx, NetworkServiceRequest& request,
+                                     const ServerNext& next) override {
+    remaining.push_back(ctx.remaining().value_or(absl::InfiniteDuration()));
+    if (remaining.size() == 1) clock_->Advance(absl::Seconds(25));
+    return next.Request(ctx, request);
+  }
+  absl::Status Close(const Context& ctx, Connection& conn, const ServerNext& next) override {
+    return next.Close(ctx, conn);
+  }
+  std::vector<absl::Duration> remaining;
+
+ private:
+  std::shared_ptr<FakeClock> clock_;
+};
+
+TEST(BeginServerTest, EventsGetTheTimeTheFirstRequestStartedWith) {
+  auto clock = FakeClock::Create();
+  auto begin = NewServer();
+  auto rec = std::make_shared<Recorder>();
+  auto slow = std::make_shared<SlowFirstRequest>(clock);
+  ServerChain chain{{begin, rec, slow}};
+  auto [ctx, cancel] = Context::Background(clock).WithTimeout(absl::Seconds(30));
+  auto req = Req("c1");
+  ASSERT_TRUE(chain.Request(ctx, req).ok());
+  ASSERT_TRUE(rec->factory()->Request()->Wait().ok());
+  ASSERT_EQ(slow->remaining.size(), 2u);
+  EXPECT_EQ(slow->remaining[0], absl::Seconds(30));
+  EXPECT_EQ(slow->remaining[1], absl::Seconds(30)) << "not the 5 s left when it returned";
+}
+
 TEST(BeginServerTest, EventCloseClosesAndLaterEventsDoNothing) {
   ServerFixture f;
   auto req = Req("c1");

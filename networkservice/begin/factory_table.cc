@@ -112,6 +112,9 @@ absl::StatusOr<Connection> FactoryTable::Request(
       if (merge && factory->state == Factory::State::kEstablished && factory->request) {
         merge(*factory, request);
       }
+      // Events later get the time this Request had when it started (as NSM), not what was left
+      // when it returned: a slow first Request must not leave refresh and heal without time.
+      PostponedContext postponed = ctx.Postpone();
       result = downstream.request(ctx.WithValue<EventFactory>(kEventFactoryKey, factory), request);
       if (!result.ok()) {
         if (factory->state != Factory::State::kEstablished) {
@@ -124,7 +127,7 @@ absl::StatusOr<Connection> FactoryTable::Request(
       *stored.mutable_connection() = *result;
       factory->request = std::move(stored);
       factory->downstream = downstream;
-      factory->ctx_factory = ctx.Postpone();
+      factory->ctx_factory = std::move(postponed);
       factory->state = Factory::State::kEstablished;
     });
     if (!stale) return result;
