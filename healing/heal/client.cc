@@ -6,7 +6,7 @@
 #include "absl/synchronization/mutex.h"
 #include "core/executor.h"
 #include "grpcpp/grpcpp.h"
-#include "healing/common/trigger.h"
+#include "healing/refresh/trigger.h"
 #include "networkservice/begin/event_factory.h"
 #include "networkservice/connect/channel_pool.h"
 #include "networkservice/metadata/metadata.h"

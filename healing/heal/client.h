@@ -12,7 +12,7 @@
 #include "core/context.h"
 #include "core/networkservice.h"
 #include "core/typed_key.h"
-#include "healing/common/backoff.h"
+#include "core/backoff.h"
 #include "healing/heal/liveness.h"
 #include "healing/heal/watcher.h"
 

@@ -4,7 +4,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "api/path.h"
-#include "healing/common/trigger.h"
+#include "healing/refresh/trigger.h"
 #include "networkservice/begin/event_factory.h"
 #include "networkservice/metadata/metadata.h"
 

@@ -11,7 +11,7 @@
 #include "core/context.h"
 #include "core/networkservice.h"
 #include "core/typed_key.h"
-#include "healing/common/backoff.h"
+#include "core/backoff.h"
 
 namespace nsm::healing::refresh {
 

@@ -13,7 +13,7 @@
 #include "api/path.h"
 #include "core/fake_clock.h"
 #include "gtest/gtest.h"
-#include "healing/common/trigger.h"
+#include "healing/refresh/trigger.h"
 #include "healing/refresh/client.h"
 #include "networkservice/begin/client.h"
 #include "networkservice/metadata/metadata.h"

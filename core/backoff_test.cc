@@ -1,9 +1,9 @@
 // Backoff and jitter: capped doubling, jitter bounds, deterministic seeded sources.
-#include "healing/common/backoff.h"
+#include "core/backoff.h"
 
 #include "gtest/gtest.h"
 
-namespace nsm::healing {
+namespace nsm {
 namespace {
 
 TEST(BackoffTest, DoublesUpToTheCapWithoutJitter) {
@@ -48,4 +48,4 @@ TEST(BackoffTest, NoJitterReturnsTheDuration) {
 }
 
 }  // namespace
-}  // namespace nsm::healing
+}  // namespace nsm

@@ -1,13 +1,15 @@
-// Jittered delays for the NSC's periodic and retry timers: capped exponential backoff with an
-// injectable random source, so tests can fix the seed (DESIGN.md §7; nsmgr.md §7.2, §8.1).
+// Jittered delays for every periodic and retry timer: capped exponential backoff with an
+// injectable random source (tests fix the seed), and a wait on the context's clock (DESIGN.md §7).
 #pragma once
 
 #include <cstdint>
 #include <functional>
 
+#include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "core/context.h"
 
-namespace nsm::healing {
+namespace nsm {
 
 // Uniform doubles in [0, 1). Must be safe to call from several threads at once.
 using RandomSource = std::function<double()>;
@@ -46,4 +48,12 @@ class Backoff {
   absl::Duration next_;
 };
 
-}  // namespace nsm::healing
+// Waits `d` on the context's clock (a FakeClock in tests: Advance ends the wait). Returns OK after
+// `d`, or the context's error when it ends first.
+absl::Status WaitFor(const Context& ctx, absl::Duration d);
+
+// Errors worth another attempt: the peer may come back (UNAVAILABLE, DEADLINE_EXCEEDED of one
+// attempt, RESOURCE_EXHAUSTED, ABORTED, UNKNOWN from a broken connection).
+bool Retryable(const absl::Status& s);
+
+}  // namespace nsm
