@@ -98,13 +98,14 @@ absl::StatusOr<std::map<std::string, std::string>> ParseLabels(const Value& v) {
   if (absl::StripAsciiWhitespace(v.value).empty()) return labels;
   for (absl::string_view item : absl::StrSplit(v.value, ',')) {
     item = absl::StripAsciiWhitespace(item);
-    std::pair<absl::string_view, absl::string_view> kv =
-        absl::StrSplit(item, absl::MaxSplits('=', 1));
-    absl::string_view key = absl::StripAsciiWhitespace(kv.first);
-    if (key.empty() || item.find('=') == absl::string_view::npos) {
-      return Invalid(v, absl::StrCat("\"", item, "\" is not key=value"));
+    // envconfig's map form is key:value; key=value is accepted too. The first of either splits.
+    const size_t sep = item.find_first_of(":=");
+    absl::string_view key =
+        absl::StripAsciiWhitespace(item.substr(0, sep == absl::string_view::npos ? 0 : sep));
+    if (sep == absl::string_view::npos || key.empty()) {
+      return Invalid(v, absl::StrCat("\"", item, "\" is not key:value"));
     }
-    labels[std::string(key)] = std::string(absl::StripAsciiWhitespace(kv.second));
+    labels[std::string(key)] = std::string(absl::StripAsciiWhitespace(item.substr(sep + 1)));
   }
   return labels;
 }

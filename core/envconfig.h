@@ -59,7 +59,7 @@ absl::StatusOr<bool> ParseBool(const Value& v);
 absl::StatusOr<std::string> ParseUrl(const Value& v, bool listen);
 // Comma-separated URLs, at least one.
 absl::StatusOr<std::vector<std::string>> ParseUrlList(const Value& v, bool listen);
-// "k=v,k2=v2" (spaces around items ignored); "" is no labels.
+// "k:v,k2:v2" as envconfig maps (k=v accepted too; spaces around items ignored); "" is none.
 absl::StatusOr<std::map<std::string, std::string>> ParseLabels(const Value& v);
 
 // Usage text: `intro`, then every variable with its names, type, default and description, then

@@ -59,15 +59,16 @@ TEST(EnvConfigTest, Parsers) {
   auto bad_url = ParseUrlList({"U", "http://x", true}, true);
   EXPECT_THAT(bad_url.status().message(), HasSubstr("http://x"));
 
-  auto labels = ParseLabels({"L", "a=1, b = 2,c=", true});
+  auto labels = ParseLabels({"L", "a:1, b = 2,c=,d:x=y", true});
   ASSERT_TRUE(labels.ok()) << labels.status();
   EXPECT_EQ(labels->at("a"), "1");
   EXPECT_EQ(labels->at("b"), "2");
   EXPECT_EQ(labels->at("c"), "");
+  EXPECT_EQ(labels->at("d"), "x=y");
   EXPECT_TRUE(ParseLabels({"L", "", true})->empty());
   auto bad_label = ParseLabels({"L", "a=1,b", true});
   EXPECT_EQ(bad_label.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(bad_label.status().message(), HasSubstr("\"b\" is not key=value"));
+  EXPECT_THAT(bad_label.status().message(), HasSubstr("\"b\" is not key:value"));
 }
 
 TEST(EnvConfigTest, HelpListsEveryName) {
