@@ -401,6 +401,51 @@ TEST(BeginClientTest, RefreshStartsFromTheStoredConnection) {
   EXPECT_EQ(seen.context().extra_context().count("drop"), 0u);
 }
 
+// After a heal changed the connection behind the caller's back, the caller's copy is stale: only
+// what the caller edited relative to what it got back counts (sandbox.md §7 "heal endpoint": a
+// refresh with the old connection refreshes the healed one).
+TEST(BeginClientTest, RefreshWithAStaleConnectionAfterAnEventKeepsTheEventsResult) {
+  auto begin = NewClient();
+  auto rec = std::make_shared<Recorder>();
+  ClientChain chain({begin, ServerToClient(rec)});
+  auto req = Req("c1");
+  req.mutable_connection()->set_network_service_endpoint_name("nse-1");
+  (*req.mutable_connection()->mutable_context()->mutable_extra_context())["k"] = "v";
+  auto conn = chain.Request(Context(), req);
+  ASSERT_TRUE(conn.ok());
+  // A heal reselects: the stored connection has no endpoint name now.
+  ASSERT_TRUE(rec->factory()->Request(EventOptions{.reselect = true})->Wait().ok());
+
+  NetworkServiceRequest stale;
+  *stale.mutable_connection() = *conn;
+  ASSERT_TRUE(chain.Request(Context(), stale).ok());
+  // An explicit edit still wins.
+  NetworkServiceRequest edited;
+  *edited.mutable_connection() = *conn;
+  edited.mutable_connection()->set_network_service_endpoint_name("nse-3");
+  (*edited.mutable_connection()->mutable_context()->mutable_extra_context())["k"] = "w";
+  ASSERT_TRUE(chain.Request(Context(), edited).ok());
+  EXPECT_THAT(rec->log("c1"), ElementsAre("Rnse-1", "C", "R", "R", "Rnse-3"));
+  EXPECT_EQ(rec->requests().back().connection().context().extra_context().at("k"), "w");
+}
+
+TEST(BeginClientTest, MergeTakesTheCallersEditsRelativeToWhatItGotBack) {
+  Connection returned, stored, requested;
+  returned.set_network_service_endpoint_name("nse-1");
+  (*returned.mutable_context()->mutable_extra_context())["a"] = "1";
+  (*returned.mutable_context()->mutable_extra_context())["b"] = "2";
+  stored = returned;
+  stored.set_network_service_endpoint_name("nse-2");  // healed
+  (*stored.mutable_context()->mutable_extra_context())["c"] = "3";
+  requested = returned;
+  requested.mutable_context()->mutable_extra_context()->erase("b");
+  Connection merged = MergeConnection(returned, requested, stored);
+  EXPECT_EQ(merged.network_service_endpoint_name(), "nse-2");
+  EXPECT_EQ(merged.context().extra_context().at("a"), "1");
+  EXPECT_EQ(merged.context().extra_context().count("b"), 0u);
+  EXPECT_EQ(merged.context().extra_context().at("c"), "3");
+}
+
 TEST(BeginClientTest, ReselectClosesThenRequestsWithoutMechanismAndEndpoint) {
   auto begin = NewClient();
   auto rec = std::make_shared<Recorder>();

@@ -13,12 +13,13 @@ internal::Downstream Through(const ClientNext& next, const CallOptions& opts) {
 
 }  // namespace
 
-Connection MergeConnection(const Connection& stored, const Connection& requested) {
+Connection MergeConnection(const Connection& returned, const Connection& requested,
+                           const Connection& stored) {
   Connection merged = stored;
-  if (requested.network_service_endpoint_name() != stored.network_service_endpoint_name()) {
+  if (requested.network_service_endpoint_name() != returned.network_service_endpoint_name()) {
     merged.set_network_service_endpoint_name(requested.network_service_endpoint_name());
   }
-  const auto& mine = stored.context().extra_context();
+  const auto& mine = returned.context().extra_context();
   const auto& theirs = requested.context().extra_context();
   auto* out = merged.mutable_context()->mutable_extra_context();
   for (const auto& [key, value] : mine) {
@@ -39,8 +40,9 @@ absl::StatusOr<Connection> Client::Request(const Context& ctx, NetworkServiceReq
                                            const ClientNext& next, const CallOptions& opts) {
   return table_->Request(ctx, request, Through(next, opts),
                          [](const internal::Factory& f, NetworkServiceRequest& req) {
-                           *req.mutable_connection() =
-                               MergeConnection(f.request->connection(), req.connection());
+                           const Connection& stored = f.request->connection();
+                           *req.mutable_connection() = MergeConnection(
+                               f.returned ? *f.returned : stored, req.connection(), stored);
                          });
 }
 

@@ -30,9 +30,12 @@ inline std::shared_ptr<Client> NewClient(std::shared_ptr<ThreadPool> pool = Defa
   return std::make_shared<Client>(std::move(pool));
 }
 
-// The merge rule of begin client, exposed for tests: start from `stored`; take the caller's
-// endpoint name if it differs from the stored one; for extra_context keys of the stored
-// connection, take the caller's changed values and drop the keys the caller removed.
-Connection MergeConnection(const Connection& stored, const Connection& requested);
+// The merge rule of begin client, exposed for tests: start from `stored` (the latest connection,
+// refreshed or healed since); what the caller edited in `requested` relative to `returned` (what it
+// got back last) is taken: a changed endpoint name, and for extra_context keys of `returned`,
+// changed values and removed keys. So a caller re-sending the connection it holds, stale after a
+// heal, refreshes the healed one (chain-model.md §5.3; sdk begin mergeConnection).
+Connection MergeConnection(const Connection& returned, const Connection& requested,
+                           const Connection& stored);
 
 }  // namespace nsm::begin

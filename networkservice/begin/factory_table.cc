@@ -56,6 +56,7 @@ std::shared_ptr<Completion> Factory::Close(EventOptions opts) {
     absl::Status s = self->downstream.close(event_ctx, conn);
     self->state = State::kClosed;
     self->request.reset();
+    self->returned.reset();
     self->Forget();
     cancel();
     done->Set(s);
@@ -128,6 +129,7 @@ absl::StatusOr<Connection> FactoryTable::Request(
       factory->request = std::move(stored);
       factory->downstream = downstream;
       factory->ctx_factory = std::move(postponed);
+      if (merge) factory->returned = *result;
       factory->state = Factory::State::kEstablished;
     });
     if (!stale) return result;
@@ -151,6 +153,7 @@ absl::Status FactoryTable::Close(const Context& ctx, const Connection& conn,
     status = downstream.close(ctx.WithValue<EventFactory>(kEventFactoryKey, factory), stored);
     factory->state = Factory::State::kClosed;
     factory->request.reset();
+    factory->returned.reset();
     factory->Forget();
   });
   return status;

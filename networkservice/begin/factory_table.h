@@ -38,6 +38,8 @@ class Factory : public EventFactory, public std::enable_shared_from_this<Factory
   std::optional<NetworkServiceRequest> request;  // last successful, connection = returned one
   Downstream downstream;                         // rest of the chain after begin
   PostponedContext ctx_factory;                  // values of the last successful request
+  // begin client: what the last outside Request returned to its caller, the baseline of its edits.
+  std::optional<Connection> returned;
   const std::string& id() const { return id_; }
   void Forget();  // drop from the table if still the current factory for the id
 

@@ -1,0 +1,112 @@
+// Healing through the sandbox (sandbox.md §7 "Heal endpoint", "Heal NSMgr"; nsmgr.md §7): the
+// NSC's heal client repairs its connection after an nsmgr restart without touching the data path,
+// and moves to another endpoint when its endpoint dies. Real gRPC on unix sockets.
+#include <functional>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "testing/count_server.h"
+#include "testing/sandbox.h"
+
+namespace nsm::testing {
+namespace {
+
+constexpr absl::Duration kWait = absl::Seconds(10);
+constexpr char kService[] = "ns-1";
+
+bool Eventually(const std::function<bool()>& done, absl::Duration timeout = kWait) {
+  const absl::Time end = absl::Now() + timeout;
+  while (!done()) {
+    if (absl::Now() > end) return false;
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  return true;
+}
+
+NSE Endpoint(const std::string& name) {
+  NSE nse;
+  nse.set_name(name);
+  nse.add_network_service_names(kService);
+  return nse;
+}
+
+class HealTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // Dead hops are found out quickly.
+    auto built = Builder().SetDialTimeout(absl::Milliseconds(200)).Build();
+    ASSERT_TRUE(built.ok()) << built.status();
+    domain = *std::move(built);
+    NS ns;
+    ns.set_name(kService);
+    ASSERT_TRUE(domain->RegisterNS(ns).ok());
+  }
+  void TearDown() override {
+    if (domain) {
+      EXPECT_EQ(domain->AwaitNoLeftovers(), "") << "left behind";
+    }
+    domain.reset();
+  }
+  std::unique_ptr<Domain> domain;
+};
+
+// The nsmgr restarts with no state: the NSC's watch breaks and heal re-sends the connection on the
+// same path (the data path is reported alive, so heal never reselects while the forwarders are
+// still registering again). The NSE sees a refresh, not a new connection.
+TEST_F(HealTest, NsmgrRestartIsHealedOnTheSamePath) {
+  Node& node = domain->node(0);
+  auto counter = NewCountServer();
+  ASSERT_TRUE(node.NewEndpoint(Endpoint("nse-1"), {counter}).ok());
+  ClientOptions options;
+  options.heal_options.data_path = healing::heal::CheckerFromFunction(
+      [](const Context&, const Connection&) { return healing::heal::Liveness::kAlive; });
+  auto nsc = node.NewClient(std::move(options));
+  ASSERT_TRUE(nsc.ok()) << nsc.status();
+  auto conn = (*nsc)->Request(DefaultRequest(kService));
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  ASSERT_TRUE(Eventually([&] { return (*nsc)->streams() == 1; }));
+
+  ASSERT_TRUE(node.nsmgr().Restart().ok());
+  ASSERT_TRUE(Eventually([&] { return counter->requests() == 2; })) << "healed";
+  EXPECT_EQ(counter->unique_requests(), 1u);
+  EXPECT_TRUE(Eventually([&] { return node.nsmgr().nsmgr().connections() == 1; }));
+  EXPECT_TRUE(Eventually([&] { return (*nsc)->heal()->stats().healed.load() == 1; }));
+  EXPECT_EQ(counter->closes(), 0);
+
+  ASSERT_TRUE((*nsc)->Close(*conn).ok());
+  EXPECT_EQ(counter->closes(), 1);
+}
+
+// The NSE dies and another one is registered: heal tries the same path, then another forwarder
+// and endpoint, and lands on the new NSE without the user doing anything. The user's later refresh
+// and Close with the old connection act on the healed one.
+TEST_F(HealTest, DeadEndpointIsReplacedByAnother) {
+  Node& node = domain->node(0);
+  auto first = NewCountServer();
+  EndpointEntry* nse1 = *node.NewEndpoint(Endpoint("nse-1"), {first});
+  auto nsc = node.NewClient();
+  ASSERT_TRUE(nsc.ok()) << nsc.status();
+  auto conn = (*nsc)->Request(DefaultRequest(kService));
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  ASSERT_EQ(conn->network_service_endpoint_name(), "nse-1");
+
+  nse1->Cancel();
+  auto second = NewCountServer();
+  ASSERT_TRUE(node.NewEndpoint(Endpoint("nse-2"), {second}).ok());
+  ASSERT_TRUE(Eventually([&] { return second->requests() == 1; })) << "healed to nse-2";
+  EXPECT_TRUE(Eventually([&] { return (*nsc)->heal()->stats().healed.load() == 1; }));
+  EXPECT_EQ(first->unique_requests() + second->unique_requests(), 2u);
+
+  NetworkServiceRequest refresh = DefaultRequest(kService);
+  *refresh.mutable_connection() = *conn;
+  auto refreshed = (*nsc)->Request(refresh);
+  ASSERT_TRUE(refreshed.ok()) << refreshed.status();
+  EXPECT_EQ(refreshed->network_service_endpoint_name(), "nse-2");
+  EXPECT_EQ(second->unique_requests(), 1u);
+
+  ASSERT_TRUE((*nsc)->Close(*conn).ok());
+  EXPECT_EQ(second->closes(), 1);
+}
+
+}  // namespace
+}  // namespace nsm::testing
