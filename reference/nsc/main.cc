@@ -2,12 +2,17 @@
 // environment like cmd-nsc: requests, prints the connections, holds them (or --once), closes.
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <string>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "core/credentials.h"
+#include "healing/heal/client.h"
+#include "healing/refresh/client.h"
 #include "reference/common/process.h"
 #include "reference/nsc/config.h"
 #include "reference/nsc/nsc.h"
@@ -17,7 +22,10 @@ namespace {
 
 constexpr char kCmd[] = "nsc";
 
+absl::Mutex print_mu;
+
 void Print(nsm::nsc::Output output, const nsm::Connection& conn) {
+  absl::MutexLock lock(&print_mu);
   if (output == nsm::nsc::Output::kJson) {
     std::cout << nsm::nsc::ToJson(conn) << std::endl;
   } else {
@@ -44,7 +52,45 @@ int Run(bool once, std::optional<nsm::nsc::Output> output_flag) {
                                           "implemented yet"));
   nsm::nsc::Options options = config->options;
   options.credentials = credentials;
-  // Healing hook: options.refresh / options.heal stay empty until healing/ provides them.
+  // The NSC owns refresh and heal (nsmgr.md §7-8): connections are refreshed before the path's
+  // earliest expiry and healed when a hop reports them down or goes away.
+  struct HealTimes {
+    absl::Mutex mu;
+    std::map<std::string, absl::Time> started ABSL_GUARDED_BY(mu);
+  };
+  auto times = std::make_shared<HealTimes>();
+  const nsm::nsc::Output output = config->output;
+  options.refresh = nsm::healing::refresh::NewClient();
+  options.heal = nsm::healing::heal::NewClient(
+      {.observer = {
+           .started =
+               [times](const nsm::Connection& conn, const absl::Status& cause) {
+                 absl::MutexLock lock(&times->mu);
+                 times->started.emplace(conn.id(), absl::Now());
+                 nsm::log::Warn(kCmd, absl::StrCat("healing ", conn.id(), ": ", cause.ToString()));
+               },
+           .healed =
+               [times, output](const nsm::Connection& conn, int attempts) {
+                 absl::Duration took = absl::ZeroDuration();
+                 {
+                   absl::MutexLock lock(&times->mu);
+                   auto it = times->started.find(conn.id());
+                   if (it != times->started.end()) {
+                     took = absl::Now() - it->second;
+                     times->started.erase(it);
+                   }
+                 }
+                 nsm::log::Info(
+                     kCmd, absl::StrCat("healed ", conn.id(), " in ", absl::FormatDuration(took),
+                                        " (", attempts, " attempts)"));
+                 Print(output, conn);
+               },
+           .failed =
+               [](const nsm::Connection& conn, const absl::Status& why) {
+                 nsm::log::Error(kCmd,
+                                 absl::StrCat("could not heal ", conn.id(), ": ", why.ToString()));
+               },
+       }});
   auto client = nsm::nsc::NewClient(options);
   if (!client.ok()) {
     nsm::log::Error(kCmd, std::string(client.status().message()));

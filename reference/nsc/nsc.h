@@ -34,9 +34,8 @@ struct Options {
   std::shared_ptr<const TokenGenerator> tokens = {};  // default insecure(name, lifetime, clock)
   std::shared_ptr<Clock> clock = RealClock();
   std::shared_ptr<ThreadPool> pool = {};
-  // Healing hooks, the client chain's C5 and C8 slots. Empty for now: the refresh and heal
-  // clients come from healing/; until then a held connection lives until the nsmgr's timeout
-  // (the token lifetime) and is not restored when a hop fails.
+  // The client chain's C5 and C8 slots: the nsc binary puts healing/refresh and healing/heal
+  // here; empty, a held connection lives until the nsmgr's timeout and is not restored.
   std::shared_ptr<NetworkServiceClient> refresh = {};
   std::shared_ptr<NetworkServiceClient> heal = {};
   // More client elements after dial (C10...).
