@@ -1,0 +1,212 @@
+#include "tools/bench/baseline.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+
+#include "absl/random/random.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "core/credentials.h"
+#include "core/grpc_server.h"
+#include "networkservice.grpc.pb.h"
+
+namespace nsm::bench {
+namespace {
+
+using ::connection::Connection;
+using ::networkservice::NetworkServiceRequest;
+
+std::string Uuid() {
+  thread_local absl::BitGen gen;
+  const uint64_t a = absl::Uniform<uint64_t>(gen), b = absl::Uniform<uint64_t>(gen);
+  return absl::StrFormat("%08x-%04x-4%03x-%04x-%012x", a >> 32, (a >> 16) & 0xffff, a & 0xfff,
+                         (b >> 48) & 0xffff, b & 0xffffffffffffULL);
+}
+
+// What every NSM hop does to the message: its own path segment with an id, a token and expiry.
+void AddSegment(Connection& conn, const std::string& name) {
+  auto* path = conn.mutable_path();
+  auto* seg = path->add_path_segments();
+  seg->set_name(name);
+  seg->set_id(Uuid());
+  seg->set_token("insecure:" + name);
+  const absl::Time expires = absl::Now() + absl::Minutes(10);
+  seg->mutable_expires()->set_seconds(absl::ToUnixSeconds(expires));
+  path->set_index(static_cast<uint32_t>(path->path_segments_size() - 1));
+  conn.set_id(seg->id());
+}
+
+void AddTokenMetadata(grpc::ClientContext& ctx, const std::string& name) {
+  ctx.AddMetadata("nsm-client-token", "insecure:" + name);
+  ctx.AddMetadata(
+      "nsm-client-token-expires",
+      absl::FormatTime(absl::RFC3339_sec, absl::Now() + absl::Minutes(10), absl::UTCTimeZone()));
+}
+
+template <class Req, class Resp>
+struct Forwarded {
+  grpc::ClientContext ctx;
+  Req request;
+  Resp response;
+};
+
+class HopService final : public ::networkservice::NetworkService::CallbackService {
+ public:
+  HopService(std::string name, std::shared_ptr<grpc::Channel> next)
+      : name_(std::move(name)),
+        stub_(next ? ::networkservice::NetworkService::NewStub(next) : nullptr) {}
+
+  grpc::ServerUnaryReactor* Request(grpc::CallbackServerContext* sctx,
+                                    const NetworkServiceRequest* req, Connection* resp) override {
+    auto* reactor = sctx->DefaultReactor();
+    if (!stub_) {
+      // The endpoint: accept the first mechanism and give the connection addresses.
+      *resp = req->connection();
+      AddSegment(*resp, name_);
+      if (req->mechanism_preferences_size() > 0) {
+        *resp->mutable_mechanism() = req->mechanism_preferences(0);
+        (*resp->mutable_mechanism()->mutable_parameters())["name"] = "nsm-1";
+      }
+      auto* ip = resp->mutable_context()->mutable_ip_context();
+      ip->add_src_ip_addrs("169.254.0.1/32");
+      ip->add_dst_ip_addrs("169.254.0.0/32");
+      reactor->Finish(grpc::Status::OK);
+      return reactor;
+    }
+    auto call = std::make_shared<Forwarded<NetworkServiceRequest, Connection>>();
+    call->request = *req;
+    AddSegment(*call->request.mutable_connection(), name_);
+    call->ctx.set_deadline(sctx->deadline());
+    AddTokenMetadata(call->ctx, name_);
+    stub_->async()->Request(&call->ctx, &call->request, &call->response,
+                            [call, reactor, resp](grpc::Status s) {
+                              if (s.ok()) *resp = std::move(call->response);
+                              reactor->Finish(s);
+                            });
+    return reactor;
+  }
+
+  grpc::ServerUnaryReactor* Close(grpc::CallbackServerContext* sctx, const Connection* conn,
+                                  google::protobuf::Empty*) override {
+    auto* reactor = sctx->DefaultReactor();
+    if (!stub_) {
+      reactor->Finish(grpc::Status::OK);
+      return reactor;
+    }
+    auto call = std::make_shared<Forwarded<Connection, google::protobuf::Empty>>();
+    call->request = *conn;
+    call->ctx.set_deadline(sctx->deadline());
+    AddTokenMetadata(call->ctx, name_);
+    stub_->async()->Close(&call->ctx, &call->request, &call->response,
+                          [call, reactor](grpc::Status s) { reactor->Finish(s); });
+    return reactor;
+  }
+
+ private:
+  std::string name_;
+  std::unique_ptr<::networkservice::NetworkService::Stub> stub_;
+};
+
+}  // namespace
+
+int RunHop(const std::string& listen, const std::string& next, const std::string& name) {
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&signals, s);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  HopService service(name, next.empty() ? nullptr : OwnChannel(next));
+  auto server = GrpcServer::Start(
+      {&service},
+      {.listen_on = {listen}, .credentials = MakeInsecureCredentials(), .health_services = {}});
+  if (!server.ok()) {
+    std::fprintf(stderr, "nsm-bench hop: %s\n", std::string(server.status().message()).c_str());
+    return 1;
+  }
+  std::fprintf(stderr, "nsm-bench hop %s: serving on %s, next %s\n", name.c_str(), listen.c_str(),
+               next.empty() ? "(none)" : next.c_str());
+  int sig = 0;
+  while (sigwait(&signals, &sig) != 0) {
+  }
+  (*server)->Shutdown(absl::Seconds(1));
+  return 0;
+}
+
+NetworkServiceRequest BaselineRequest(int worker, int64_t i) {
+  NetworkServiceRequest r;
+  Connection& c = *r.mutable_connection();
+  c.set_id(absl::StrCat("bench-", worker, "-", i));
+  c.set_network_service("bench");
+  (*c.mutable_labels())["app"] = "bench";
+  AddSegment(c, absl::StrCat("bench-", worker));
+  auto* m = r.add_mechanism_preferences();
+  m->set_cls("LOCAL");
+  m->set_type("KERNEL");
+  (*m->mutable_parameters())["name"] = "nsm-1";
+  return r;
+}
+
+absl::Status RunBaselineBench(const Env& env, const LoadSettings& load, Report& report,
+                              const std::string& section, LoadResult* result) {
+  if (env.bin.self.empty()) return absl::NotFoundError("cannot find nsm-bench itself");
+  const char* names[kLocalHops] = {"nsmgr", "forwarder", "nse"};
+  std::vector<std::string> urls;
+  for (int h = 0; h < kLocalHops; ++h) {
+    urls.push_back(absl::StrCat("unix://", env.dir, "/hop", h, ".sock"));
+  }
+  std::vector<std::unique_ptr<Child>> hops;
+  for (int h = 0; h < kLocalHops; ++h) {
+    const std::string next = h + 1 < kLocalHops ? urls[static_cast<size_t>(h + 1)] : "";
+    hops.push_back(std::make_unique<Child>(
+        absl::StrCat("hop-", names[h]), env.bin.self, env.dir,
+        std::vector<std::string>{"hop", "--listen=" + urls[static_cast<size_t>(h)],
+                                 "--next=" + next, absl::StrCat("--hop_name=", names[h])},
+        std::vector<std::string>{}));
+  }
+  for (int h = 0; h < kLocalHops; ++h) {
+    absl::Status st =
+        WaitServing(*hops[static_cast<size_t>(h)], urls[static_cast<size_t>(h)], absl::Seconds(30));
+    if (!st.ok()) return st;
+  }
+
+  std::vector<std::unique_ptr<::networkservice::NetworkService::Stub>> stubs;
+  for (int w = 0; w < std::max(1, load.workers); ++w) {
+    stubs.push_back(::networkservice::NetworkService::NewStub(OwnChannel(urls[0])));
+  }
+  std::vector<std::pair<std::string, pid_t>> pids;
+  for (auto& h : hops) pids.emplace_back(h->name(), h->pid());
+  LoadResult r =
+      RunLoad(env, load, "baseline", pids,
+              [&](int w, int64_t i, absl::Duration* req, absl::Duration* close) {
+                auto& stub = *stubs[static_cast<size_t>(w)];
+                NetworkServiceRequest request = BaselineRequest(w, i);
+                Connection conn;
+                grpc::ClientContext c1;
+                c1.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(15));
+                AddTokenMetadata(c1, "bench");
+                const absl::Time t0 = absl::Now();
+                grpc::Status s = stub.Request(&c1, request, &conn);
+                const absl::Time t1 = absl::Now();
+                if (!s.ok()) return absl::UnavailableError(s.error_message());
+                google::protobuf::Empty empty;
+                grpc::ClientContext c2;
+                c2.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(15));
+                AddTokenMetadata(c2, "bench");
+                s = stub.Close(&c2, conn, &empty);
+                *req = t1 - t0;
+                *close = absl::Now() - t1;
+                if (!s.ok()) return absl::UnavailableError(s.error_message());
+                return absl::OkStatus();
+              });
+  ReportLoad(report, section, load, r);
+  report.Note(section, absl::StrCat(kLocalHops,
+                                    " no-op gRPC hop processes (nsm-bench hop: callback API, "
+                                    "async forwarding, a path segment and token per hop)"));
+  for (auto& h : hops) h->Stop();
+  if (result != nullptr) *result = r;
+  return absl::OkStatus();
+}
+
+}  // namespace nsm::bench

@@ -1,0 +1,32 @@
+// The physical limit for the mesh figures: a chain of no-op gRPC NetworkService servers (each a
+// process, `nsm-bench hop`) with the hop count of the local topology (nsmgr -> forwarder -> NSE)
+// and messages of similar size, driven by the same load as the mesh.
+#pragma once
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "networkservice.pb.h"
+#include "tools/bench/load.h"
+#include "tools/bench/report.h"
+#include "tools/bench/topology.h"
+
+namespace nsm::bench {
+
+inline constexpr int kLocalHops = 3;
+
+// `nsm-bench hop`: serves NetworkService on `listen`; each call adds this hop's path segment and
+// forwards to `next` (asynchronously, on gRPC's callback threads), or answers when `next` is
+// empty. Runs until SIGTERM/SIGINT. Returns the exit code.
+int RunHop(const std::string& listen, const std::string& next, const std::string& name);
+
+// A request like the NSM client chain sends: connection id, service, labels, the client's path
+// segment with its token, one kernel mechanism preference.
+::networkservice::NetworkServiceRequest BaselineRequest(int worker, int64_t i);
+
+// Starts `hops` hop processes, runs the load and reports into `section`; the summary is
+// returned for ratios.
+absl::Status RunBaselineBench(const Env& env, const LoadSettings& load, Report& report,
+                              const std::string& section, LoadResult* result = nullptr);
+
+}  // namespace nsm::bench
