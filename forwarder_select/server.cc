@@ -92,6 +92,7 @@ absl::StatusOr<Connection> Server::Request(const Context& ctx, NetworkServiceReq
   const std::string url_text = url->ToString();
   auto result = next.Request(clienturl::WithClientUrl(ctx, *std::move(url)), request);
   if (!result.ok()) {
+    MarkUnreachable(name, result.status(), ctx.clock().Now());
     md->server.Put(kSelectionKey, std::make_shared<Selection>());  // §13.1: select again next time
     return Annotate(result.status(),
                     absl::StrCat("forwarder ", name, " (", url_text,
@@ -144,6 +145,9 @@ absl::StatusOr<Connection> Server::Select(const Context& ctx, NetworkServiceRequ
                            [&](const auto& f) { return f.name() == segment->name(); });
     if (it != order.end()) std::rotate(order.begin(), it, it + 1);
   }
+  const absl::Time now = ctx.clock().Now();
+  std::stable_partition(order.begin(), order.end(),
+                        [&](const auto& f) { return !RecentlyUnreachable(f.name(), now); });
 
   std::vector<std::string> failures;
   absl::StatusCode code = absl::StatusCode::kOk;
@@ -173,15 +177,42 @@ absl::StatusOr<Connection> Server::Select(const Context& ctx, NetworkServiceRequ
     NetworkServiceRequest copy = request;
     auto result = next.Request(clienturl::WithClientUrl(ctx, *std::move(url)), copy);
     if (result.ok()) {
+      {
+        absl::MutexLock lock(&mu_);
+        unreachable_.erase(forwarder.name());
+      }
       md.server.Put(kSelectionKey,
                     std::make_shared<Selection>(Selection{forwarder.name(), std::move(lease)}));
       return result;
     }
     fail(forwarder, result.status());
+    MarkUnreachable(forwarder.name(), result.status(), ctx.clock().Now());
   }
   return absl::Status(
       code, absl::StrCat("all ", order.size(), " forwarders failed for network service ", service,
                          ": ", absl::StrJoin(failures, "; ")));
+}
+
+void Server::MarkUnreachable(const std::string& name, const absl::Status& s, absl::Time now) {
+  if (options_.unreachable_last_for <= absl::ZeroDuration()) return;
+  if (s.code() != absl::StatusCode::kUnavailable &&
+      s.code() != absl::StatusCode::kDeadlineExceeded) {
+    return;
+  }
+  absl::MutexLock lock(&mu_);
+  if (unreachable_.size() >= kMaxUnreachable && !unreachable_.contains(name)) {
+    auto oldest =
+        std::min_element(unreachable_.begin(), unreachable_.end(),
+                         [](const auto& a, const auto& b) { return a.second < b.second; });
+    unreachable_.erase(oldest);
+  }
+  unreachable_[name] = now;
+}
+
+bool Server::RecentlyUnreachable(const std::string& name, absl::Time now) const {
+  absl::MutexLock lock(&mu_);
+  auto it = unreachable_.find(name);
+  return it != unreachable_.end() && now - it->second < options_.unreachable_last_for;
 }
 
 absl::Status Server::Close(const Context& ctx, Connection& conn, const ServerNext& next) {

@@ -6,6 +6,9 @@
 #include <optional>
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "core/networkservice.h"
 #include "core/registry.h"
 #include "forwarder_select/match.h"
@@ -19,6 +22,10 @@ struct Options {
   std::string forwarder_service_name = "forwarder";
   // The order among qualifying forwarders; null = RegistrationOrder.
   std::shared_ptr<Policy> policy = nullptr;
+  // A forwarder that could not be reached (UNAVAILABLE, DEADLINE_EXCEEDED) is tried after the
+  // others for this long: a killed forwarder stays registered until its registration expires, and
+  // heal should not wait for its dial timeout again on every reselect. Zero: off.
+  absl::Duration unreachable_last_for = absl::Seconds(10);
 };
 
 // Needs the metadata server element before it (the selection lives in the connection's server
@@ -35,7 +42,8 @@ struct Options {
 //   forwarder with its labels. The policy orders them; if the connection's path names a
 //   qualifying forwarder at index+1 and this element holds no selection for it (an nsmgr
 //   restart), that forwarder goes first so a live data path is kept. Each is tried in turn with its
-//   URL in the context and a copy of the request; the first success is stored. When all fail the
+//   URL in the context and a copy of the request (forwarders found unreachable within
+//   unreachable_last_for go last); the first success is stored. When all fail the
 //   error names each forwarder, its URL and why it failed (code: the common one, else
 //   UNAVAILABLE).
 // Close: the stored forwarder, else the one named by the path at index+1, is looked up; found →
@@ -57,9 +65,16 @@ class Server : public NetworkServiceServer {
   absl::StatusOr<std::optional<::registry::NetworkServiceEndpoint>> FindForwarder(
       const Context& ctx, const std::string& name);
 
+  void MarkUnreachable(const std::string& name, const absl::Status& s, absl::Time now);
+  bool RecentlyUnreachable(const std::string& name, absl::Time now) const;
+
   std::shared_ptr<NSRegistryClient> ns_registry_;
   std::shared_ptr<NSERegistryClient> forwarder_registry_;
   Options options_;
+  // name -> when it was last found unreachable; bounded (kMaxUnreachable, oldest dropped).
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<std::string, absl::Time> unreachable_ ABSL_GUARDED_BY(mu_);
+  static constexpr size_t kMaxUnreachable = 1024;
 };
 
 inline std::shared_ptr<Server> NewServer(std::shared_ptr<NSRegistryClient> ns_registry,

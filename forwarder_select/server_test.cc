@@ -267,15 +267,16 @@ TEST_F(ForwarderSelectTest, FailsOverAndNamesEveryFailure) {
   forwarders_->failing["fwd-b"] = absl::UnavailableError("deadline");
   forwarders_->failing["fwd-c"] = absl::UnavailableError("no route");
   auto conn = Request("conn-2");
-  EXPECT_THAT(forwarders_->tried, ElementsAre("fwd-a", "fwd-b", "fwd-c"));
+  // fwd-a was unreachable a moment ago: it goes last.
+  EXPECT_THAT(forwarders_->tried, ElementsAre("fwd-b", "fwd-c", "fwd-a"));
   EXPECT_EQ(conn.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(conn.status().message(),
             "all 4 forwarders failed for network service svc: "
-            "fwd-a (unix:///run/nsm/fwd-a.sock): UNAVAILABLE: connection refused; "
             "fwd-b (unix:///run/nsm/fwd-b.sock): UNAVAILABLE: deadline; "
             "fwd-c (unix:///run/nsm/fwd-c.sock): UNAVAILABLE: no route; "
             "fwd-bad-url (unix://relative.sock): FAILED_PRECONDITION: unusable url: " +
-                std::string(api::ParseNsmUrl("unix://relative.sock").status().message()));
+                std::string(api::ParseNsmUrl("unix://relative.sock").status().message()) +
+                "; fwd-a (unix:///run/nsm/fwd-a.sock): UNAVAILABLE: connection refused");
 }
 
 TEST_F(ForwarderSelectTest, MixedFailureCodesAnswerUnavailable) {
@@ -319,8 +320,38 @@ TEST_F(ForwarderSelectTest, FailedRefreshClearsTheStoredForwarder) {
 
   forwarders_->tried.clear();
   ASSERT_TRUE(Request("conn-1").ok());
-  EXPECT_THAT(forwarders_->tried, ElementsAre("fwd-a", "fwd-b"));
+  EXPECT_THAT(forwarders_->tried, ElementsAre("fwd-b")) << "the unreachable fwd-a goes last";
   EXPECT_EQ(SelectedForwarder(*forwarders_->md), "fwd-b");
+}
+
+TEST_F(ForwarderSelectTest, UnreachableForwardersGoLastForAWhile) {
+  AddForwarder("fwd-a");
+  AddForwarder("fwd-b");
+  AddForwarder("fwd-c");
+  SetService({});
+  forwarders_->failing["fwd-a"] = absl::UnavailableError("connection refused");
+  forwarders_->failing["fwd-b"] = absl::PermissionDeniedError("policy");  // reachable: no mark
+  ASSERT_TRUE(Request("conn-1").ok());
+  EXPECT_THAT(forwarders_->tried, ElementsAre("fwd-a", "fwd-b", "fwd-c"));
+
+  forwarders_->failing.clear();
+  forwarders_->tried.clear();
+  ASSERT_TRUE(Request("conn-2").ok());
+  EXPECT_THAT(forwarders_->tried, ElementsAre("fwd-b"));
+
+  clock_->Advance(absl::Seconds(10));  // the default unreachable_last_for
+  forwarders_->tried.clear();
+  ASSERT_TRUE(Request("conn-3").ok());
+  EXPECT_THAT(forwarders_->tried, ElementsAre("fwd-a")) << "registration order again";
+
+  Build({.unreachable_last_for = absl::ZeroDuration()});
+  forwarders_->failing["fwd-a"] = absl::DeadlineExceededError("dial");
+  forwarders_->tried.clear();
+  ASSERT_TRUE(Request("conn-4").ok());
+  forwarders_->failing.clear();
+  forwarders_->tried.clear();
+  ASSERT_TRUE(Request("conn-5").ok());
+  EXPECT_THAT(forwarders_->tried, ElementsAre("fwd-a")) << "off";
 }
 
 TEST_F(ForwarderSelectTest, StoredForwarderGoneSelectsAgain) {

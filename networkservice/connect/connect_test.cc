@@ -1,6 +1,11 @@
 // connect and dial over real gRPC on unix sockets: one shared channel per target, dial timeout
 // apart from the request deadline with precise errors, Close that always continues and cleans up, a
 // next hop that changes, connect server rollback and error combination, bad input.
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -164,7 +169,61 @@ TEST_F(ConnectTest, TwoConnectionsToTheSameUrlShareOneChannel) {
   EXPECT_EQ(server_md_->size(), 0u);
 }
 
+TEST_F(ConnectTest, RefusedConnectionFailsWithoutWaitingTheDialTimeout) {
+  auto url = *api::ParseNsmUrl("unix://" + Path("missing.sock"));
+  auto chain = Chain(url, absl::Seconds(30));
+  auto [ctx, cancel] = Context().WithTimeout(absl::Seconds(60));
+  for (int i = 0; i < 2; ++i) {  // a fresh channel, then one in gRPC's reconnect backoff
+    auto req = Req("c1");
+    const absl::Time start = absl::Now();
+    auto conn = chain->Request(ctx, req);
+    ASSERT_FALSE(conn.ok());
+    EXPECT_EQ(conn.status().code(), absl::StatusCode::kUnavailable);
+    EXPECT_THAT(std::string(conn.status().message()),
+                StartsWith("failed to dial " + url.ToString() + " (target unix:" +
+                           Path("missing.sock") + "): connection failed after "));
+    EXPECT_LT(absl::Now() - start, absl::Seconds(10)) << "not the 30 s dial timeout";
+  }
+}
+
+TEST_F(ConnectTest, RestartedPeerIsDialledAtOnce) {
+  auto remote = std::make_unique<Remote>(Path("nse.sock"));
+  auto url = remote->url();
+  auto chain = Chain(url, absl::Seconds(5));
+  auto [ctx, cancel] = Context().WithTimeout(absl::Seconds(60));
+  auto req = Req("c1");
+  ASSERT_TRUE(chain->Request(ctx, req).ok());
+  remote.reset();
+  std::filesystem::remove(Path("nse.sock"));
+  auto again = Req("c2");
+  EXPECT_FALSE(chain->Request(ctx, again).ok());  // the channel is now in reconnect backoff
+  remote = std::make_unique<Remote>(Path("nse.sock"));
+  auto third = Req("c3");
+  const absl::Time start = absl::Now();
+  auto conn = chain->Request(ctx, third);
+  EXPECT_TRUE(conn.ok()) << conn.status();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+}
+
+// A unix socket that listens but never accepts: a connection attempt to it hangs (no handshake).
+class HangingListener {
+ public:
+  explicit HangingListener(const std::string& path) {
+    fd_ = socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    EXPECT_EQ(listen(fd_, 16), 0);
+  }
+  ~HangingListener() { close(fd_); }
+
+ private:
+  int fd_ = -1;
+};
+
 TEST_F(ConnectTest, UnreachableUrlFailsWithinTheDialTimeout) {
+  HangingListener hanging(Path("missing.sock"));
   auto url = *api::ParseNsmUrl("unix://" + Path("missing.sock"));
   auto chain = Chain(url, absl::Milliseconds(300));
   auto [ctx, cancel] = Context().WithTimeout(absl::Seconds(60));
@@ -185,6 +244,7 @@ TEST_F(ConnectTest, UnreachableUrlFailsWithinTheDialTimeout) {
 }
 
 TEST_F(ConnectTest, RequestDeadlineEndsTheDialFirst) {
+  HangingListener hanging(Path("missing.sock"));
   auto url = *api::ParseNsmUrl("unix://" + Path("missing.sock"));
   auto chain = Chain(url, absl::Seconds(60));
   auto [ctx, cancel] = Context().WithTimeout(absl::Milliseconds(200));

@@ -31,7 +31,20 @@ absl::Status Dial::WaitReady(const Context& ctx, ClientConn& conn, absl::Duratio
   }
   const absl::Time start = absl::Now();
   const absl::Time deadline = start + bound;
+  // A channel still waiting out gRPC's reconnect backoff from an earlier failure tries again now
+  // (the peer may have restarted); a connection attempt made during this wait that fails ends
+  // the wait at once (refused: waiting the dial timeout would only delay heal).
+  bool changed = false;  // a state change seen during this wait: an attempt was made
+  if (state == GRPC_CHANNEL_TRANSIENT_FAILURE) {
+    grpc::experimental::ChannelResetConnectionBackoff(channel.get());
+  }
   while (state != GRPC_CHANNEL_READY) {
+    if (changed && state == GRPC_CHANNEL_TRANSIENT_FAILURE) {
+      return absl::UnavailableError(
+          absl::StrCat("failed to dial ", conn.url().ToString(), " (target ", conn.target(),
+                       "): connection failed after ", absl::FormatDuration(absl::Now() - start),
+                       " (channel TRANSIENT_FAILURE)"));
+    }
     if (ctx.cancelled()) {
       absl::Status err = ctx.Err();
       return absl::Status(err.code(),
@@ -50,7 +63,8 @@ absl::Status Dial::WaitReady(const Context& ctx, ClientConn& conn, absl::Duratio
           "): not connected within the dial timeout of ", absl::FormatDuration(timeout),
           " (channel ", ConnectivityStateName(state), ")"));
     }
-    channel->WaitForStateChange(state, absl::ToChronoTime(std::min(deadline, now + kCancelCheck)));
+    changed |= channel->WaitForStateChange(
+        state, absl::ToChronoTime(std::min(deadline, now + kCancelCheck)));
     state = channel->GetState(/*try_to_connect=*/true);
   }
   return absl::OkStatus();
