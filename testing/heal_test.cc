@@ -1,6 +1,6 @@
 // Healing through the sandbox (sandbox.md §7 "Heal endpoint", "Heal NSMgr"; nsmgr.md §7): the
-// NSC's heal client repairs its connection after an nsmgr restart without touching the data path,
-// and moves to another endpoint when its endpoint dies. Real gRPC on unix sockets.
+// NSC's heal client repairs its connection after an nsmgr or forwarder restart without touching
+// the data path, and moves to another endpoint when its endpoint dies. Real gRPC on unix sockets.
 #include <functional>
 
 #include "gmock/gmock.h"
@@ -72,6 +72,33 @@ TEST_F(HealTest, NsmgrRestartIsHealedOnTheSamePath) {
   EXPECT_TRUE(Eventually([&] { return node.nsmgr().nsmgr().connections() == 1; }));
   EXPECT_TRUE(Eventually([&] { return (*nsc)->heal()->stats().healed.load() == 1; }));
   EXPECT_EQ(counter->closes(), 0);
+
+  ASSERT_TRUE((*nsc)->Close(*conn).ok());
+  EXPECT_EQ(counter->closes(), 1);
+}
+
+// The forwarder restarts with no state (same name, same URL): the nsmgr's watch of it breaks, the
+// DOWN reaches the NSC and heal re-sends the connection on the same path through the restarted
+// forwarder, which finds the NSE by the name in the connection. The NSE sees a refresh.
+TEST_F(HealTest, ForwarderRestartIsHealedOnTheSamePath) {
+  Node& node = domain->node(0);
+  auto counter = NewCountServer();
+  ASSERT_TRUE(node.NewEndpoint(Endpoint("nse-1"), {counter}).ok());
+  ClientOptions options;
+  options.heal_options.data_path = healing::heal::CheckerFromFunction(
+      [](const Context&, const Connection&) { return healing::heal::Liveness::kAlive; });
+  auto nsc = node.NewClient(std::move(options));
+  ASSERT_TRUE(nsc.ok()) << nsc.status();
+  auto conn = (*nsc)->Request(DefaultRequest(kService));
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  EndpointEntry* forwarder = node.forwarders().begin()->second.get();
+  ASSERT_TRUE(Eventually([&] { return forwarder->monitor_streams() == 1; }));
+
+  ASSERT_TRUE(forwarder->Restart().ok());
+  ASSERT_TRUE(Eventually([&] { return counter->requests() == 2; })) << "healed";
+  EXPECT_EQ(counter->unique_requests(), 1u);
+  EXPECT_TRUE(Eventually([&] { return forwarder->endpoint().connections() == 1; }));
+  EXPECT_EQ(node.nsmgr().nsmgr().connections(), 1u);
 
   ASSERT_TRUE((*nsc)->Close(*conn).ok());
   EXPECT_EQ(counter->closes(), 1);
