@@ -115,10 +115,11 @@ TEST_F(ForwarderBinaryTest, RegistersWithItsNsmgrAndUnregistersOnSigterm) {
 }
 
 TEST_F(ForwarderBinaryTest, SigtermWhileWaitingForTheNsmgrStopsCleanly) {
-  auto p = Start({}, {"NSM_LISTEN_ON=unix://" + dir_ + "/f.sock",
-                      "NSM_CONNECT_TO=unix://" + dir_ + "/nobody.sock"});
+  // Listening on every address: the URL it would register is not dialable, which it says.
+  auto p = Start({}, {"NSM_LISTEN_ON=tcp://:0", "NSM_CONNECT_TO=unix://" + dir_ + "/nobody.sock"});
   ASSERT_TRUE(Eventually([&] { return p->err().find("attempt 1 failed") != std::string::npos; }))
       << p->err();
+  EXPECT_NE(p->err().find("names no host"), std::string::npos) << p->err();
   p->Signal(SIGTERM);
   EXPECT_EQ(p->Wait(), 0) << p->err();
 }

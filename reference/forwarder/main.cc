@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "api/nsm_url.h"
 #include "core/credentials.h"
 #include "reference/common/process.h"
 #include "reference/common/registrar.h"
@@ -47,6 +48,12 @@ int Run() {
     return 1;
   }
   nsm::log::Info(kCmd, absl::StrCat("serving on ", (*forwarder)->urls().front()));
+  if (auto url = nsm::api::ParseNsmUrl((*forwarder)->urls().front());
+      url.ok() && url->scheme == nsm::api::NsmUrl::Scheme::kTcp && url->host.empty()) {
+    nsm::log::Warn(kCmd, absl::StrCat("the registered URL ", (*forwarder)->urls().front(),
+                                      " names no host, so no peer can dial it: listen on an "
+                                      "address (NSM_LISTEN_ON=tcp://<ip>:<port>)"));
+  }
 
   // Wait for the nsmgr like Go's blocking dial does, but with backoff and a way out (a signal).
   absl::Status registered =

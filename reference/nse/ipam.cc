@@ -134,6 +134,14 @@ std::optional<absl::uint128> IpPool::Take(const std::vector<Prefix>& excluded) {
   }
 }
 
+bool IpPool::TakeExactly(absl::uint128 address, const std::vector<Prefix>& excluded) {
+  if (!prefix_.Contains(prefix_.v6, address)) return false;
+  for (const auto& e : excluded) {
+    if (e.Contains(prefix_.v6, address)) return false;
+  }
+  return used_.insert(address).second;
+}
+
 absl::StatusOr<std::shared_ptr<Point2PointIpam>> Point2PointIpam::Create(
     const std::vector<std::string>& prefixes, size_t max_connections) {
   if (prefixes.empty()) return absl::InvalidArgumentError("ipam: no prefix to assign from");
@@ -154,6 +162,44 @@ size_t Point2PointIpam::connections() const {
 void Point2PointIpam::ReleaseLocked(const Lease& lease) {
   pools_[lease.pool].Release(lease.dst);
   pools_[lease.pool].Release(lease.src);
+}
+
+std::optional<Point2PointIpam::Lease> Point2PointIpam::RecoverLocked(
+    const ::connectioncontext::IPContext& ip, const std::vector<Prefix>& excluded) {
+  for (size_t i = 0; i < pools_.size(); ++i) {
+    IpPool& pool = pools_[i];
+    auto take_one = [&](const auto& list) -> std::optional<absl::uint128> {
+      for (const std::string& text : list) {
+        auto host = Prefix::Parse(text);
+        if (!host.ok() || host->first != host->last) continue;  // only host addresses
+        if (host->v6 == pool.prefix().v6 && pool.TakeExactly(host->first, excluded)) {
+          return host->first;
+        }
+      }
+      return std::nullopt;
+    };
+    auto src = take_one(ip.src_ip_addrs());
+    if (!src) continue;
+    auto dst = take_one(ip.dst_ip_addrs());
+    if (!dst) {
+      pool.Release(*src);
+      continue;
+    }
+    const Prefix& p = pool.prefix();
+    return Lease{i, *dst, *src, p.Host(*dst), p.Host(*src)};
+  }
+  return std::nullopt;
+}
+
+bool Point2PointIpam::StaleLocked(const std::string& text, const Lease& lease) const {
+  auto host = Prefix::Parse(text);
+  if (!host.ok() || host->first != host->last) return false;
+  const bool v6 = pools_[lease.pool].prefix().v6;
+  if (host->v6 == v6 && (host->first == lease.src || host->first == lease.dst)) return false;
+  for (const auto& pool : pools_) {
+    if (pool.prefix().Contains(host->v6, host->first)) return true;
+  }
+  return false;
 }
 
 absl::StatusOr<Connection> Point2PointIpam::Request(const Context& ctx,
@@ -197,6 +243,10 @@ absl::StatusOr<Connection> Point2PointIpam::Request(const Context& ctx,
         return absl::ResourceExhaustedError(absl::StrCat(
             "ipam: ", leases_.size(), " connections already hold addresses (the limit)"));
       }
+      if (auto recovered = RecoverLocked(ip, excluded)) {
+        lease = *recovered;
+        fresh = true;
+      }
       for (size_t i = 0; i < pools_.size() && !fresh; ++i) {
         auto dst = pools_[i].Take(excluded);
         if (!dst) continue;
@@ -218,6 +268,20 @@ absl::StatusOr<Connection> Point2PointIpam::Request(const Context& ctx,
       }
       leases_[id] = lease;
     }
+    auto drop_stale = [&](auto& list) {
+      for (int i = list.size() - 1; i >= 0; --i) {
+        if (StaleLocked(list.Get(i), lease)) list.DeleteSubrange(i, 1);
+      }
+    };
+    auto drop_stale_routes = [&](auto& routes) {
+      for (int i = routes.size() - 1; i >= 0; --i) {
+        if (StaleLocked(routes.Get(i).prefix(), lease)) routes.DeleteSubrange(i, 1);
+      }
+    };
+    drop_stale(*ip.mutable_src_ip_addrs());
+    drop_stale(*ip.mutable_dst_ip_addrs());
+    drop_stale_routes(*ip.mutable_src_routes());
+    drop_stale_routes(*ip.mutable_dst_routes());
   }
   AddUnique(*ip.mutable_src_ip_addrs(), lease.src_text);
   AddRoute(*ip.mutable_src_routes(), lease.dst_text);

@@ -15,6 +15,7 @@
 #include "absl/numeric/int128.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "connectioncontext.pb.h"
 #include "core/networkservice.h"
 
 namespace nsm::nse {
@@ -43,6 +44,8 @@ class IpPool {
   // The lowest address that is neither in use nor in an `excluded` prefix of the same family; it
   // is in use afterwards. nullopt when there is none.
   std::optional<absl::uint128> Take(const std::vector<Prefix>& excluded);
+  // Takes `address` if it is in the prefix, free and not excluded.
+  bool TakeExactly(absl::uint128 address, const std::vector<Prefix>& excluded);
   void Release(absl::uint128 address) { used_.erase(address); }
   size_t in_use() const { return used_.size(); }
   const Prefix& prefix() const { return prefix_; }
@@ -53,9 +56,14 @@ class IpPool {
 };
 
 // Request: a connection seen before keeps its pair, unless one of its addresses now lies in an
-// excluded prefix (then it gets a new pair); a new connection takes the two lowest free
-// addresses of the first prefix that has two (NSE side first). The pair and the routes are
-// added to the connection's ip_context (idempotently). A failed first Request releases the pair.
+// excluded prefix (then it gets a new pair). A new connection first tries to recover a pair
+// already in its ip_context (this NSE restarted: the addresses are free), else takes the two
+// lowest free addresses of the first prefix that has two (NSE side first). The pair and the
+// routes are added to the connection's ip_context (idempotently); host addresses and host routes
+// of these prefixes that are not the pair are removed (left by a previous path of a healed
+// connection, whose pair the old connection still holds until it ends: keeping them would hand
+// the client an address another connection may get later). A failed first Request releases the
+// pair.
 // Bounded: at most `max_connections` pairs (RESOURCE_EXHAUSTED beyond, as when the prefixes are
 // used up). Close releases the pair and forgets the connection.
 class Point2PointIpam : public NetworkServiceServer {
@@ -80,6 +88,12 @@ class Point2PointIpam : public NetworkServiceServer {
   Point2PointIpam(std::vector<IpPool> pools, size_t max_connections)
       : pools_(std::move(pools)), max_connections_(max_connections) {}
   void ReleaseLocked(const Lease& lease) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::optional<Lease> RecoverLocked(const ::connectioncontext::IPContext& ip,
+                                     const std::vector<Prefix>& excluded)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // True for a host address (or host route) of one of the prefixes that is not `lease`'s.
+  bool StaleLocked(const std::string& text, const Lease& lease) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   mutable absl::Mutex mu_;
   std::vector<IpPool> pools_ ABSL_GUARDED_BY(mu_);

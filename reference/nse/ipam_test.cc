@@ -159,6 +159,64 @@ TEST_F(IpamTest, Ipv6) {
   EXPECT_FALSE(Do("c").ok());
 }
 
+TEST_F(IpamTest, ARestartedNseRecoversThePairTheConnectionCarries) {
+  Build({"10.0.0.0/24"});
+  ASSERT_TRUE(Do("other").ok());  // holds .0/.1
+  NetworkServiceRequest r;
+  r.mutable_connection()->set_id("a");
+  auto* ip = r.mutable_connection()->mutable_context()->mutable_ip_context();
+  ip->add_src_ip_addrs("10.0.0.7/32");
+  ip->add_dst_ip_addrs("10.0.0.6/32");
+  auto a = chain->Request(Context(), r);
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_THAT(Src(*a), ElementsAre("10.0.0.7/32"));
+  EXPECT_THAT(Dst(*a), ElementsAre("10.0.0.6/32"));
+  auto b = Do("b");
+  ASSERT_TRUE(b.ok());
+  EXPECT_THAT(Dst(*b), ElementsAre("10.0.0.2/32")) << "the recovered pair is taken";
+  Connection done = *a;
+  ASSERT_TRUE(chain->Close(Context(), done).ok());
+  EXPECT_EQ(ipam->connections(), 2u);
+}
+
+TEST_F(IpamTest, AHealedConnectionDropsThePairOfItsOldPath) {
+  Build({"10.0.0.0/24"});
+  auto old_path = Do("old");  // the old NSE-side connection, not closed yet
+  ASSERT_TRUE(old_path.ok());
+  // The client's connection comes back through another forwarder: a new id here, the old
+  // addresses and routes still in its context, plus a route of someone else.
+  NetworkServiceRequest r;
+  *r.mutable_connection() = *old_path;
+  r.mutable_connection()->set_id("new");
+  r.mutable_connection()->mutable_context()->mutable_ip_context()->add_src_routes()->set_prefix(
+      "192.168.0.0/16");
+  auto healed = chain->Request(Context(), r);
+  ASSERT_TRUE(healed.ok()) << healed.status();
+  EXPECT_THAT(Dst(*healed), ElementsAre("10.0.0.2/32"));
+  EXPECT_THAT(Src(*healed), ElementsAre("10.0.0.3/32"));
+  std::vector<std::string> routes;
+  for (const auto& route : healed->context().ip_context().src_routes()) {
+    routes.push_back(route.prefix());
+  }
+  EXPECT_THAT(routes, ElementsAre("192.168.0.0/16", "10.0.0.2/32"));
+  ASSERT_EQ(healed->context().ip_context().dst_routes_size(), 1);
+  EXPECT_EQ(healed->context().ip_context().dst_routes(0).prefix(), "10.0.0.3/32");
+}
+
+TEST_F(IpamTest, PartialRecoveryLeaksNothing) {
+  Build({"10.0.0.0/30"});
+  ASSERT_TRUE(Do("x").ok());  // .0/.1
+  NetworkServiceRequest r;
+  r.mutable_connection()->set_id("a");
+  auto* ip = r.mutable_connection()->mutable_context()->mutable_ip_context();
+  ip->add_src_ip_addrs("10.0.0.3/32");  // free
+  ip->add_dst_ip_addrs("10.0.0.0/32");  // held by x
+  auto a = chain->Request(Context(), r);
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_THAT(Dst(*a), ElementsAre("10.0.0.2/32"));
+  EXPECT_THAT(Src(*a), ElementsAre("10.0.0.3/32"));
+}
+
 TEST(PrefixTest, ParseAndFormat) {
   auto p = Prefix::Parse("10.1.2.3/8");
   ASSERT_TRUE(p.ok());

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "api/nsm_url.h"
 #include "core/credentials.h"
 #include "reference/common/process.h"
 #include "reference/common/registrar.h"
@@ -65,6 +66,12 @@ int Run() {
       return 1;
     }
     nsm::log::Info(kCmd, absl::StrCat("serving on ", (*endpoint)->urls().front()));
+    if (auto url = nsm::api::ParseNsmUrl((*endpoint)->urls().front());
+        url.ok() && url->scheme == nsm::api::NsmUrl::Scheme::kTcp && url->host.empty()) {
+      nsm::log::Warn(kCmd, absl::StrCat("the registered URL ", (*endpoint)->urls().front(),
+                                        " names no host, so no peer can dial it: listen on an "
+                                        "address (NSM_LISTEN_ON=tcp://<ip>:<port>)"));
+    }
 
     absl::Status registered =
         nsm::reference::RetryUntilDone(signals->context(), kCmd, [&](const nsm::Context& ctx) {
