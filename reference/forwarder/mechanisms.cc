@@ -13,6 +13,7 @@
 #include "networkservice/mechanisms/server.h"
 #include "networkservice/mechanismtranslation/client.h"
 #include "networkservice/metadata/metadata.h"
+#include "registry/log/log.h"
 
 namespace nsm::forwarder {
 namespace {
@@ -231,6 +232,10 @@ absl::StatusOr<Connection> VxlanServer::Request(const Context& ctx, NetworkServi
     }
     md->server.Put(kVniLeaseKey, std::make_shared<VniLease>(VniLease{key.first, key.second}));
   }
+  if (fresh && log::Enabled(log::Level::kDebug)) {
+    log::Debug("forwarder", absl::StrFormat("VXLAN for %s: src_ip %s, dst_ip %s:%d, vni %d", id,
+                                            key.first, tunnel_ip_, port_, key.second));
+  }
   return result;
 }
 
@@ -428,6 +433,11 @@ absl::StatusOr<Connection> MechanismsClient::Request(const Context& ctx,
     cancel();
     const std::string where = url ? url->ToString() : "the next hop";
     return absl::Status(bad.code(), absl::StrCat(where, ": ", bad.message()));
+  }
+  if (log::Enabled(log::Level::kDebug)) {
+    log::Debug("forwarder", absl::StrCat("next hop ", url ? url->ToString() : "?", " chose ",
+                                         result->mechanism().cls(), "/", result->mechanism().type(),
+                                         " for ", result->id()));
   }
   return result;
 }
