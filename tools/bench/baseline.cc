@@ -159,11 +159,11 @@ absl::Status RunBaselineBench(const Env& env, const LoadSettings& load, Report& 
   std::vector<std::unique_ptr<Child>> hops;
   for (int h = 0; h < kLocalHops; ++h) {
     const std::string next = h + 1 < kLocalHops ? urls[static_cast<size_t>(h + 1)] : "";
-    hops.push_back(std::make_unique<Child>(
-        absl::StrCat("hop-", names[h]), env.bin.self, env.dir,
-        std::vector<std::string>{"hop", "--listen=" + urls[static_cast<size_t>(h)],
-                                 "--next=" + next, absl::StrCat("--hop_name=", names[h])},
-        std::vector<std::string>{}));
+    hops.push_back(
+        Spawn(env, absl::StrCat("hop-", names[h]), env.bin.self,
+              std::vector<std::string>{"hop", "--listen=" + urls[static_cast<size_t>(h)],
+                                       "--next=" + next, absl::StrCat("--hop_name=", names[h])},
+              std::vector<std::string>{}));
   }
   for (int h = 0; h < kLocalHops; ++h) {
     absl::Status st =

@@ -61,7 +61,7 @@ LoadResult RunLoad(const Env& env, const LoadSettings& s, const std::string& lab
 
   std::vector<ProcSample> before;
   for (const auto& p : processes) before.push_back(ReadProc(p.second));
-  const ProcSample self_before = ReadProc(getpid());
+  const ProcSample self_before = ReadSelf();
   const absl::Time t0 = absl::Now();
   measuring.store(true);
   {
@@ -88,10 +88,12 @@ LoadResult RunLoad(const Env& env, const LoadSettings& s, const std::string& lab
   r.elapsed = absl::Now() - t0;
   for (size_t k = 0; k < processes.size(); ++k) {
     const ProcSample after = ReadProc(processes[k].second);
-    r.cpu.push_back({processes[k].first, processes[k].second, after.cpu_s - before[k].cpu_s});
+    r.cpu.push_back({processes[k].first, processes[k].second, after.cpu_s - before[k].cpu_s,
+                     after.ctx_switches - before[k].ctx_switches});
   }
-  const ProcSample self_after = ReadProc(getpid());
-  r.cpu.push_back({"nsm-bench (clients)", getpid(), self_after.cpu_s - self_before.cpu_s});
+  const ProcSample self_after = ReadSelf();
+  r.cpu.push_back({"nsm-bench (clients)", getpid(), self_after.cpu_s - self_before.cpu_s,
+                   self_after.ctx_switches - self_before.ctx_switches});
   r.round_trips = static_cast<int64_t>(rt_us.size());
   r.request = Summarize(std::move(req_us));
   r.close = Summarize(std::move(close_us));
@@ -113,6 +115,16 @@ void ReportLoad(Report& report, const std::string& section, const LoadSettings& 
     }
     report.Add(section, "cpu_s_per_1000_rt_" + key, p.cpu_s * 1000.0 / r.round_trips, "s",
                absl::StrCat("CPU per 1,000 round trips: ", p.name), Better::kLower);
+  }
+  for (const auto& p : r.cpu) {
+    if (r.round_trips == 0) break;
+    std::string key = p.name.substr(0, p.name.find(' '));
+    for (char& c : key) {
+      if (c == '-') c = '_';
+    }
+    report.Add(section, "ctx_switches_per_rt_" + key,
+               static_cast<double>(p.ctx_switches) / r.round_trips, "",
+               absl::StrCat("context switches per round trip: ", p.name), Better::kLower);
   }
   report.Add(section, "errors", static_cast<double>(r.errors), "", "failed round trips",
              Better::kLower);

@@ -32,7 +32,8 @@ using RoundTripFn = std::function<absl::Status(int worker, int64_t i, absl::Dura
 struct ProcessCpu {
   std::string name;
   pid_t pid = 0;
-  double cpu_s = 0;  // during the measured phase
+  double cpu_s = 0;          // during the measured phase
+  int64_t ctx_switches = 0;  // during the measured phase
 };
 
 struct LoadResult {

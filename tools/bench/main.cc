@@ -34,6 +34,9 @@ ABSL_FLAG(std::string, compare, "", "print each figure as a ratio to this earlie
 ABSL_FLAG(absl::Duration, timeout, absl::Minutes(30),
           "kill everything and exit 3 if the whole run takes longer");
 ABSL_FLAG(std::string, log_level, "INFO", "NSM_LOG_LEVEL of the started processes");
+ABSL_FLAG(std::string, wrap, "",
+          "NAME=COMMAND: run the child NAME (registry-memory, nsmgr, forwarder, nse, hop-nsmgr, "
+          "...) under COMMAND, e.g. --wrap='nsmgr=valgrind --tool=callgrind' for a profile");
 ABSL_FLAG(bool, keep_dir, false, "keep the temp dir with sockets and process output");
 // Load of mesh and baseline.
 ABSL_FLAG(int, workers, 8, "mesh/baseline: concurrent client workers");
@@ -108,6 +111,16 @@ int Run(const std::vector<std::string>& modes) {
   env.progress = isatty(STDOUT_FILENO) == 1;
   env.smoke = smoke;
   env.log_level = absl::GetFlag(FLAGS_log_level);
+  if (const std::string wrap = absl::GetFlag(FLAGS_wrap); !wrap.empty()) {
+    const size_t eq = wrap.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == wrap.size()) {
+      std::fprintf(stderr, "nsm-bench: --wrap wants NAME=COMMAND, got \"%s\"\n", wrap.c_str());
+      return 2;
+    }
+    env.wrap_name = wrap.substr(0, eq);
+    env.wrap_command = wrap.substr(eq + 1);
+    env.start_timeout = absl::Minutes(2);
+  }
   env.dir = nsm::bench::MakeTempDir();
   if (env.dir.empty()) {
     std::fprintf(stderr, "nsm-bench: cannot create a temp dir\n");

@@ -1,6 +1,7 @@
 #include "tools/bench/mesh_bench.h"
 
 #include <atomic>
+#include <cstdio>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -60,34 +61,33 @@ absl::Status StartTopology(const Env& env, Topology& t) {
   t.forwarder_url = "unix://" + d + "/forwarder.sock";
   t.nse_url = "unix://" + d + "/nse.sock";
   const std::string log = "NSM_LOG_LEVEL=" + env.log_level;
-  t.registry = std::make_unique<Child>(
-      "registry-memory", env.bin.registry_memory, d, std::vector<std::string>{},
-      std::vector<std::string>{"NSM_LISTEN_ON=" + t.registry_url, log});
-  if (absl::Status s = WaitServing(*t.registry, t.registry_url, absl::Seconds(30)); !s.ok()) {
+  t.registry = Spawn(env, "registry-memory", env.bin.registry_memory, std::vector<std::string>{},
+                     std::vector<std::string>{"NSM_LISTEN_ON=" + t.registry_url, log});
+  if (absl::Status s = WaitServing(*t.registry, t.registry_url, env.start_timeout); !s.ok()) {
     return s;
   }
-  t.nsmgr = std::make_unique<Child>(
-      "nsmgr", env.bin.nsmgr, d, std::vector<std::string>{},
+  t.nsmgr = Spawn(
+      env, "nsmgr", env.bin.nsmgr, std::vector<std::string>{},
       std::vector<std::string>{"NSM_NAME=nsmgr-bench", "NSM_LISTEN_ON=" + t.nsmgr_url,
                                "NSM_REGISTRY_URL=" + t.registry_url,
                                "NSM_EXCLUDED_PREFIXES_FILE=" + d + "/excluded_prefixes.yaml", log});
-  if (absl::Status s = WaitServing(*t.nsmgr, t.nsmgr_url, absl::Seconds(30)); !s.ok()) return s;
-  t.forwarder = std::make_unique<Child>(
-      "forwarder", env.bin.forwarder, d, std::vector<std::string>{},
-      std::vector<std::string>{"NSM_NAME=forwarder-bench", "NSM_LISTEN_ON=" + t.forwarder_url,
-                               "NSM_CONNECT_TO=" + t.nsmgr_url, log});
-  t.nse = std::make_unique<Child>(
-      "nse", env.bin.nse, d, std::vector<std::string>{},
-      std::vector<std::string>{
-          "NSM_NAME=nse-bench", "NSM_LISTEN_ON=" + t.nse_url, "NSM_CONNECT_TO=" + t.nsmgr_url,
-          absl::StrCat("NSM_SERVICE_NAMES=", kService), "NSM_CIDR_PREFIX=10.128.0.0/12", log});
+  if (absl::Status s = WaitServing(*t.nsmgr, t.nsmgr_url, env.start_timeout); !s.ok()) return s;
+  t.forwarder =
+      Spawn(env, "forwarder", env.bin.forwarder, std::vector<std::string>{},
+            std::vector<std::string>{"NSM_NAME=forwarder-bench", "NSM_LISTEN_ON=" + t.forwarder_url,
+                                     "NSM_CONNECT_TO=" + t.nsmgr_url, log});
+  t.nse = Spawn(env, "nse", env.bin.nse, std::vector<std::string>{},
+                std::vector<std::string>{"NSM_NAME=nse-bench", "NSM_LISTEN_ON=" + t.nse_url,
+                                         "NSM_CONNECT_TO=" + t.nsmgr_url,
+                                         absl::StrCat("NSM_SERVICE_NAMES=", kService),
+                                         "NSM_CIDR_PREFIX=10.128.0.0/12", log});
   if (absl::Status s =
-          WaitRegistered(*t.forwarder, t.nsmgr_url, "forwarder-bench", absl::Seconds(30));
+          WaitRegistered(*t.forwarder, t.nsmgr_url, "forwarder-bench", env.start_timeout);
       !s.ok()) {
     return absl::Status(
         s.code(), absl::StrCat(s.message(), "\n", t.forwarder->Tail(), "\n", t.nsmgr->Tail()));
   }
-  if (absl::Status s = WaitRegistered(*t.nse, t.nsmgr_url, "nse-bench", absl::Seconds(30));
+  if (absl::Status s = WaitRegistered(*t.nse, t.nsmgr_url, "nse-bench", env.start_timeout);
       !s.ok()) {
     return absl::Status(s.code(),
                         absl::StrCat(s.message(), "\n", t.nse->Tail(), "\n", t.nsmgr->Tail()));
@@ -285,6 +285,8 @@ absl::Status RunMeshBench(const Env& env, const MeshSettings& s, Report& report)
     t.Stop();
     return st;
   }
+  std::fprintf(stderr, "nsm-bench mesh: pids registry-memory=%d nsmgr=%d forwarder=%d nse=%d\n",
+               t.registry->pid(), t.nsmgr->pid(), t.forwarder->pid(), t.nse->pid());
   absl::SleepFor(absl::Milliseconds(500));
   const std::vector<ProcSample> idle = Sample(t);
   const auto pids = t.Pids();

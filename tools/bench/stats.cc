@@ -1,10 +1,12 @@
 #include "tools/bench/stats.h"
 
+#include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <numeric>
 #include <sstream>
@@ -84,6 +86,12 @@ ProcSample ReadProc(pid_t pid) {
   s.rss_kb = StatusField(status, "VmRSS");
   s.hwm_kb = StatusField(status, "VmHWM");
   s.threads = static_cast<int>(StatusField(status, "Threads"));
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator(base + "/task", ec)) {
+    const std::string ts = Slurp(task.path().string() + "/status");
+    s.ctx_switches +=
+        StatusField(ts, "voluntary_ctxt_switches") + StatusField(ts, "nonvoluntary_ctxt_switches");
+  }
   // Fields after the command name (which may contain spaces) start with the state (field 3);
   // utime and stime are fields 14 and 15.
   const size_t paren = stat.rfind(')');
@@ -95,6 +103,13 @@ ProcSample ReadProc(pid_t pid) {
   if (!absl::SimpleAtoi(f[11], &utime) || !absl::SimpleAtoi(f[12], &stime)) return s;
   s.cpu_s = static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
   s.ok = true;
+  return s;
+}
+
+ProcSample ReadSelf() {
+  ProcSample s = ReadProc(getpid());
+  rusage u = {};
+  if (getrusage(RUSAGE_SELF, &u) == 0) s.ctx_switches = u.ru_nvcsw + u.ru_nivcsw;
   return s;
 }
 

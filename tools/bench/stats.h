@@ -42,12 +42,15 @@ LatencySummary Summarize(std::vector<double> us);
 // One reading of /proc/<pid>: resident set size and user+system CPU time of all its threads.
 struct ProcSample {
   bool ok = false;
-  int64_t rss_kb = 0;  // VmRSS
-  int64_t hwm_kb = 0;  // VmHWM (peak RSS)
-  double cpu_s = 0;    // utime + stime
-  int threads = 0;     // Threads
+  int64_t rss_kb = 0;        // VmRSS
+  int64_t hwm_kb = 0;        // VmHWM (peak RSS)
+  double cpu_s = 0;          // utime + stime
+  int threads = 0;           // Threads
+  int64_t ctx_switches = 0;  // voluntary + involuntary, summed over the live threads
 };
 ProcSample ReadProc(pid_t pid);
+// ReadProc of this process, with context switches of its exited threads counted too (getrusage).
+ProcSample ReadSelf();
 
 // The machine the figures come from.
 struct MachineInfo {

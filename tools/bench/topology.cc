@@ -132,6 +132,35 @@ void Child::Stop(absl::Duration grace) {
   process_->Wait(absl::Seconds(5));
 }
 
+namespace {
+
+// `program` itself when it has a slash, else the first executable of that name on PATH.
+std::string OnPath(const std::string& program) {
+  if (program.find('/') != std::string::npos) return program;
+  const char* path = std::getenv("PATH");
+  for (absl::string_view dir : absl::StrSplit(path ? path : "/usr/bin:/bin", ':')) {
+    const std::string p = absl::StrCat(dir, "/", program);
+    if (Executable(p)) return p;
+  }
+  return program;
+}
+
+}  // namespace
+
+std::unique_ptr<Child> Spawn(const Env& env, const std::string& name, const std::string& binary,
+                             std::vector<std::string> args, std::vector<std::string> vars) {
+  if (env.wrap_name != name || env.wrap_command.empty()) {
+    return std::make_unique<Child>(name, binary, env.dir, std::move(args), std::move(vars));
+  }
+  std::vector<std::string> wrapped = absl::StrSplit(env.wrap_command, ' ', absl::SkipEmpty());
+  const std::string program = OnPath(wrapped.front());
+  wrapped.erase(wrapped.begin());
+  wrapped.push_back(binary);
+  wrapped.insert(wrapped.end(), args.begin(), args.end());
+  if (const char* home = std::getenv("HOME")) vars.push_back(absl::StrCat("HOME=", home));
+  return std::make_unique<Child>(name, program, env.dir, std::move(wrapped), std::move(vars));
+}
+
 void InstallChildReaper(absl::Duration deadline) {
   struct sigaction sa = {};
   sa.sa_handler = OnSignal;

@@ -33,6 +33,10 @@ struct Env {
   bool progress = false;  // stdout is a terminal
   bool smoke = false;
   std::string log_level = "INFO";  // NSM_LOG_LEVEL of the children
+  // --wrap=NAME=COMMAND: the child called NAME runs under COMMAND (e.g. valgrind) for profiles.
+  std::string wrap_name, wrap_command;
+  // How long a child may take to start serving (longer when wrapped).
+  absl::Duration start_timeout = absl::Seconds(30);
 };
 
 // A child process of the run; SIGKILLed when destroyed (and by the watchdog or a signal).
@@ -58,6 +62,11 @@ class Child {
   pid_t pid_ = -1;
   std::unique_ptr<nsm::testing::Process> process_;
 };
+
+// A child of the run called `name` (its output goes to <dir>/<name>.out/.err), wrapped when
+// env.wrap_name is `name`.
+std::unique_ptr<Child> Spawn(const Env& env, const std::string& name, const std::string& binary,
+                             std::vector<std::string> args, std::vector<std::string> vars);
 
 // Kills every live child on SIGINT/SIGTERM and when `deadline` passes (then exits with 3 after
 // printing `what` overran). Call once from main.
