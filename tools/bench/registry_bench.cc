@@ -190,10 +190,11 @@ absl::Status RunRegistryBench(const Env& env, const RegistrySettings& s, Report&
     return absl::NotFoundError("registry-memory binary not found (--registry_memory=PATH)");
   }
   const std::string url = "unix://" + env.dir + "/registry.sock";
-  Child registry(
-      "registry-memory", env.bin.registry_memory, env.dir, {},
-      {"NSM_LISTEN_ON=" + url, "NSM_EXPIRE_PERIOD=1h", "NSM_LOG_LEVEL=" + env.log_level});
-  if (absl::Status st = WaitServing(registry, url, absl::Seconds(30)); !st.ok()) return st;
+  std::unique_ptr<Child> child =
+      Spawn(env, "registry-memory", env.bin.registry_memory, {},
+            {"NSM_LISTEN_ON=" + url, "NSM_EXPIRE_PERIOD=1h", "NSM_LOG_LEVEL=" + env.log_level});
+  Child& registry = *child;
+  if (absl::Status st = WaitServing(registry, url, env.start_timeout); !st.ok()) return st;
   absl::SleepFor(absl::Milliseconds(200));
   const ProcSample idle = ReadProc(registry.pid());
   report.Add(kSection, "rss_idle_kb", static_cast<double>(idle.rss_kb), "kB",
