@@ -1,6 +1,5 @@
-// The physical limit for the mesh figures: a chain of no-op gRPC NetworkService servers (each a
-// process, `nsm-bench hop`) with the hop count of the local topology (nsmgr -> forwarder -> NSE)
-// and messages of similar size, driven by the same load as the mesh.
+// The physical limit for the mesh figures: no-op gRPC NetworkService hops (`nsm-bench hop`
+// processes) as many as the local topology has, with similar messages, under the same load.
 #pragma once
 
 #include <string>

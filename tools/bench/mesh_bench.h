@@ -1,6 +1,5 @@
-// nsm-bench mesh: the local topology (registry-memory, nsmgr, forwarder, NSE) as processes on
-// unix sockets, driven by in-process NSM client chains doing Request/Close round trips; then
-// held connections for memory, and the baseline chain for ratios.
+// nsm-bench mesh: registry-memory, nsmgr, forwarder and NSE processes on unix sockets under
+// in-process NSM client chains doing Request/Close; held connections; ratios to the baseline.
 #pragma once
 
 #include "absl/status/status.h"

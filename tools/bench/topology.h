@@ -1,6 +1,5 @@
-// The processes nsm-bench starts (registry-memory, nsmgr, forwarder, nse, its own hop servers):
-// where their binaries are, starting them on unix sockets in a temp dir, waiting until they
-// serve, and killing every child when the bench ends, is interrupted or overruns its deadline.
+// The processes nsm-bench starts: finding their binaries, starting them on unix sockets, waiting
+// until they serve, and killing every child at the end, on a signal or past the deadline.
 #pragma once
 
 #include <sys/types.h>
