@@ -403,6 +403,26 @@ TEST_F(SandboxTest, HundredParallelRequestsSucceedAndAreAllClosed) {
   EXPECT_EQ(counter->closes(), kRequests);
 }
 
+// 1,000 Request/Close pairs one after another: every hop ends with nothing held (TearDown checks
+// connections, metadata-backed state, monitor stores and streams at every hop).
+TEST_F(SandboxTest, ThousandRequestClosePairsLeaveNothingBehind) {
+  Build(Builder());
+  Node& node = domain->node(0);
+  ASSERT_TRUE(domain->RegisterNS(Service()).ok());
+  auto counter = NewCountServer();
+  Must(node.NewEndpoint(Endpoint("nse-1"), {counter}));
+  auto nsc = Must(node.NewClient());
+  constexpr int kPairs = 1000;
+  for (int i = 0; i < kPairs; ++i) {
+    auto conn = nsc->Request(DefaultRequest(kService));
+    ASSERT_TRUE(conn.ok()) << "pair " << i << ": " << conn.status();
+    ASSERT_TRUE(nsc->Close(*conn).ok()) << "pair " << i;
+  }
+  EXPECT_EQ(counter->unique_requests(), size_t{kPairs});
+  EXPECT_EQ(counter->unique_closes(), size_t{kPairs});
+  EXPECT_EQ(node.nsmgr().nsmgr().connections(), 0u);
+}
+
 // After an nsmgr restart (all its state lost) a refresh goes through the forwarder named in the
 // path, even where a fresh selection would pick another, and a Close still reaches the NSE.
 TEST_F(SandboxTest, NsmgrRestartKeepsTheForwarderOfThePathAndCloseReachesTheEndpoint) {
