@@ -9,10 +9,10 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "core/backoff.h"
 #include "core/context.h"
 #include "core/networkservice.h"
 #include "core/typed_key.h"
-#include "core/backoff.h"
 #include "healing/heal/liveness.h"
 #include "healing/heal/watcher.h"
 

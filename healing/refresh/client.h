@@ -8,10 +8,10 @@
 #include <optional>
 
 #include "absl/time/time.h"
+#include "core/backoff.h"
 #include "core/context.h"
 #include "core/networkservice.h"
 #include "core/typed_key.h"
-#include "core/backoff.h"
 
 namespace nsm::healing::refresh {
 

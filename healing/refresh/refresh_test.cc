@@ -13,8 +13,8 @@
 #include "api/path.h"
 #include "core/fake_clock.h"
 #include "gtest/gtest.h"
-#include "healing/refresh/trigger.h"
 #include "healing/refresh/client.h"
+#include "healing/refresh/trigger.h"
 #include "networkservice/begin/client.h"
 #include "networkservice/metadata/metadata.h"
 
