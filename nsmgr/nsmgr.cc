@@ -19,6 +19,7 @@
 #include "registry/clienturl/clienturl.h"
 #include "registry/connect/connect.h"
 #include "registry/expire/expire.h"
+#include "registry/findcache/findcache.h"
 #include "registry/localbypass/localbypass.h"
 #include "registry/memory/memory.h"
 #include "registry/serialize/serialize.h"
@@ -87,6 +88,7 @@ absl::StatusOr<std::unique_ptr<Nsmgr>> Nsmgr::Create(Options o) {
       reg::serialize::NewNSServer(),
       ns_store,
       upstream ? reg::clienturl::NewNSServer(o.registry_url) : nullptr,
+      upstream ? reg::findcache::NewNSServer(o.clock) : nullptr,
       upstream
           ? reg::connect::NewNSServer(reg::connect::GrpcClientFactory<NSTraits>(registry_channels))
           : nullptr,
@@ -99,6 +101,7 @@ absl::StatusOr<std::unique_ptr<Nsmgr>> Nsmgr::Create(Options o) {
       p.nse_store,
       o.url.empty() ? nullptr : reg::localbypass::NewNSEServer(o.url),
       upstream ? reg::clienturl::NewNSEServer(o.registry_url) : nullptr,
+      upstream ? reg::findcache::NewNSEServer(o.clock) : nullptr,
       upstream ? reg::connect::NewNSEServer(
                      reg::connect::GrpcClientFactory<NSETraits>(registry_channels))
                : nullptr,
