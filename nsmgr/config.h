@@ -8,7 +8,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "core/envconfig.h"
-#include "registry/log/log.h"
+#include "core/log.h"
 
 namespace nsm::nsmgr {
 

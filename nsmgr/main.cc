@@ -12,11 +12,11 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "core/credentials.h"
+#include "core/log.h"
 #include "core/token.h"
 #include "forwarder_select/policy.h"
 #include "nsmgr/config.h"
 #include "nsmgr/nsmgr.h"
-#include "registry/log/log.h"
 
 namespace {
 

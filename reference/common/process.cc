@@ -4,7 +4,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
-#include "registry/log/log.h"
+#include "core/log.h"
 
 namespace nsm::reference {
 namespace {

@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/log.h"
 #include "reference/common/env.h"
 #include "reference/forwarder/forwarder.h"
-#include "registry/log/log.h"
 
 namespace nsm::forwarder {
 

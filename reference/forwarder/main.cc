@@ -7,11 +7,11 @@
 #include "absl/time/clock.h"
 #include "api/nsm_url.h"
 #include "core/credentials.h"
+#include "core/log.h"
 #include "reference/common/process.h"
 #include "reference/common/registrar.h"
 #include "reference/forwarder/config.h"
 #include "reference/forwarder/forwarder.h"
-#include "registry/log/log.h"
 
 namespace {
 

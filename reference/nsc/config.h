@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/log.h"
 #include "reference/common/env.h"
 #include "reference/nsc/nsc.h"
-#include "registry/log/log.h"
 
 namespace nsm::nsc {
 

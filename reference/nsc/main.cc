@@ -11,12 +11,12 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "core/credentials.h"
+#include "core/log.h"
 #include "healing/heal/client.h"
 #include "healing/refresh/client.h"
 #include "reference/common/process.h"
 #include "reference/nsc/config.h"
 #include "reference/nsc/nsc.h"
-#include "registry/log/log.h"
 
 namespace {
 

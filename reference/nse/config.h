@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/log.h"
 #include "reference/common/env.h"
 #include "reference/nse/nse.h"
-#include "registry/log/log.h"
 
 namespace nsm::nse {
 

@@ -10,11 +10,11 @@
 #include "absl/time/clock.h"
 #include "api/nsm_url.h"
 #include "core/credentials.h"
+#include "core/log.h"
 #include "reference/common/process.h"
 #include "reference/common/registrar.h"
 #include "reference/nse/config.h"
 #include "reference/nse/nse.h"
-#include "registry/log/log.h"
 
 namespace {
 

@@ -9,7 +9,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "core/envconfig.h"
-#include "registry/log/log.h"
+#include "core/log.h"
 
 namespace nsm::reg::registry_memory {
 

@@ -11,8 +11,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "core/credentials.h"
+#include "core/log.h"
 #include "registry/chains/memory.h"
-#include "registry/log/log.h"
 #include "registry/registry-memory/config.h"
 #include "registry/transport/server.h"
 
