@@ -111,6 +111,11 @@ class Logger {
   std::map<std::string, std::unique_ptr<Repeat>> repeats_ ABSL_GUARDED_BY(mu_);
 };
 
+// For --help texts: the signals that change the process-wide level.
+inline constexpr char kLevelSignalsHelp[] =
+    "SIGUSR1 makes the log one level more verbose (up to trace), SIGUSR2 one level less;\n"
+    "each change is logged.\n";
+
 // The process-wide logger (stderr, real clock); never destroyed.
 Logger& Default();
 
