@@ -60,6 +60,8 @@ class EnvReader {
   std::string Ip(absl::string_view name, bool optional);
   // logrus level names, any case.
   log::Level LogLevel(absl::string_view name);
+  // "text" or "json", any case.
+  log::Format LogFormat(absl::string_view name);
 
   // Records `why` against the variable's current value (for checks made by the caller).
   void Fail(absl::string_view name, absl::string_view why);

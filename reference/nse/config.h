@@ -19,6 +19,7 @@ struct Config {
   // Empty: a unix socket in a new temporary directory (as cmd-nse-icmp-responder).
   std::string listen_on;
   log::Level log_level = log::Level::kInfo;
+  log::Format log_format = log::Format::kText;
   std::string spiffe_endpoint_socket;
 };
 
