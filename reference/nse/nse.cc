@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "api/mechanisms.h"
+#include "networkservice/log/log.h"
 #include "networkservice/mechanisms/server.h"
 #include "networkservice/monitor/server.h"
 
@@ -48,7 +49,9 @@ class PassThrough : public NetworkServiceServer {
 
 absl::StatusOr<Chain> NewServer(const Options& o) {
   Chain chain;
-  std::vector<std::shared_ptr<NetworkServiceServer>> elements;
+  // A debug line per Request/Close (issue #8).
+  std::vector<std::shared_ptr<NetworkServiceServer>> elements = {
+      logging::NewServer({.component = o.name, .clock = o.clock})};
   if (!o.cidr_prefixes.empty()) {
     auto ipam = Point2PointIpam::Create(o.cidr_prefixes, o.max_connections);
     if (!ipam.ok())

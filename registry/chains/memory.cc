@@ -1,6 +1,7 @@
 #include "registry/chains/memory.h"
 
 #include "registry/connect/connect.h"
+#include "registry/log/log.h"
 #include "registry/proxy/proxy.h"
 #include "registry/setpayload/setpayload.h"
 #include "registry/setregistrationtime/setregistrationtime.h"
@@ -18,6 +19,7 @@ MemoryRegistry NewMemoryRegistry(const MemoryRegistryOptions& options) {
   r.nse_serialize = serialize::NewNSEServer();
 
   r.ns = std::make_shared<NSRegistryServerChain>(NSRegistryServerChain::Elements{
+      logging::NewNSServer({.component = "registry/ns"}),
       validate::NewNSServer(),
       serialize::NewNSServer(),
       setpayload::NewNSServer(),
@@ -27,6 +29,7 @@ MemoryRegistry NewMemoryRegistry(const MemoryRegistryOptions& options) {
   });
 
   r.nse = std::make_shared<NSERegistryServerChain>(NSERegistryServerChain::Elements{
+      logging::NewNSEServer({.component = "registry/nse"}),
       validate::NewNSEServer(),
       r.nse_serialize,
       setregistrationtime::NewNSEServer(),
