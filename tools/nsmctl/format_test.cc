@@ -223,7 +223,7 @@ TEST(DescribeTest, EveryFieldOfTheEndpoint) {
   EXPECT_THAT(d, HasSubstr("Name:                       icmp-server\n"));
   EXPECT_THAT(d, HasSubstr("URL:                        unix:///run/nse.sock\n"));
   EXPECT_THAT(d, HasSubstr("Network Services:           icmp-responder, vpn\n"));
-  EXPECT_THAT(d, HasSubstr("Labels:\n  icmp-responder:            app=icmp,nodeName=n1\n"));
+  EXPECT_THAT(d, HasSubstr("Labels:\n  icmp-responder:           app=icmp,nodeName=n1\n"));
   EXPECT_THAT(d, HasSubstr("Expiration Time:            " +
                            api::FormatRfc3339Nano(kNow + absl::Seconds(45)) + " (in 45s)\n"));
   EXPECT_THAT(d, HasSubstr("Initial Registration Time:  " +
