@@ -11,10 +11,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <type_traits>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "api/nsm_url.h"
+#include "api/path.h"
 #include "connection.grpc.pb.h"
 #include "core/credentials.h"
 #include "core/grpc_transport.h"
@@ -68,6 +71,30 @@ absl::Status Pump(const Context& ctx, BufferedFindStream<Response>& stream,
   }
 }
 
+// Each name once, in first-seen order. An nsmgr answers a Find for its local entries from its store
+// and again through the domain registry (localbypass gives them their real URL back), so the same
+// registration can come twice; the copy that expires last is the freshest.
+template <class Item>
+std::vector<Item> OncePerName(std::vector<Item> items) {
+  std::vector<Item> out;
+  absl::flat_hash_map<std::string, size_t> index;
+  for (auto& item : items) {
+    auto [it, inserted] = index.emplace(item.name(), out.size());
+    if (inserted) {
+      out.push_back(std::move(item));
+      continue;
+    }
+    if constexpr (std::is_same_v<Item, ::registry::NetworkServiceEndpoint>) {
+      Item& kept = out[it->second];
+      if (api::FromProtoTimestamp(item.expiration_time()) >
+          api::FromProtoTimestamp(kept.expiration_time())) {
+        kept = std::move(item);
+      }
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Peer>> Peer::Dial(const Target& target,
@@ -111,7 +138,7 @@ absl::StatusOr<std::vector<::registry::NetworkService>> Peer::FindNS(
   for (auto& r : stream->Drain()) {
     if (!r.deleted()) out.push_back(std::move(*r.mutable_network_service()));
   }
-  return out;
+  return OncePerName(std::move(out));
 }
 
 absl::StatusOr<std::vector<::registry::NetworkServiceEndpoint>> Peer::FindNSE(
@@ -125,7 +152,7 @@ absl::StatusOr<std::vector<::registry::NetworkServiceEndpoint>> Peer::FindNSE(
   for (auto& r : stream->Drain()) {
     if (!r.deleted()) out.push_back(std::move(*r.mutable_network_service_endpoint()));
   }
-  return out;
+  return OncePerName(std::move(out));
 }
 
 absl::Status Peer::WatchNS(
