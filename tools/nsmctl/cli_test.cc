@@ -27,7 +27,7 @@ std::string ParseError(std::vector<std::string> args) {
   return o.ok() ? "" : std::string(o.status().message());
 }
 
-TEST(ParseArgsTest, GetForms) {
+TEST(NsmctlParseArgsTest, GetForms) {
   Options o = Parse({"get", "nse", "--registry", "unix:///r.sock", "-o", "json"});
   EXPECT_EQ(o.verb, Verb::kGet);
   EXPECT_EQ(o.kind, Kind::kNSE);
@@ -61,7 +61,7 @@ TEST(ParseArgsTest, GetForms) {
   EXPECT_EQ(Parse({"get", "conn"}).kind, Kind::kConnections);
 }
 
-TEST(ParseArgsTest, DescribeWatchGraph) {
+TEST(NsmctlParseArgsTest, DescribeWatchGraph) {
   Options o = Parse({"describe", "nse", "icmp-server"});
   EXPECT_EQ(o.verb, Verb::kDescribe);
   EXPECT_EQ(o.name, "icmp-server");
@@ -85,7 +85,7 @@ TEST(ParseArgsTest, DescribeWatchGraph) {
   EXPECT_EQ(Parse({"get", "-h"}).verb, Verb::kHelp);
 }
 
-TEST(ParseArgsTest, ExactProblems) {
+TEST(NsmctlParseArgsTest, ExactProblems) {
   EXPECT_EQ(ParseError({}), "no command (want get, describe, watch or graph)");
   EXPECT_EQ(ParseError({"list"}), "unknown command \"list\" (want get, describe, watch or graph)");
   EXPECT_EQ(ParseError({"get"}), "get needs a resource type (ns, nse, forwarders or connections)");
@@ -118,7 +118,7 @@ TEST(ParseArgsTest, ExactProblems) {
   EXPECT_EQ(ParseError({"graph", "nse"}), "graph takes no arguments, got \"nse\"");
 }
 
-TEST(RunTest, BadArgumentsPrintTheProblemAndUsageWithExitTwo) {
+TEST(NsmctlRunTest, BadArgumentsPrintTheProblemAndUsageWithExitTwo) {
   std::ostringstream out, err;
   EXPECT_EQ(nsmctl::Run({"get", "pods"}, out, err), kExitUsage);
   EXPECT_THAT(err.str(), StartsWith("nsmctl: unknown resource type \"pods\""));
@@ -126,7 +126,7 @@ TEST(RunTest, BadArgumentsPrintTheProblemAndUsageWithExitTwo) {
   EXPECT_EQ(out.str(), "");
 }
 
-TEST(RunTest, HelpListsCommandsAndExitCodes) {
+TEST(NsmctlRunTest, HelpListsCommandsAndExitCodes) {
   std::ostringstream out, err;
   EXPECT_EQ(nsmctl::Run({"--help"}, out, err), kExitOk);
   for (const char* s : {"nsmctl get ns|nse|forwarders|connections", "nsmctl describe nse NAME",
@@ -136,7 +136,7 @@ TEST(RunTest, HelpListsCommandsAndExitCodes) {
   }
 }
 
-TEST(RunTest, UnreachableTargetIsExitOneWithTheReasonAndBounded) {
+TEST(NsmctlRunTest, UnreachableTargetIsExitOneWithTheReasonAndBounded) {
   const std::string dir = "/nonexistent-nsmctl-test";
   std::ostringstream out, err;
   const absl::Time start = absl::Now();

@@ -64,7 +64,7 @@ Connection LocalConnection() {
   return c;
 }
 
-TEST(TableTest, AlignsColumnsWithThreeSpacesAndNoneForEmptyCells) {
+TEST(NsmctlTableTest, AlignsColumnsWithThreeSpacesAndNoneForEmptyCells) {
   Table t({"NAME", "URL"});
   t.Add({"a", "unix:///x"});
   t.Add({"longer-name", ""});
@@ -74,7 +74,7 @@ TEST(TableTest, AlignsColumnsWithThreeSpacesAndNoneForEmptyCells) {
             "longer-name   <none>\n");
 }
 
-TEST(DurationTest, LikeKubectl) {
+TEST(NsmctlDurationTest, LikeKubectl) {
   EXPECT_EQ(HumanDuration(absl::Seconds(0)), "0s");
   EXPECT_EQ(HumanDuration(absl::Seconds(45)), "45s");
   EXPECT_EQ(HumanDuration(absl::Seconds(119)), "119s");
@@ -93,7 +93,7 @@ TEST(DurationTest, LikeKubectl) {
   EXPECT_EQ(Remaining(kNow + absl::Seconds(30), kNow), "30s");
 }
 
-TEST(NSETableTest, ColumnsAndWideLabels) {
+TEST(NsmctlNSETableTest, ColumnsAndWideLabels) {
   EXPECT_EQ(NSETable({Endpoint()}, Output::kTable, kNow),
             "NAME          SERVICES             URL                    AGE   EXPIRES\n"
             "icmp-server   icmp-responder,vpn   unix:///run/nse.sock   3m    45s\n");
@@ -102,7 +102,7 @@ TEST(NSETableTest, ColumnsAndWideLabels) {
               HasSubstr("icmp-responder:app=icmp,nodeName=n1\n"));
 }
 
-TEST(ForwarderTableTest, ShowsTheForwarderServiceLabels) {
+TEST(NsmctlForwarderTableTest, ShowsTheForwarderServiceLabels) {
   EXPECT_EQ(ForwarderTable({ForwarderReg("forwarder-1"), ForwarderReg("forwarder-2")}, "forwarder",
                            Output::kTable, kNow),
             "NAME          URL                            LABELS     AGE   EXPIRES\n"
@@ -110,7 +110,7 @@ TEST(ForwarderTableTest, ShowsTheForwarderServiceLabels) {
             "forwarder-2   unix:///run/forwarder-2.sock   p2p=true   10s   50s\n");
 }
 
-TEST(NSTableTest, NameFirstAndMatchCount) {
+TEST(NsmctlNSTableTest, NameFirstAndMatchCount) {
   NS ns;
   ns.set_name("icmp-responder");
   ns.set_payload("ETHERNET");
@@ -122,7 +122,7 @@ TEST(NSTableTest, NameFirstAndMatchCount) {
   EXPECT_THAT(NSTable({ns}, Output::kWide), HasSubstr("p2mp=true"));
 }
 
-TEST(HopsTest, LocalAndRemotePathsAtTheReportingNsmgr) {
+TEST(NsmctlHopsTest, LocalAndRemotePathsAtTheReportingNsmgr) {
   Hops local = HopsOf(LocalConnection());
   EXPECT_EQ(local.nsc, "demo-nsc");
   EXPECT_EQ(local.nsmgr, "nsmgr-demo");
@@ -149,7 +149,7 @@ TEST(HopsTest, LocalAndRemotePathsAtTheReportingNsmgr) {
   EXPECT_EQ(HopsOf(unfinished).forwarder, "fwd");
 }
 
-TEST(ConnectionTableTest, ColumnsAndWideExtras) {
+TEST(NsmctlConnectionTableTest, ColumnsAndWideExtras) {
   const std::string table = ConnectionTable({LocalConnection()}, Output::kTable, kNow);
   EXPECT_EQ(table,
             "ID         SERVICE          STATE   NSC        NSMGR        FORWARDER     NSE         "
@@ -165,7 +165,7 @@ TEST(ConnectionTableTest, ColumnsAndWideExtras) {
   EXPECT_THAT(wide, Not(HasSubstr("SECRET")));
 }
 
-TEST(JsonTest, ConnectionHasStableFieldsAndNoToken) {
+TEST(NsmctlJsonTest, ConnectionHasStableFieldsAndNoToken) {
   nlohmann::json j = ConnectionToJson(LocalConnection());
   EXPECT_EQ(j["id"], "id-nsmgr");
   EXPECT_EQ(j["network_service"], "icmp-responder");
@@ -188,7 +188,7 @@ TEST(JsonTest, ConnectionHasStableFieldsAndNoToken) {
   EXPECT_THAT(j.dump(), Not(HasSubstr("token")));
 }
 
-TEST(JsonTest, EndpointAndServiceFieldNames) {
+TEST(NsmctlJsonTest, EndpointAndServiceFieldNames) {
   nlohmann::json e = NSEToJson(Endpoint());
   EXPECT_EQ(e["name"], "icmp-server");
   EXPECT_EQ(e["network_service_names"], nlohmann::json::array({"icmp-responder", "vpn"}));
@@ -218,7 +218,7 @@ TEST(JsonTest, EndpointAndServiceFieldNames) {
   EXPECT_TRUE(n["matches"][0]["metadata"].is_null());
 }
 
-TEST(DescribeTest, EveryFieldOfTheEndpoint) {
+TEST(NsmctlDescribeTest, EveryFieldOfTheEndpoint) {
   const std::string d = DescribeNSE(Endpoint(), kNow);
   EXPECT_THAT(d, HasSubstr("Name:                       icmp-server\n"));
   EXPECT_THAT(d, HasSubstr("URL:                        unix:///run/nse.sock\n"));
@@ -233,7 +233,7 @@ TEST(DescribeTest, EveryFieldOfTheEndpoint) {
   EXPECT_THAT(DescribeNSE(bare, kNow), HasSubstr("Labels:                     <none>\n"));
 }
 
-TEST(WatchLineTest, OneLinePerEvent) {
+TEST(NsmctlWatchLineTest, OneLinePerEvent) {
   EXPECT_EQ(NSEEventLine(kNow, false, Endpoint(), kNow),
             "08:00:00.000 UPDATE nse icmp-server services=icmp-responder,vpn "
             "url=unix:///run/nse.sock expires=45s");

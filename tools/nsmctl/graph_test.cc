@@ -41,7 +41,7 @@ int Count(const std::string& s, const std::string& what) {
   return n;
 }
 
-TEST(GraphTest, LocalConnectionNodesClusterAndEdges) {
+TEST(NsmctlGraphTest, LocalConnectionNodesClusterAndEdges) {
   TopologyInput in;
   NsmgrView v;
   v.url = "unix:///d/nsmgr.sock";
@@ -72,7 +72,7 @@ TEST(GraphTest, LocalConnectionNodesClusterAndEdges) {
   EXPECT_THAT(dot, Not(HasSubstr("SECRET")));
 }
 
-TEST(GraphTest, RemoteConnectionSeenAtBothNsmgrsIsDrawnOnceWithTwoClusters) {
+TEST(NsmctlGraphTest, RemoteConnectionSeenAtBothNsmgrsIsDrawnOnceWithTwoClusters) {
   const std::vector<std::string> path = {"nsc", "nsmgr-a", "fwd-a", "nsmgr-b", "fwd-b", "nse-b"};
   TopologyInput in;
   NsmgrView a{
@@ -98,7 +98,7 @@ TEST(GraphTest, RemoteConnectionSeenAtBothNsmgrsIsDrawnOnceWithTwoClusters) {
   EXPECT_GT(dot.find("\"fwd-b\" [shape=hexagon"), cluster_b);
 }
 
-TEST(GraphTest, DownConnectionsAreRedAndNsmgrWithoutConnectionsIsNamedByUrl) {
+TEST(NsmctlGraphTest, DownConnectionsAreRedAndNsmgrWithoutConnectionsIsNamedByUrl) {
   TopologyInput in;
   NsmgrView idle{"unix:///d/idle.sock", {}, {}};
   auto down = Conn("c2", {"nsc", "nsmgr-x", "fwd", "nse"}, 1);
@@ -114,7 +114,7 @@ TEST(GraphTest, DownConnectionsAreRedAndNsmgrWithoutConnectionsIsNamedByUrl) {
   EXPECT_THAT(dot, HasSubstr("\"nse\" [shape=box style="));
 }
 
-TEST(GraphTest, RegistryEndpointsAndQuoting) {
+TEST(NsmctlGraphTest, RegistryEndpointsAndQuoting) {
   TopologyInput in;
   in.registry_endpoints = {Reg("we\"ird\\name", "svc", "tcp://10.0.0.1:5001")};
   const std::string dot = TopologyDot(in);
