@@ -13,11 +13,13 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "api/path.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "tools/nsmctl/fetch.h"
 #include "tools/nsmctl/graph.h"
 
@@ -89,8 +91,9 @@ Commands:
              connection along its path; -o svg runs Graphviz's dot
 
 Flags:
-  --nsmgr URL              nsmgr to ask (default )" +
-         std::string(kDefaultNsmgrUrl) + R"(); graph takes several
+  --nsmgr URL              nsmgr to ask (graph: one or more); default
+                           )" +
+         std::string(kDefaultNsmgrUrl) + R"(
   --registry URL           registry to ask for ns/nse instead of an nsmgr (nsmgrs serve the
                            registry API too); graph adds its endpoints
   -o, --output FORMAT      table (default), wide (more columns) or json; graph: dot or svg
@@ -256,6 +259,23 @@ absl::StatusOr<Options> ParseArgs(const std::vector<std::string>& args) {
 }
 
 namespace {
+
+// Drops a response equal to the last one printed for the same name: an nsmgr's watch reports each
+// change of a local entry twice (from its store and from the domain registry via localbypass).
+template <class Response>
+class Repeats {
+ public:
+  bool Seen(const std::string& name, const Response& r) {
+    auto [it, inserted] = last_.try_emplace(name, r);
+    if (inserted) return false;
+    if (google::protobuf::util::MessageDifferencer::Equals(it->second, r)) return true;
+    it->second = r;
+    return false;
+  }
+
+ private:
+  absl::flat_hash_map<std::string, Response> last_;
+};
 
 class Runner {
  public:
@@ -449,8 +469,10 @@ class Runner {
     if (o_.kind == Kind::kNS) {
       ::registry::NetworkServiceQuery q;
       if (!o_.name.empty()) q.mutable_network_service()->set_name(o_.name);
+      Repeats<::registry::NetworkServiceResponse> repeats;
       return (*peer)->WatchNS(ctx, q, [&](const ::registry::NetworkServiceResponse& r) {
         if (!o_.name.empty() && r.network_service().name() != o_.name) return;
+        if (repeats.Seen(r.network_service().name(), r)) return;
         const absl::Time at = absl::Now();
         Emit({{"event", r.deleted() ? "DELETE" : "UPDATE"},
               {"time", api::FormatRfc3339Nano(at)},
@@ -458,9 +480,11 @@ class Runner {
              [&] { return NSEventLine(at, r.deleted(), r.network_service()); });
       });
     }
+    Repeats<::registry::NetworkServiceEndpointResponse> repeats;
     return (*peer)->WatchNSE(
         ctx, NSEQuery(Service()), [&](const ::registry::NetworkServiceEndpointResponse& r) {
           if (!o_.name.empty() && r.network_service_endpoint().name() != o_.name) return;
+          if (repeats.Seen(r.network_service_endpoint().name(), r)) return;
           const absl::Time at = absl::Now();
           Emit({{"event", r.deleted() ? "DELETE" : "UPDATE"},
                 {"time", api::FormatRfc3339Nano(at)},

@@ -281,6 +281,10 @@ TEST_F(NsmctlTest, WatchNseSeesRegisterAndUnregister) {
   cancel();
   watcher.join();
   EXPECT_EQ(code, kExitOk) << err.str();
+  // The nsmgr reports local changes from its store and again from the domain registry: printed
+  // once.
+  EXPECT_EQ(Count(buf.text(), " UPDATE nse icmp-server "), 1) << buf.text();
+  EXPECT_EQ(Count(buf.text(), " DELETE nse nse-extra "), 1) << buf.text();
 }
 
 TEST_F(NsmctlTest, WatchConnectionsJsonSeesInitialStateAndClose) {
