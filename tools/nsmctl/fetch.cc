@@ -71,6 +71,15 @@ absl::Status Pump(const Context& ctx, BufferedFindStream<Response>& stream,
   }
 }
 
+// Cancels a watch and waits (bounded) until the remote stream has ended, so nothing of it is still
+// running when the command returns and the process exits.
+template <class Response>
+void StopWatch(BufferedFindStream<Response>& stream) {
+  stream.Cancel();
+  const absl::Time end = absl::Now() + absl::Seconds(1);
+  while (!stream.finished() && absl::Now() < end) stream.Recv(absl::Milliseconds(20));
+}
+
 // Each name once, in first-seen order. An nsmgr answers a Find for its local entries from its store
 // and again through the domain registry (localbypass gives them their real URL back), so the same
 // registration can come twice; the copy that expires last is the freshest.
@@ -166,7 +175,7 @@ absl::Status Peer::WatchNS(
     return CallError("NetworkServiceRegistry.Find", s);
   }
   absl::Status s = Pump(ctx, *stream, on);
-  stream->Cancel();
+  StopWatch(*stream);
   return s.ok() ? s : CallError("NetworkServiceRegistry.Find", s);
 }
 
@@ -181,7 +190,7 @@ absl::Status Peer::WatchNSE(
     return CallError("NetworkServiceEndpointRegistry.Find", s);
   }
   absl::Status s = Pump(ctx, *stream, on);
-  stream->Cancel();
+  StopWatch(*stream);
   return s.ok() ? s : CallError("NetworkServiceEndpointRegistry.Find", s);
 }
 
