@@ -76,7 +76,8 @@ std::string Usage() {
   return R"(nsmctl: look at a running Network Service Mesh (nsmgr and registry).
 
 Usage:
-  nsmctl get ns|nse|forwarders|connections [NAME] [--nsmgr URL | --registry URL] [-o table|wide|json]
+  nsmctl get ns|nse|forwarders|connections [NAME] [--nsmgr URL | --registry URL]
+             [-o table|wide|json]
   nsmctl describe nse NAME [--nsmgr URL | --registry URL] [-o json]
   nsmctl watch ns|nse|forwarders|connections [NAME] [--nsmgr URL | --registry URL] [-o json]
   nsmctl graph [--nsmgr URL ...] [--registry URL] [-o dot|svg] [--out FILE]

@@ -1,6 +1,5 @@
-// nsmctl arguments: every command and flag form, the exact problem for bad arguments (exit 2), help
-// with the exit codes, and an unreachable target reported within the dial timeout (exit 1)
-// (issue #8).
+// nsmctl arguments (issue #8): every command and flag form, the exact problem for bad arguments
+// (exit 2), help with the exit codes, an unreachable target within the dial timeout (exit 1).
 #include "tools/nsmctl/cli.h"
 
 #include <sstream>

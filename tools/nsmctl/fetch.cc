@@ -1,6 +1,5 @@
-// nsmctl's view of a running mesh: registry Find (once or watching) and MonitorConnections (first
-// event or the stream) against an nsmgr or a registry, with a bounded dial (issue #8, api.md §5-6,
-// §7.5).
+// nsmctl's view of a mesh (issue #8): registry Find once or watching (api.md §5-6) and
+// MonitorConnections first event or stream (api.md §7.5), against an nsmgr or registry.
 #include "tools/nsmctl/fetch.h"
 
 #include <errno.h>

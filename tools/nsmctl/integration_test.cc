@@ -1,6 +1,5 @@
-// nsmctl against a live sandbox mesh (registry, nsmgr, two forwarders, an NSE, an NSC over real
-// gRPC on unix sockets): get/describe/watch/graph in-process, and the binary as a process (exit
-// codes, Ctrl-C, missing Graphviz) (issue #8).
+// nsmctl (issue #8) against a sandbox mesh over real gRPC on unix sockets: every command in
+// process, and the binary as a process (exit codes, Ctrl-C, -o svg with and without dot).
 #include <signal.h>
 
 #include <filesystem>
