@@ -6,8 +6,10 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -405,6 +407,75 @@ TEST_F(NsmctlTest, BinaryExitCodesCtrlCAndMissingGraphviz) {
     EXPECT_EQ(p.out(), "");
     EXPECT_EQ(testing::ReadFile(dir + "/g.svg"), "<svg>digraph nsm {</svg>\n");
   }
+}
+
+}  // namespace
+}  // namespace nsm::nsmctl
+
+namespace nsm::nsmctl {
+namespace {
+
+// Two nodes: the NSC on node 0, the NSE on node 1. Each nsmgr reports its own hops, and the graph
+// of both draws the six-hop path once, with one cluster per node.
+TEST(NsmctlTwoNodesTest, RemoteConnectionAtBothNsmgrsAndInTheGraph) {
+  auto built =
+      Builder()
+          .SetNodesCount(2)
+          .SetNodeSetup([](Node& node) -> absl::Status {
+            const std::string i = std::to_string(node.index());
+            if (auto m = node.NewNsmgr("nsmgr-" + i); !m.ok()) return m.status();
+            auto f = node.NewForwarder(Registration("fwd-" + i, "forwarder", {{"p2p", "true"}}));
+            return f.status();
+          })
+          .Build();
+  ASSERT_TRUE(built.ok()) << built.status();
+  std::unique_ptr<Domain> domain = *std::move(built);
+  ::registry::NetworkService ns;
+  ns.set_name(kService);
+  ASSERT_TRUE(domain->RegisterNS(ns).ok());
+  ASSERT_TRUE(domain->node(1).NewEndpoint(Registration("nse-b", kService, {})).ok());
+  auto nsc = domain->node(0).NewClient({.name = "nsc-a"});
+  ASSERT_TRUE(nsc.ok()) << nsc.status();
+  auto conn = (*nsc)->Request(testing::DefaultRequest(kService));
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  ASSERT_EQ(conn->path().path_segments_size(), 6);
+  ASSERT_TRUE(Eventually([&] {
+    return domain->node(0).nsmgr().nsmgr().connections() == 1 &&
+           domain->node(1).nsmgr().nsmgr().connections() == 1;
+  }));
+  const std::string a = domain->node(0).nsmgr().url(), b = domain->node(1).nsmgr().url();
+
+  for (const auto& [url, nsmgr, forwarder] :
+       {std::tuple{a, "nsmgr-0", "fwd-0"}, std::tuple{b, "nsmgr-1", "fwd-1"}}) {
+    Result r = RunNsmctl({"get", "connections", "--nsmgr", url, "-o", "json"});
+    ASSERT_EQ(r.code, kExitOk) << r.err;
+    nlohmann::json j = nlohmann::json::parse(r.out);
+    ASSERT_EQ(j.size(), 1u) << r.out;
+    EXPECT_EQ(j[0]["nsc"], "nsc-a");
+    EXPECT_EQ(j[0]["nsmgr"], nsmgr);
+    EXPECT_EQ(j[0]["forwarder"], forwarder);
+    EXPECT_EQ(j[0]["nse"], "nse-b");
+  }
+
+  Result r =
+      RunNsmctl({"graph", "--nsmgr", a, "--nsmgr", b, "--registry", domain->registry()->url()});
+  ASSERT_EQ(r.code, kExitOk) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("subgraph \"cluster_nsmgr-0\""));
+  EXPECT_THAT(r.out, HasSubstr("subgraph \"cluster_nsmgr-1\""));
+  for (const auto& [from, to] :
+       {std::pair{"nsc-a", "nsmgr-0"}, std::pair{"nsmgr-0", "fwd-0"}, std::pair{"fwd-0", "nsmgr-1"},
+        std::pair{"nsmgr-1", "fwd-1"}, std::pair{"fwd-1", "nse-b"}}) {
+    const std::string edge = absl::StrCat("\"", from, "\" -> \"", to, "\" [label=");
+    EXPECT_EQ(Count(r.out, edge), 1) << edge << "\n" << r.out;
+  }
+  // nse-b sits with its own nsmgr and forwarder.
+  const std::string cluster_1 = r.out.substr(r.out.find("subgraph \"cluster_nsmgr-1\""));
+  const std::string body_1 = cluster_1.substr(0, cluster_1.find("  }\n"));
+  EXPECT_THAT(body_1, HasSubstr("\"nse-b\" [shape=box"));
+  EXPECT_THAT(body_1, HasSubstr("\"fwd-1\" [shape=hexagon"));
+  EXPECT_THAT(body_1, Not(HasSubstr("\"fwd-0\"")));
+
+  ASSERT_TRUE((*nsc)->Close(*conn).ok());
 }
 
 }  // namespace
