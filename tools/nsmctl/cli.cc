@@ -261,14 +261,16 @@ absl::StatusOr<Options> ParseArgs(const std::vector<std::string>& args) {
 
 namespace {
 
-// Drops a response equal to the last one printed for the same name: an nsmgr's watch reports each
-// change of a local entry twice (from its store and from the domain registry via localbypass).
+// Drops a response that repeats the last one printed for the same name (equal, or a second
+// deletion): an nsmgr's watch reports each change of a local entry twice, from its store and from
+// the domain registry via localbypass (whose deletions carry the nsmgr's URL).
 template <class Response>
 class Repeats {
  public:
   bool Seen(const std::string& name, const Response& r) {
     auto [it, inserted] = last_.try_emplace(name, r);
     if (inserted) return false;
+    if (it->second.deleted() && r.deleted()) return true;
     if (google::protobuf::util::MessageDifferencer::Equals(it->second, r)) return true;
     it->second = r;
     return false;
