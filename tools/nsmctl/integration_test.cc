@@ -252,6 +252,12 @@ TEST_F(NsmctlTest, DescribeNse) {
   EXPECT_THAT(r.out, HasSubstr("Expiration Time:            20"));
   EXPECT_THAT(r.out, HasSubstr("Initial Registration Time:  20"));
 
+  r = RunNsmctl({"describe", "nse", "icmp-server", "--nsmgr", nsmgr_url(), "-o", "json"});
+  ASSERT_EQ(r.code, kExitOk) << r.err;
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["name"], "icmp-server");
+  EXPECT_EQ(j["url"], nse_->url());
+
   r = RunNsmctl({"describe", "nse", "nope", "--registry", registry_url()});
   EXPECT_EQ(r.code, kExitError);
   EXPECT_EQ(r.err, "nsmctl: nse \"nope\" not found at registry " + registry_url() + "\n");
@@ -286,6 +292,31 @@ TEST_F(NsmctlTest, WatchNseSeesRegisterAndUnregister) {
   // once.
   EXPECT_EQ(Count(buf.text(), " UPDATE nse icmp-server "), 1) << buf.text();
   EXPECT_EQ(Count(buf.text(), " DELETE nse nse-extra "), 1) << buf.text();
+}
+
+TEST_F(NsmctlTest, WatchNsSeesANewService) {
+  SharedOutput buf;
+  std::ostream out(&buf);
+  std::ostringstream err;
+  auto [ctx, cancel] = Context().WithCancel();
+  int code = -1;
+  std::thread watcher([&, ctx = ctx] {
+    code = nsmctl::Run({"watch", "ns", "--registry", registry_url()}, out, err, ctx);
+  });
+  EXPECT_TRUE(Eventually([&] {
+    return absl::StrContains(buf.text(), " UPDATE ns icmp-responder ");
+  })) << buf.text()
+      << err.str();
+  ::registry::NetworkService ns;
+  ns.set_name("vpn");
+  ns.set_payload("IP");
+  ASSERT_TRUE(domain_->RegisterNS(ns).ok());
+  EXPECT_TRUE(Eventually([&] {
+    return absl::StrContains(buf.text(), " UPDATE ns vpn payload=IP ");
+  })) << buf.text();
+  cancel();
+  watcher.join();
+  EXPECT_EQ(code, kExitOk) << err.str();
 }
 
 TEST_F(NsmctlTest, WatchConnectionsJsonSeesInitialStateAndClose) {
