@@ -103,7 +103,7 @@ absl::StatusOr<std::unique_ptr<Nsmgr>> Nsmgr::Create(Options o) {
       reg::serialize::NewNSEServer(),
       reg::expire::NewNSEServer(o.nse_expiry_cap),
       p.nse_store,
-      o.url.empty() ? nullptr : reg::localbypass::NewNSEServer(o.url),
+      o.url.empty() ? nullptr : reg::localbypass::NewNSEServer(o.url, {.local_store_first = true}),
       upstream ? reg::clienturl::NewNSEServer(o.registry_url) : nullptr,
       upstream ? reg::findcache::NewNSEServer(o.clock) : nullptr,
       upstream ? reg::connect::NewNSEServer(
