@@ -120,9 +120,9 @@ namespace internal {
 
 int Run(const ErasedCommand& command, int argc, char** argv) {
   const char* cmd = command.name.c_str();
-  // Debian's Abseil checks every Mutex acquisition for lock-order cycles (about 5 % of the
-  // nsmgr's instructions, docs/PERFORMANCE.md). The tests keep the check; the binaries skip it.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  if (!command.check_lock_order) {
+    absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  }
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--help" || arg == "-h" || arg == "help") {

@@ -77,6 +77,9 @@ struct Command {
   std::vector<StartFunc<Config>> extras = {};
   // Starts the main service.
   StartFunc<Config> start;
+  // Abseil's lock-order (deadlock) check costs about 5 % of the nsmgr's instructions
+  // (docs/PERFORMANCE.md): binaries run without it, tests that run a command in-process keep it.
+  bool check_lock_order = false;
 };
 
 namespace internal {
@@ -92,6 +95,7 @@ struct ErasedCommand {
   std::string name;
   std::function<std::string()> help;
   std::function<bool(absl::string_view)> flag;
+  bool check_lock_order = false;
   std::function<absl::StatusOr<Settings>()> configure;
   std::vector<std::function<absl::StatusOr<std::unique_ptr<Service>>(Process&)>> extras;
   std::function<absl::StatusOr<std::unique_ptr<Service>>(Process&)> start;
@@ -110,6 +114,7 @@ int RunCommand(Command<Config> command, int argc, char** argv) {
   erased.name = command.name;
   erased.help = command.help;
   erased.flag = command.flag;
+  erased.check_lock_order = command.check_lock_order;
   erased.configure = [config, parse = command.parse,
                       describe = command.describe]() -> absl::StatusOr<internal::Settings> {
     auto parsed = parse();

@@ -60,7 +60,8 @@ Command<Config> MakeCommand(Recorder& r, absl::StatusOr<Config> config) {
           .parse = [config] { return config; },
           .describe = [](const Config&) { return std::string("described"); },
           .extras = {r.Starter("metrics"), r.Starter("debug")},
-          .start = r.Starter("main")};
+          .start = r.Starter("main"),
+          .check_lock_order = true};  // the rest of this test binary keeps Abseil's check
 }
 
 TEST(CmdTest, HelpAndUnknownArguments) {

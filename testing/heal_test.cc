@@ -189,7 +189,7 @@ TEST_F(HealTest, ForwarderDeathIsHealedThroughAnotherForwarder) {
 }
 
 // 100 connections through one forwarder, which dies: every one heals through the spare forwarder
-// (heal's backoff and jitter spread the attempts), and all close cleanly afterwards.
+// (a failed same-path attempt, then at once a reselect), and all close cleanly afterwards.
 TEST_F(HealTest, HundredConnectionsHealAtOnceAfterAForwarderDeath) {
   constexpr int kConnections = 100;
   Node& node = domain->node(0);

@@ -196,7 +196,7 @@ class Client::Conn : public HealTrigger, public std::enable_shared_from_this<Con
       absl::MutexLock lock(&mu_);
       if (stopped_ || !healing_ || a.episode != episode_) return;
       last_error_ = status;
-      if (next == a.mode) {
+      if (static_cast<int>(next) <= static_cast<int>(a.mode)) {
         retry_timer_ = clock_->AfterFunc(backoff_.Next(),
                                          [weak = weak_from_this(), episode = a.episode, next] {
                                            if (auto self = weak.lock())
@@ -205,9 +205,9 @@ class Client::Conn : public HealTrigger, public std::enable_shared_from_this<Con
         return;
       }
     }
-    // One step down the ladder is tried at once: a dead forwarder or endpoint is replaced without
-    // waiting. The ladder has three steps, so at most three attempts run back to back; repeating
-    // a mode always waits the backoff.
+    // A step down the ladder is tried at once: a dead forwarder or endpoint is replaced without
+    // waiting. Only strictly downward steps skip the backoff, so at most three attempts run back
+    // to back; the same mode, or a step back up (a data path reported alive again), waits.
     OnRetry(a.episode, next);
   }
 

@@ -326,6 +326,27 @@ TEST_F(HealTest, SamePathThenReselectsTheForwarderThenTheEndpoint) {
   EXPECT_EQ(next->last_request().path().path_segments_size(), 4);
 }
 
+// A data path reported alive, then not, then alive again moves the ladder down and back up: only
+// the step down is immediate, the step back up waits the backoff (no tight loop).
+TEST_F(HealTest, FlippingLivenessNeverLoopsWithoutBackoff) {
+  std::atomic<int> checks{0};
+  Build({.data_path = CheckerFromFunction([&](const Context&, const Connection&) {
+           return checks++ % 2 == 0 ? Liveness::kAlive : Liveness::kUnknown;
+         })});
+  ASSERT_TRUE(Request("c1").ok());
+  next->set_fail_all(true);
+  next->PublishState("c1", ::connection::State::DOWN);
+  ASSERT_TRUE(AwaitRequests(2));  // same path failed; alive: same path again after the backoff
+  EXPECT_EQ(next->requests(), 2u);
+  clock->Advance(absl::Milliseconds(200));
+  // Same path failed, unknown: reselect forwarder at once; failed, alive: back up, after 400 ms.
+  ASSERT_TRUE(AwaitRequests(4));
+  EXPECT_EQ(next->requests(), 4u);
+  EXPECT_EQ(UntilNextTimer(), absl::Milliseconds(400));
+  next->set_fail_all(false);
+  ASSERT_TRUE(Close("c1").ok());
+}
+
 TEST_F(HealTest, LiveDataPathKeepsRetryingTheSamePath) {
   std::atomic<int> checks{0};
   Build({.data_path = CheckerFromFunction([&](const Context&, const Connection& conn) {

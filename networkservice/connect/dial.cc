@@ -61,7 +61,10 @@ absl::Status Dial::WaitReady(const Context& ctx, ClientConn& conn, absl::Duratio
                                        " (channel ", ConnectivityStateName(state), ")"));
     }
     const absl::Time now = absl::Now();
-    if (failed_before && now >= give_up && now < deadline) {
+    // Only while nothing moved: a channel that left TRANSIENT_FAILURE (CONNECTING) is making a
+    // real attempt, which gets the whole dial timeout.
+    if (failed_before && !changed && state == GRPC_CHANNEL_TRANSIENT_FAILURE && now >= give_up &&
+        now < deadline) {
       return absl::UnavailableError(
           absl::StrCat("failed to dial ", conn.url().ToString(), " (target ", conn.target(),
                        "): the last connection attempt failed and another did not succeed within ",
@@ -78,8 +81,9 @@ absl::Status Dial::WaitReady(const Context& ctx, ClientConn& conn, absl::Duratio
           "): not connected within the dial timeout of ", absl::FormatDuration(timeout),
           " (channel ", ConnectivityStateName(state), ")"));
     }
-    changed |= channel->WaitForStateChange(
-        state, absl::ToChronoTime(std::min(give_up, now + kCancelCheck)));
+    const absl::Time wake = failed_before && !changed && now < give_up ? give_up : deadline;
+    changed |=
+        channel->WaitForStateChange(state, absl::ToChronoTime(std::min(wake, now + kCancelCheck)));
     state = channel->GetState(/*try_to_connect=*/true);
   }
   return absl::OkStatus();

@@ -1,3 +1,5 @@
+// supersede: one connection per client connection at a hop; the replaced one is closed through
+// begin (issue #6). See server.h.
 #include "networkservice/supersede/server.h"
 
 #include "absl/strings/str_cat.h"
@@ -25,6 +27,19 @@ std::string ClientKey(const Connection& conn) {
 
 absl::StatusOr<Connection> Server::Request(const Context& ctx, NetworkServiceRequest& request,
                                            const ServerNext& next) {
+  std::shared_ptr<begin::EventFactory> events = begin::FromContext(ctx);
+  if (!events) {
+    return absl::FailedPreconditionError("supersede: the chain has no begin before supersede");
+  }
+  const std::string& id = request.connection().id();
+  {
+    absl::MutexLock lock(&mu_);
+    if (auto it = gone_.find(id); it != gone_.end() && ctx.clock().Now() < it->second.until) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("connection ", id, " was replaced by connection ", it->second.by,
+                       " of the same client connection; request a new connection"));
+    }
+  }
   auto conn = next.Request(ctx, request);
   if (!conn.ok()) return conn;
   const std::string key = ClientKey(*conn);
@@ -35,10 +50,13 @@ absl::StatusOr<Connection> Server::Request(const Context& ctx, NetworkServiceReq
     auto& holder = by_client_[key];
     if (holder && holder->id != conn->id()) {
       old = holder->events.lock();
-      ++superseded_;
+      if (old) {
+        ++superseded_;
+        RememberLocked(holder->id, conn->id(), ctx.clock().Now());
+      }
     }
     if (!holder || holder->id != conn->id()) {
-      holder = std::make_shared<Holder>(Holder{conn->id(), begin::FromContext(ctx)});
+      holder = std::make_shared<Holder>(Holder{conn->id(), events});
     }
     by_id_[conn->id()] = key;
   }
@@ -59,6 +77,19 @@ absl::Status Server::Close(const Context& ctx, Connection& conn, const ServerNex
     }
   }
   return next.Close(ctx, conn);
+}
+
+void Server::RememberLocked(const std::string& id, const std::string& by, absl::Time now) {
+  while (!gone_order_.empty()) {
+    auto it = gone_.find(gone_order_.front());
+    const bool stale = it == gone_.end() || it->second.until <= now;
+    if (!stale && gone_order_.size() < options_.max_remembered) break;
+    if (it != gone_.end()) gone_.erase(it);
+    gone_order_.pop_front();
+  }
+  if (options_.max_remembered == 0) return;
+  gone_[id] = Gone{by, now + options_.remember};
+  gone_order_.push_back(id);
 }
 
 size_t Server::size() const {

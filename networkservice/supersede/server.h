@@ -2,11 +2,13 @@
 // segment's name and id) closes the one it replaces, e.g. after heal reselected the forwarder.
 #pragma once
 
+#include <deque>
 #include <memory>
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "core/networkservice.h"
 
 namespace nsm::supersede {
@@ -17,9 +19,19 @@ namespace nsm::supersede {
 // id serves each client connection; when a Request succeeds for a different id of the same client
 // connection, the old connection is closed through begin (its whole chain: addresses, timers).
 // Connections with a one-segment path (the client is this hop) are left alone. The map entry ends
-// with the connection's Close (including the timeout's).
+// with the connection's Close (including the timeout's). A superseded id is remembered for
+// `remember` (at most `max_remembered` ids): a hop that still refreshes it (one that missed the
+// heal) gets FAILED_PRECONDITION instead of bringing it back and superseding the current one.
+// Without begin before it every Request fails with FAILED_PRECONDITION.
+struct Options {
+  absl::Duration remember = absl::Hours(1);
+  size_t max_remembered = 4096;
+};
+
 class Server : public NetworkServiceServer {
  public:
+  explicit Server(Options options = {}) : options_(options) {}
+
   absl::StatusOr<Connection> Request(const Context& ctx, NetworkServiceRequest& request,
                                      const ServerNext& next) override;
   absl::Status Close(const Context& ctx, Connection& conn, const ServerNext& next) override;
@@ -30,13 +42,25 @@ class Server : public NetworkServiceServer {
 
  private:
   struct Holder;
+  void RememberLocked(const std::string& id, const std::string& by, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  struct Gone {
+    std::string by;  // the id that replaced it
+    absl::Time until;
+  };
+  const Options options_;
   mutable absl::Mutex mu_;
   // client key → the connection serving it; connection id → client key.
   absl::flat_hash_map<std::string, std::shared_ptr<Holder>> by_client_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::string> by_id_ ABSL_GUARDED_BY(mu_);
   uint64_t superseded_ ABSL_GUARDED_BY(mu_) = 0;
+  // Superseded ids, oldest first.
+  absl::flat_hash_map<std::string, Gone> gone_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::string> gone_order_ ABSL_GUARDED_BY(mu_);
 };
 
-inline std::shared_ptr<Server> NewServer() { return std::make_shared<Server>(); }
+inline std::shared_ptr<Server> NewServer(Options options = {}) {
+  return std::make_shared<Server>(options);
+}
 
 }  // namespace nsm::supersede

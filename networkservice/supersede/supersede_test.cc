@@ -85,6 +85,30 @@ TEST_F(SupersedeTest, ANewIdForTheSameClientConnectionClosesTheOldOne) {
   EXPECT_EQ(supersede_->size(), 0u);
 }
 
+// A hop that missed the heal keeps refreshing the old connection: it is refused, and the current
+// connection stays (no ping-pong of the two ids).
+TEST_F(SupersedeTest, TheReplacedIdCannotComeBack) {
+  ASSERT_TRUE(Request(At("c1", {"nsmgr", "fwd-a"}, "n1")).ok());
+  ASSERT_TRUE(Request(At("c1", {"nsmgr", "fwd-b"}, "n2")).ok());
+  ASSERT_EQ(tail_->WaitClosed(1), std::vector<std::string>{"n1"});
+  auto stale = Request(At("c1", {"nsmgr", "fwd-a"}, "n1"));
+  EXPECT_EQ(stale.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(stale.status().message(),
+            "connection n1 was replaced by connection n2 of the same client connection; request "
+            "a new connection");
+  EXPECT_EQ(tail_->closed(), std::vector<std::string>{"n1"}) << "n2 is untouched";
+  EXPECT_EQ(supersede_->superseded(), 1u);
+  ASSERT_TRUE(Request(At("c1", {"nsmgr", "fwd-b"}, "n2")).ok());  // the current one refreshes
+}
+
+TEST(SupersedeAloneTest, WithoutBeginEveryRequestFails) {
+  ServerChain chain({NewServer()});
+  NetworkServiceRequest r = At("c1", {"nsmgr"}, "n1");
+  auto conn = chain.Request(Context(), r);
+  EXPECT_EQ(conn.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(conn.status().message(), "supersede: the chain has no begin before supersede");
+}
+
 TEST_F(SupersedeTest, RefreshesAndOtherClientsCloseNothing) {
   ASSERT_TRUE(Request(At("c1", {"nsmgr", "fwd-a"}, "n1")).ok());
   ASSERT_TRUE(Request(At("c1", {"nsmgr", "fwd-a"}, "n1")).ok());  // refresh

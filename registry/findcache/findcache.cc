@@ -1,3 +1,5 @@
+// findcache: per-query Find results kept fresh by a watch through next (issue #7); see
+// findcache.h.
 #include "registry/findcache/findcache.h"
 
 #include <vector>
@@ -73,6 +75,7 @@ struct Server<T>::State : std::enable_shared_from_this<Server<T>::State> {
     if (it == entries.end() || it->second.id != id) return;
     const Item& item = ResponseItem(r);
     if (r.deleted()) {
+      ++removals;
       it->second.items.Erase(item.name());
     } else {
       it->second.items.Upsert(item);
@@ -107,6 +110,10 @@ struct Server<T>::State : std::enable_shared_from_this<Server<T>::State> {
   const Options options;
   mutable absl::Mutex mu;
   bool stopped ABSL_GUARDED_BY(mu) = false;
+  // Bumped by every removal this element hears of (Unregister through it, a deletion seen by a
+  // watch): a miss whose Find raced with one does not cache its result, which could hold the
+  // removed item with no watch left to delete it.
+  uint64_t removals ABSL_GUARDED_BY(mu) = 0;
   uint64_t next_id ABSL_GUARDED_BY(mu) = 1;
   uint64_t hits ABSL_GUARDED_BY(mu) = 0;
   absl::flat_hash_map<std::string, Entry> entries ABSL_GUARDED_BY(mu);
@@ -212,6 +219,7 @@ template <class T>
 absl::Status Server<T>::Unregister(const Context& ctx, Item& item, const Next& next) {
   if (auto s = next.Unregister(ctx, item); !s.ok()) return s;
   absl::MutexLock lock(&state_->mu);
+  ++state_->removals;
   for (auto& [key, e] : state_->entries) e.items.Erase(item.name());
   return absl::OkStatus();
 }
@@ -249,7 +257,12 @@ absl::Status Server<T>::Find(const Context& ctx, const Query& query, const Strea
     return absl::OkStatus();
   }
 
-  // A miss: the results go to the caller as they come and are kept for the entry.
+  // A miss: next's results go to the caller and are kept for the entry.
+  uint64_t removals_before;
+  {
+    absl::MutexLock lock(&state_->mu);
+    removals_before = state_->removals;
+  }
   auto results = BufferedFindStream<Response>::Create(ctx);
   if (auto s = next.Find(ctx, query, results); !s.ok()) return s;
   ItemSet<Item> items;
@@ -265,7 +278,7 @@ absl::Status Server<T>::Find(const Context& ctx, const Query& query, const Strea
   std::shared_ptr<EntryWatch> watch;
   {
     absl::MutexLock lock(&state_->mu);
-    if (state_->stopped || state_->entries.contains(key) ||
+    if (state_->stopped || state_->removals != removals_before || state_->entries.contains(key) ||
         state_->entries.size() >= state_->options.max_entries) {
       return absl::OkStatus();
     }

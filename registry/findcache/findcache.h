@@ -22,12 +22,15 @@ struct Options {
 
 // Place it right before the element that goes to the remote registry (connect). Watch Finds pass
 // through. A non-watch Find with a live entry for the same query is answered from the entry (NSEs
-// whose expiration_time passed are left out); a miss goes to next, streams the results to the
-// caller and, when complete, stores them and opens a watch with the same query through next that
-// applies updates and deletions to the entry. The entry is dropped when the watch ends, after
-// `idle_timeout` without a hit, or after `max_age`. Register and Unregister pass through and, when
-// they succeed, are applied at once to the entries whose query matches the item, so a caller
-// finds what it registered through this element without waiting for the watch.
+// whose expiration_time passed are left out); a miss goes to next, sends the results to the caller
+// once next is done and stores them (unless a removal was heard of meanwhile), then opens a watch
+// with the same query through next that applies updates and deletions to the entry. The watch
+// keeps the values of the context of the Find that created the entry (the registry URL of
+// clienturl): place this element after clienturl, and before anything that depends on the caller.
+// The entry is dropped when the watch ends, after `idle_timeout` without a hit, or after `max_age`.
+// Register and Unregister pass through and, when they succeed, are applied at once to the entries
+// whose query matches the item, so a caller finds what it registered through this element without
+// waiting for the watch.
 template <class T>
 class Server : public RegistryServer<T> {
  public:

@@ -167,15 +167,29 @@ TEST_F(FindCacheTest, AnEndedWatchDropsTheEntry) {
   EXPECT_EQ(counter_->finds.load(), 2) << "the next query goes to the registry again";
 }
 
-TEST_F(FindCacheTest, IdleEntriesAreDroppedWithTheirWatch) {
+TEST_F(FindCacheTest, OldEntriesAreDroppedWithTheirWatch) {
   StoreDirectly(Make("a", "svc", "tcp://1.1.1.1:1"));
   Find("svc");
   clock_->Advance(absl::Seconds(30));
   Find("svc");
   EXPECT_EQ(counter_->finds.load(), 1);
-  clock_->Advance(
-      absl::Seconds(31));  // the sweep at 60 s: 31 s since the last hit, created 61 s ago
+  // The sweep at 60 s: 30 s since the last hit, but created 60 s ago (max_age).
+  clock_->Advance(absl::Seconds(31));
   EXPECT_EQ(cache_->size(), 0u) << "max_age (60 s) reached";
+  EXPECT_EQ(WatchersSettled(0), 0u);
+}
+
+TEST_F(FindCacheTest, IdleEntriesAreDroppedWithTheirWatch) {
+  Build({.idle_timeout = absl::Seconds(10), .max_age = absl::Hours(1)});
+  StoreDirectly(Make("a", "svc", "tcp://1.1.1.1:1"));
+  Find("svc");
+  clock_->Advance(absl::Seconds(9));
+  Find("svc");  // a hit: idle again from here
+  clock_->Advance(absl::Seconds(9));
+  EXPECT_EQ(cache_->size(), 1u);
+  EXPECT_EQ(counter_->finds.load(), 1);
+  clock_->Advance(absl::Seconds(11));  // 11 s without a hit: swept
+  EXPECT_EQ(cache_->size(), 0u);
   EXPECT_EQ(WatchersSettled(0), 0u);
 }
 

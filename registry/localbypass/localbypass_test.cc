@@ -235,7 +235,8 @@ TEST(LocalBypassInNsmgrChain, FindAndExpiry) {
   serialize->executor()->RunSync("nse-1", [] {});  // the expiry work queued for the name
   EXPECT_EQ(bypass->size(), 0u);
   EXPECT_EQ(local->size(), 0u);
-  EXPECT_EQ(upstream->size(), 1u) << "upstream got the unregistration";
+  EXPECT_FALSE(upstream->Get("nse-1").has_value()) << "upstream got the unregistration";
+  EXPECT_EQ(upstream->size(), 1u) << "the remote endpoint stays";
   EXPECT_THAT(Describe(watch->Drain()),
               ElementsAre("nse-remote tcp://10.0.0.2:5001", absl::StrCat("nse-1 ", kNseUrl),
                           absl::StrCat("-nse-1 ", kNseUrl)));

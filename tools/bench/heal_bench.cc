@@ -1,3 +1,5 @@
+// nsm-bench heal: SIGKILLs the forwarder in use, then an NSE, and times each held connection's
+// heal (issue #6 "Speed"); see heal_bench.h.
 #include "tools/bench/heal_bench.h"
 
 #include <signal.h>

@@ -155,7 +155,11 @@ int Run(const std::vector<std::string>& modes) {
   mesh.hold_idle = absl::GetFlag(FLAGS_hold_idle);
   mesh.baseline = absl::GetFlag(FLAGS_baseline);
   nsm::bench::HealSettings heal;
-  heal.connections = std::max(1, absl::GetFlag(FLAGS_heal_connections));
+  heal.connections = absl::GetFlag(FLAGS_heal_connections);
+  if (heal.connections < 1) {
+    std::fprintf(stderr, "nsm-bench: --heal_connections=%d must be at least 1\n", heal.connections);
+    return 2;
+  }
 
   if (smoke) {
     reg.nses = 200;
