@@ -78,10 +78,10 @@ absl::StatusOr<std::string> ParseListenOn(const env::Value& value) {
                                           "are not resolved)"));
 }
 
-absl::StatusOr<std::unique_ptr<Server>> Server::Start(
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
     const std::string& address, std::shared_ptr<prometheus::Registry> registry) {
   if (registry == nullptr) return absl::InvalidArgumentError("metrics: no registry to serve");
-  std::unique_ptr<Server> s(new Server());
+  std::unique_ptr<HttpServer> s(new HttpServer());
   s->registry_ = std::move(registry);
   try {
     // One civetweb worker: scrapes are rare and cheap.
@@ -101,7 +101,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   return s;
 }
 
-Server::~Server() = default;
+HttpServer::~HttpServer() = default;
 
 absl::StatusOr<Metrics> StartFromConfig(const std::string& listen_on, absl::string_view log_name) {
   Metrics m;
@@ -110,7 +110,7 @@ absl::StatusOr<Metrics> StartFromConfig(const std::string& listen_on, absl::stri
     log::Info(log_name, "metrics: off (NSM_METRICS_LISTEN_ON is not set)");
     return m;
   }
-  auto server = Server::Start(listen_on, m.registry);
+  auto server = HttpServer::Start(listen_on, m.registry);
   if (!server.ok()) return server.status();
   m.server = *std::move(server);
   log::Info(log_name, absl::StrCat("metrics: serving http://", m.server->address(), "/metrics"));

@@ -52,12 +52,12 @@ const env::Variable& ListenOnVariable();
 absl::StatusOr<std::string> ParseListenOn(const env::Value& value);
 
 // Serves a registry on http://<address>/metrics (prometheus-cpp's Exposer).
-class Server {
+class HttpServer {
  public:
   // UNAVAILABLE naming the address when it cannot be bound.
-  static absl::StatusOr<std::unique_ptr<Server>> Start(
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Start(
       const std::string& address, std::shared_ptr<prometheus::Registry> registry);
-  ~Server();
+  ~HttpServer();
 
   // The bound port (the chosen one for port 0).
   int port() const { return port_; }
@@ -65,7 +65,7 @@ class Server {
   const std::string& address() const { return address_; }
 
  private:
-  Server() = default;
+  HttpServer() = default;
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<prometheus::Exposer> exposer_;
   int port_ = 0;
@@ -75,7 +75,7 @@ class Server {
 // What a binary needs: the registry to give its chains, and the server (null when metrics are off).
 struct Metrics {
   std::shared_ptr<prometheus::Registry> registry;
-  std::unique_ptr<Server> server;
+  std::unique_ptr<HttpServer> server;
   bool enabled() const { return server != nullptr; }
 };
 

@@ -54,12 +54,12 @@ TEST(ParseListenOnTest, RejectedFormsNameTheVariable) {
   }
 }
 
-TEST(ServerTest, ServesTheRegistryOnAChosenPort) {
+TEST(HttpServerTest, ServesTheRegistryOnAChosenPort) {
   auto registry = std::make_shared<prometheus::Registry>();
   auto& family =
       prometheus::BuildCounter().Name("nsm_test_total").Help("a test counter").Register(*registry);
   family.Add({{"network_service", "ns-1"}}).Increment(3);
-  auto server = Server::Start("127.0.0.1:0", registry);
+  auto server = HttpServer::Start("127.0.0.1:0", registry);
   ASSERT_TRUE(server.ok()) << server.status();
   ASSERT_GT((*server)->port(), 0);
   EXPECT_EQ((*server)->address(), absl::StrCat("127.0.0.1:", (*server)->port()));
@@ -72,11 +72,11 @@ TEST(ServerTest, ServesTheRegistryOnAChosenPort) {
   EXPECT_EQ(ValueOf(*registry, "nsm_test_total", {{"network_service", "ns-2"}}), std::nullopt);
 }
 
-TEST(ServerTest, BusyPortIsUnavailable) {
+TEST(HttpServerTest, BusyPortIsUnavailable) {
   auto registry = std::make_shared<prometheus::Registry>();
-  auto first = Server::Start("127.0.0.1:0", registry);
+  auto first = HttpServer::Start("127.0.0.1:0", registry);
   ASSERT_TRUE(first.ok()) << first.status();
-  auto second = Server::Start((*first)->address(), registry);
+  auto second = HttpServer::Start((*first)->address(), registry);
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(second.status().message(), HasSubstr((*first)->address()));
