@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "api/nsm_url.h"
+#include "core/metrics/metrics.h"
 
 namespace nsm::nsmgr {
 namespace {
@@ -43,6 +44,7 @@ const std::vector<env::Variable>& Variables() {
        "YAML file with `prefixes:` (CIDRs) added to every connection's excluded prefixes; "
        "reloaded when it changes; missing = none"},
       {"LOG_LEVEL", "string", "INFO", "panic, fatal, error, warn, info, debug or trace"},
+      metrics::ListenOnVariable(),
       {"OPEN_TELEMETRY_ENDPOINT", "string", "otel-collector.observability.svc.cluster.local:4317",
        kUnused},
       {"METRICS_EXPORT_INTERVAL", "duration", "10s", kUnused},
@@ -109,6 +111,10 @@ absl::StatusOr<Config> ParseConfig(const env::Getenv& getenv, const std::string&
       auto level = log::ParseLevel(raw->value);
       if (!level.ok()) return env::Invalid(*raw, level.status().message());
       c.log_level = *level;
+    } else if (name == metrics::ListenOnVariable().name) {
+      auto listen = metrics::ParseListenOn(*raw);
+      if (!listen.ok()) return listen.status();
+      c.metrics_listen_on = *listen;
     } else if (name == "SPIFFE_ENDPOINT_SOCKET") {
       c.spiffe_endpoint_socket = raw->value;
     } else if (type == "duration") {
@@ -144,7 +150,8 @@ std::string Describe(const Config& c) {
                       " dial_timeout=", absl::FormatDuration(c.dial_timeout),
                       " forwarder_service=", c.forwarder_service_name,
                       " forwarder_policy=", c.forwarder_policy, " excluded_prefixes_file=\"",
-                      c.excluded_prefixes_file, "\" log_level=", log::LevelName(c.log_level));
+                      c.excluded_prefixes_file, "\" log_level=", log::LevelName(c.log_level),
+                      " metrics_listen_on=\"", c.metrics_listen_on, "\"");
 }
 
 absl::StatusOr<std::string> PublicUrl(const std::vector<std::string>& listen_on,

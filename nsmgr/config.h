@@ -23,6 +23,7 @@ struct Config {
   std::string excluded_prefixes_file;
   log::Level log_level = log::Level::kInfo;
   std::string spiffe_endpoint_socket;
+  std::string metrics_listen_on;  // host:port; empty: no metrics server
 };
 
 const std::vector<env::Variable>& Variables();

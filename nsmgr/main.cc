@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "core/credentials.h"
+#include "core/metrics/metrics.h"
 #include "core/token.h"
 #include "forwarder_select/policy.h"
 #include "nsmgr/config.h"
@@ -58,7 +59,14 @@ int Run() {
                                         : "; SPIFFE_ENDPOINT_SOCKET is set but mTLS is not "
                                           "implemented yet"));
 
+  auto metrics = nsm::metrics::StartFromConfig(config->metrics_listen_on, kCmd);
+  if (!metrics.ok()) {
+    nsm::log::Error(kCmd, std::string(metrics.status().message()));
+    return 1;
+  }
+
   nsm::nsmgr::Options options;
+  options.metrics = metrics->registry;
   options.name = config->name;
   options.url = *url;
   options.registry_url = config->registry_url;

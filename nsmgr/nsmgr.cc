@@ -10,6 +10,7 @@
 #include "networkservice/connect/client.h"
 #include "networkservice/connect/dial.h"
 #include "networkservice/connect/server.h"
+#include "networkservice/metrics/server.h"
 #include "networkservice/monitor/client.h"
 #include "networkservice/monitor/grpc_service.h"
 #include "networkservice/monitor/server.h"
@@ -21,6 +22,7 @@
 #include "registry/expire/expire.h"
 #include "registry/localbypass/localbypass.h"
 #include "registry/memory/memory.h"
+#include "registry/metrics/server.h"
 #include "registry/serialize/serialize.h"
 #include "registry/transport/channel_pool.h"
 #include "registry/transport/grpc_types.h"
@@ -80,9 +82,11 @@ absl::StatusOr<std::unique_ptr<Nsmgr>> Nsmgr::Create(Options o) {
   const bool upstream = !o.registry_url.empty();
 
   // Registry chains (nsmgr.md §3.3, §10).
+  auto reg_stats = o.metrics ? std::make_shared<reg::metrics::RegistryStats>(o.metrics) : nullptr;
   p.nse_store = reg::memory::NewNSEServer();
   auto ns_store = upstream ? nullptr : reg::memory::NewNSServer();
   p.ns_registry = std::make_shared<NSRegistryServerChain>(NSRegistryServerChain::Elements{
+      reg::metrics::NewNSServer(reg_stats),
       reg::validate::NewNSServer(),
       reg::serialize::NewNSServer(),
       ns_store,
@@ -92,10 +96,12 @@ absl::StatusOr<std::unique_ptr<Nsmgr>> Nsmgr::Create(Options o) {
           : nullptr,
   });
   p.nse_registry = std::make_shared<NSERegistryServerChain>(NSERegistryServerChain::Elements{
+      reg::metrics::NewNSEServer(reg_stats),
       reg::validate::NewNSEServer(),
       reg::clientinfo::NewNSEServer(o.env),
       reg::serialize::NewNSEServer(),
-      reg::expire::NewNSEServer(o.nse_expiry_cap),
+      reg::expire::NewNSEServer(o.nse_expiry_cap,
+                                reg_stats ? reg_stats->ExpirationsHook() : nullptr),
       p.nse_store,
       o.url.empty() ? nullptr : reg::localbypass::NewNSEServer(o.url),
       upstream ? reg::clienturl::NewNSEServer(o.registry_url) : nullptr,
@@ -116,33 +122,36 @@ absl::StatusOr<std::unique_ptr<Nsmgr>> Nsmgr::Create(Options o) {
   if (!client.ok()) return client.status();
 
   // The server chain (nsmgr.md §3.1).
+  auto stats = o.metrics ? std::make_shared<metrics::NetworkServiceStats>(o.metrics) : nullptr;
   p.monitor_store = monitor::ConnectionStore::Create();
-  auto
-      endpoint =
-          endpoint::NewServer(
-              o.tokens,
-              {.name = m->name_,
-               .authorize = o.authorize,
-               .monitor = monitor::NewServer(p.monitor_store),  // S8
-               .additional =
-                   {
-                       clientinfo::NewServer(o.env),  // S10
-                       forwarder_select::NewServer(   // S11
-                           std::make_shared<RegistryServerToClient<NSTraits>>(p.ns_registry),
-                           std::make_shared<RegistryServerToClient<NSETraits>>(p.nse_store),
-                           {.forwarder_service_name = o.forwarder_service_name,
-                            .policy = o.forwarder_policy}),
-                       std::make_shared<excludedprefixes::Server>(o.excluded_prefixes),  // S12
-                       connect::NewServer(*std::move(client)),                           // S14
-                   },
-               .pool = o.pool});
+  auto endpoint =
+      endpoint::NewServer(
+          o.tokens,
+          {.name = m->name_,
+           .metrics = metrics::NewServer(stats, {.forwarder = metrics::ForwarderLabel::kNextHop}),
+           .authorize = o.authorize,
+           .monitor = monitor::NewServer(p.monitor_store),  // S8
+           .additional =
+               {
+                   clientinfo::NewServer(o.env),  // S10
+                   forwarder_select::NewServer(   // S11
+                       std::make_shared<RegistryServerToClient<NSTraits>>(p.ns_registry),
+                       std::make_shared<RegistryServerToClient<NSETraits>>(p.nse_store),
+                       {.forwarder_service_name = o.forwarder_service_name,
+                        .policy = o.forwarder_policy}),
+                   std::make_shared<excludedprefixes::Server>(o.excluded_prefixes),  // S12
+                   connect::NewServer(*std::move(client)),                           // S14
+               },
+           .pool = o.pool});
   if (!endpoint.ok()) return endpoint.status();
   p.endpoint = *std::move(endpoint);
   p.network_service = p.endpoint;
 
   p.network_service_grpc =
       std::make_unique<NetworkServiceGrpcServer>(p.network_service, o.pool, o.clock);
-  p.monitor_grpc = std::make_unique<monitor::GrpcService>(p.monitor_store);
+  p.monitor_grpc = std::make_unique<monitor::GrpcService>(
+      p.monitor_store,
+      monitor::ServiceOptions{.on_streams_changed = stats ? stats->MonitorStreamsHook() : nullptr});
   reg::transport::ServiceOptions service_options{.clock = o.clock};
   p.ns_grpc =
       std::make_unique<reg::transport::NSRegistryGrpcService>(p.ns_registry, service_options);
