@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/metrics/metrics.h"
 
 namespace nsm::reg::registry_memory {
 namespace {
@@ -23,6 +24,7 @@ const std::vector<env::Variable>& Variables() {
        "longest lifetime of an endpoint registration: expiration_time is capped at now + this "
        "(NSM v1.1.1 declared this variable, default 1s, without using it, and hard-coded 1m)"},
       {"LOG_LEVEL", "string", "INFO", "panic, fatal, error, warn, info, debug or trace"},
+      nsm::metrics::ListenOnVariable(),
       {"MAX_TOKEN_LIFETIME", "duration", "10m", kUnused},
       {"OPEN_TELEMETRY_ENDPOINT", "string", "otel-collector.observability.svc.cluster.local:4317",
        kUnused},
@@ -68,6 +70,10 @@ absl::StatusOr<Config> ParseConfig(const Getenv& getenv) {
       if (!d.ok()) return d.status();
       if (*d <= absl::ZeroDuration()) return env::Invalid(*raw, "must be longer than 0");
       c.expire_period = *d;
+    } else if (name == nsm::metrics::ListenOnVariable().name) {
+      auto listen = nsm::metrics::ParseListenOn(*raw);
+      if (!listen.ok()) return listen.status();
+      c.metrics_listen_on = *listen;
     } else if (name == "LOG_LEVEL") {
       auto level = log::ParseLevel(raw->value);
       if (!level.ok()) return env::Invalid(*raw, level.status().message());
@@ -105,7 +111,8 @@ std::string Describe(const Config& c) {
   return absl::StrCat("listen_on=[", absl::StrJoin(c.listen_on, ","), "] proxy_registry_url=\"",
                       c.proxy_registry_url,
                       "\" expire_period=", absl::FormatDuration(c.expire_period),
-                      " log_level=", log::LevelName(c.log_level));
+                      " log_level=", log::LevelName(c.log_level), " metrics_listen_on=\"",
+                      c.metrics_listen_on, "\"");
 }
 
 }  // namespace nsm::reg::registry_memory

@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "core/credentials.h"
+#include "core/metrics/metrics.h"
 #include "registry/chains/memory.h"
 #include "registry/log/log.h"
 #include "registry/registry-memory/config.h"
@@ -46,7 +47,14 @@ int Run() {
                                         : "; SPIFFE_ENDPOINT_SOCKET is set but mTLS is not "
                                           "implemented yet"));
 
+  auto metrics = nsm::metrics::StartFromConfig(config->metrics_listen_on, kCmd);
+  if (!metrics.ok()) {
+    nsm::log::Error(kCmd, std::string(metrics.status().message()));
+    return 1;
+  }
+
   nsm::reg::chains::MemoryRegistryOptions options;
+  options.metrics = metrics->registry;
   options.expire_period = config->expire_period;
   options.proxy_registry_url = config->proxy_registry_url;
   options.credentials = credentials;
