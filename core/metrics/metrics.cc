@@ -48,20 +48,21 @@ const env::Variable& ListenOnVariable() {
   return v;
 }
 
-absl::StatusOr<std::string> ParseListenOn(const env::Value& value) {
-  if (value.value.empty()) return std::string();
-  std::string text = value.value;
+absl::StatusOr<std::string> NormalizeListenOn(absl::string_view value) {
+  if (value.empty()) return std::string();
+  std::string text(value);
   if (absl::StrContains(text, "://")) {
     if (!absl::StartsWith(text, "tcp://")) {
-      return env::Invalid(value, "want host:port or tcp://host:port (metrics are served over tcp)");
+      return absl::InvalidArgumentError(
+          "want host:port or tcp://host:port (metrics are served over tcp)");
     }
   } else {
     text = "tcp://" + text;
   }
   auto url = api::ParseNsmUrl(text);
-  if (!url.ok()) return env::Invalid(value, url.status().message());
+  if (!url.ok()) return absl::InvalidArgumentError(url.status().message());
   if (url->scheme != api::NsmUrl::Scheme::kTcp) {
-    return env::Invalid(value, "want host:port or tcp://host:port");
+    return absl::InvalidArgumentError("want host:port or tcp://host:port");
   }
   std::string host = url->host;
   if (host.empty()) host = "0.0.0.0";
@@ -73,9 +74,15 @@ absl::StatusOr<std::string> ParseListenOn(const env::Value& value) {
   if (inet_pton(AF_INET6, host.c_str(), buf) == 1) {
     return absl::StrCat("[", host, "]:", url->port);
   }
-  return env::Invalid(value, absl::StrCat("the host \"", host,
-                                          "\" is not an IP address (names other than localhost "
-                                          "are not resolved)"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("the host \"", host,
+                   "\" is not an IP address (names other than localhost are not resolved)"));
+}
+
+absl::StatusOr<std::string> ParseListenOn(const env::Value& value) {
+  auto normal = NormalizeListenOn(value.value);
+  if (!normal.ok()) return env::Invalid(value, normal.status().message());
+  return normal;
 }
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(

@@ -50,6 +50,8 @@ const env::Variable& ListenOnVariable();
 // "" (off), "host:port" or "tcp://host:port" (IPv6 as [addr]:port; port 0 picks a free one) ->
 // "host:port"; INVALID_ARGUMENT naming the variable and the value otherwise.
 absl::StatusOr<std::string> ParseListenOn(const env::Value& value);
+// The same for a bare value: INVALID_ARGUMENT saying only what is wrong with it.
+absl::StatusOr<std::string> NormalizeListenOn(absl::string_view text);
 
 // Serves a registry on http://<address>/metrics (prometheus-cpp's Exposer).
 class HttpServer {

@@ -19,6 +19,7 @@ struct Config {
   std::string listen_on;
   log::Level log_level = log::Level::kInfo;
   std::string spiffe_endpoint_socket;  // accepted; mTLS is not implemented yet
+  std::string metrics_listen_on;       // host:port; empty: no metrics server
 };
 
 const std::vector<reference::Variable>& Variables();

@@ -7,6 +7,7 @@
 #include "absl/time/clock.h"
 #include "api/nsm_url.h"
 #include "core/credentials.h"
+#include "core/metrics/metrics.h"
 #include "reference/common/process.h"
 #include "reference/common/registrar.h"
 #include "reference/forwarder/config.h"
@@ -36,8 +37,14 @@ int Run() {
                                         ? ""
                                         : "; SPIFFE_ENDPOINT_SOCKET is set but mTLS is not "
                                           "implemented yet"));
+  auto metrics = nsm::metrics::StartFromConfig(config->metrics_listen_on, kCmd);
+  if (!metrics.ok()) {
+    nsm::log::Error(kCmd, std::string(metrics.status().message()));
+    return 1;
+  }
   nsm::forwarder::Options options = config->options;
   options.credentials = credentials;
+  options.metrics = metrics->registry;
   auto forwarder = nsm::forwarder::Forwarder::Create(signals->context(), options);
   if (!forwarder.ok()) {
     nsm::log::Error(kCmd, std::string(forwarder.status().message()));
