@@ -192,13 +192,18 @@ class Client::Conn : public HealTrigger, public std::enable_shared_from_this<Con
                                   ? shared_->options.data_path->Check(ctx, conn)
                                   : Liveness::kUnknown;
     const Mode next = NextMode(a.mode, reachable, liveness, keep_endpoint_);
-    absl::MutexLock lock(&mu_);
-    if (stopped_ || !healing_ || a.episode != episode_) return;
-    last_error_ = status;
-    retry_timer_ =
-        clock_->AfterFunc(backoff_.Next(), [weak = weak_from_this(), episode = a.episode, next] {
-          if (auto self = weak.lock()) self->OnRetry(episode, next);
-        });
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopped_ || !healing_ || a.episode != episode_) return;
+      last_error_ = status;
+      retry_timer_ =
+          clock_->AfterFunc(backoff_.Next(), [weak = weak_from_this(), episode = a.episode, next] {
+            if (auto self = weak.lock()) self->OnRetry(episode, next);
+          });
+    }
+    if (shared_->options.observer.attempt_failed) {
+      shared_->options.observer.attempt_failed(conn, status);
+    }
   }
 
   // After any successful Request: ends an episode, keeps or replaces the watch.

@@ -3,6 +3,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/metrics/metrics.h"
 
 namespace nsm::nsc {
 
@@ -27,6 +28,8 @@ const std::vector<reference::Variable>& Variables() {
       {"NSM_OUTPUT", "string", "text",
        "how connections are printed on stdout: text, or json (one object per line)"},
       {"NSM_LOG_LEVEL", "string", "INFO", "panic, fatal, error, warn, info, debug or trace"},
+      {"NSM_METRICS_LISTEN_ON", metrics::ListenOnVariable().type,
+       metrics::ListenOnVariable().default_value, metrics::ListenOnVariable().description},
       {"SPIFFE_ENDPOINT_SOCKET", "string", "",
        "SPIFFE Workload API socket; mTLS is not implemented yet: plaintext gRPC with a warning"},
   };
@@ -74,6 +77,11 @@ absl::StatusOr<Config> ParseConfig(const reference::Getenv& getenv) {
   }
   c.log_level = env.LogLevel("NSM_LOG_LEVEL");
   c.spiffe_endpoint_socket = env.String("SPIFFE_ENDPOINT_SOCKET");
+  if (auto listen = metrics::NormalizeListenOn(env.String("NSM_METRICS_LISTEN_ON")); listen.ok()) {
+    c.metrics_listen_on = *listen;
+  } else if (env.status().ok()) {
+    env.Fail("NSM_METRICS_LISTEN_ON", listen.status().message());
+  }
   if (!env.status().ok()) return env.status();
   return c;
 }
@@ -103,7 +111,8 @@ std::string Describe(const Config& c) {
                       "] dial_timeout=", absl::FormatDuration(o.dial_timeout),
                       " request_timeout=", absl::FormatDuration(o.request_timeout),
                       " output=", c.output == Output::kJson ? "json" : "text",
-                      " log_level=", log::LevelName(c.log_level));
+                      " log_level=", log::LevelName(c.log_level), " metrics_listen_on=\"",
+                      c.metrics_listen_on, "\"");
 }
 
 }  // namespace nsm::nsc

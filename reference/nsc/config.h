@@ -20,6 +20,7 @@ struct Config {
   Output output = Output::kText;
   log::Level log_level = log::Level::kInfo;
   std::string spiffe_endpoint_socket;
+  std::string metrics_listen_on;  // host:port; empty: no metrics server (heal series)
 };
 
 const std::vector<reference::Variable>& Variables();

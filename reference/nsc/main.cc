@@ -11,7 +11,9 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "core/credentials.h"
+#include "core/metrics/metrics.h"
 #include "healing/heal/client.h"
+#include "healing/metrics/metrics.h"
 #include "healing/refresh/client.h"
 #include "reference/common/process.h"
 #include "reference/nsc/config.h"
@@ -50,6 +52,11 @@ int Run(bool once, std::optional<nsm::nsc::Output> output_flag) {
                                         ? ""
                                         : "; SPIFFE_ENDPOINT_SOCKET is set but mTLS is not "
                                           "implemented yet"));
+  auto metrics = nsm::metrics::StartFromConfig(config->metrics_listen_on, kCmd);
+  if (!metrics.ok()) {
+    nsm::log::Error(kCmd, std::string(metrics.status().message()));
+    return 1;
+  }
   nsm::nsc::Options options = config->options;
   options.credentials = credentials;
   // The NSC owns refresh and heal (nsmgr.md §7-8): connections are refreshed before the path's
@@ -62,35 +69,37 @@ int Run(bool once, std::optional<nsm::nsc::Output> output_flag) {
   const nsm::nsc::Output output = config->output;
   options.refresh = nsm::healing::refresh::NewClient();
   options.heal = nsm::healing::heal::NewClient(
-      {.observer = {
-           .started =
-               [times](const nsm::Connection& conn, const absl::Status& cause) {
-                 absl::MutexLock lock(&times->mu);
-                 times->started.emplace(conn.id(), absl::Now());
-                 nsm::log::Warn(kCmd, absl::StrCat("healing ", conn.id(), ": ", cause.ToString()));
-               },
-           .healed =
-               [times, output](const nsm::Connection& conn, int attempts) {
-                 absl::Duration took = absl::ZeroDuration();
-                 {
-                   absl::MutexLock lock(&times->mu);
-                   auto it = times->started.find(conn.id());
-                   if (it != times->started.end()) {
-                     took = absl::Now() - it->second;
-                     times->started.erase(it);
-                   }
-                 }
-                 nsm::log::Info(
-                     kCmd, absl::StrCat("healed ", conn.id(), " in ", absl::FormatDuration(took),
-                                        " (", attempts, " attempts)"));
-                 Print(output, conn);
-               },
-           .failed =
-               [](const nsm::Connection& conn, const absl::Status& why) {
-                 nsm::log::Error(kCmd,
-                                 absl::StrCat("could not heal ", conn.id(), ": ", why.ToString()));
-               },
-       }});
+      {.observer = nsm::healing::metrics::HealStats::Create(metrics->registry)
+                       ->Wrap({
+                           .started =
+                               [times](const nsm::Connection& conn, const absl::Status& cause) {
+                                 absl::MutexLock lock(&times->mu);
+                                 times->started.emplace(conn.id(), absl::Now());
+                                 nsm::log::Warn(kCmd, absl::StrCat("healing ", conn.id(), ": ",
+                                                                   cause.ToString()));
+                               },
+                           .healed =
+                               [times, output](const nsm::Connection& conn, int attempts) {
+                                 absl::Duration took = absl::ZeroDuration();
+                                 {
+                                   absl::MutexLock lock(&times->mu);
+                                   auto it = times->started.find(conn.id());
+                                   if (it != times->started.end()) {
+                                     took = absl::Now() - it->second;
+                                     times->started.erase(it);
+                                   }
+                                 }
+                                 nsm::log::Info(kCmd, absl::StrCat("healed ", conn.id(), " in ",
+                                                                   absl::FormatDuration(took), " (",
+                                                                   attempts, " attempts)"));
+                                 Print(output, conn);
+                               },
+                           .failed =
+                               [](const nsm::Connection& conn, const absl::Status& why) {
+                                 nsm::log::Error(kCmd, absl::StrCat("could not heal ", conn.id(),
+                                                                    ": ", why.ToString()));
+                               },
+                       })});
   auto client = nsm::nsc::NewClient(options);
   if (!client.ok()) {
     nsm::log::Error(kCmd, std::string(client.status().message()));
