@@ -86,7 +86,6 @@ absl::StatusOr<std::unique_ptr<Nsmgr>> Nsmgr::Create(Options o) {
   p.nse_store = reg::memory::NewNSEServer();
   auto ns_store = upstream ? nullptr : reg::memory::NewNSServer();
   p.ns_registry = std::make_shared<NSRegistryServerChain>(NSRegistryServerChain::Elements{
-      reg::metrics::NewNSServer(reg_stats),
       reg::validate::NewNSServer(),
       reg::serialize::NewNSServer(),
       ns_store,
@@ -96,7 +95,6 @@ absl::StatusOr<std::unique_ptr<Nsmgr>> Nsmgr::Create(Options o) {
           : nullptr,
   });
   p.nse_registry = std::make_shared<NSERegistryServerChain>(NSERegistryServerChain::Elements{
-      reg::metrics::NewNSEServer(reg_stats),
       reg::validate::NewNSEServer(),
       reg::clientinfo::NewNSEServer(o.env),
       reg::serialize::NewNSEServer(),
@@ -153,10 +151,16 @@ absl::StatusOr<std::unique_ptr<Nsmgr>> Nsmgr::Create(Options o) {
       p.monitor_store,
       monitor::ServiceOptions{.on_streams_changed = stats ? stats->MonitorStreamsHook() : nullptr});
   reg::transport::ServiceOptions service_options{.clock = o.clock};
-  p.ns_grpc =
-      std::make_unique<reg::transport::NSRegistryGrpcService>(p.ns_registry, service_options);
-  p.nse_grpc =
-      std::make_unique<reg::transport::NSERegistryGrpcService>(p.nse_registry, service_options);
+  // Served over gRPC behind the registry metrics element, so that only callers' calls are counted,
+  // not the lookups of this nsmgr's own forwarder selection.
+  p.ns_grpc = std::make_unique<reg::transport::NSRegistryGrpcService>(
+      std::make_shared<NSRegistryServerChain>(
+          NSRegistryServerChain::Elements{reg::metrics::NewNSServer(reg_stats), p.ns_registry}),
+      service_options);
+  p.nse_grpc = std::make_unique<reg::transport::NSERegistryGrpcService>(
+      std::make_shared<NSERegistryServerChain>(
+          NSERegistryServerChain::Elements{reg::metrics::NewNSEServer(reg_stats), p.nse_registry}),
+      service_options);
   return m;
 }
 
