@@ -43,7 +43,12 @@ const std::vector<env::Variable>& Variables() {
        "/var/lib/networkservicemesh/config/excluded_prefixes.yaml",
        "YAML file with `prefixes:` (CIDRs) added to every connection's excluded prefixes; "
        "reloaded when it changes; missing = none"},
-      {"LOG_LEVEL", "string", "INFO", "panic, fatal, error, warn, info, debug or trace"},
+      {"LOG_LEVEL", "string", "INFO",
+       "panic, fatal, error, warn, info, debug or trace; SIGUSR1 / SIGUSR2 step it up / down "
+       "while running"},
+      {"LOG_FORMAT", "string", "text",
+       "text (timestamp [LEVEL] component: message key=value...) or json (one JSON object per "
+       "line: time, level, component, msg and the fields; docs/logging.md)"},
       metrics::ListenOnVariable(),
       {"OPEN_TELEMETRY_ENDPOINT", "string", "otel-collector.observability.svc.cluster.local:4317",
        kUnused},
@@ -111,6 +116,10 @@ absl::StatusOr<Config> ParseConfig(const env::Getenv& getenv, const std::string&
       auto level = log::ParseLevel(raw->value);
       if (!level.ok()) return env::Invalid(*raw, level.status().message());
       c.log_level = *level;
+    } else if (name == "LOG_FORMAT") {
+      auto format = log::ParseFormat(raw->value);
+      if (!format.ok()) return env::Invalid(*raw, format.status().message());
+      c.log_format = *format;
     } else if (name == metrics::ListenOnVariable().name) {
       auto listen = metrics::ParseListenOn(*raw);
       if (!listen.ok()) return listen.status();
@@ -139,19 +148,21 @@ std::string HelpText() {
       "set to \"\" it means the empty value. Invalid values stop the start-up with a message "
       "naming\nthe variable.\n",
       Variables(), kPrefixes,
-      "\nSignals: SIGTERM, SIGINT, SIGHUP and SIGQUIT stop the nsmgr cleanly (monitor and watch\n"
-      "streams end with UNAVAILABLE, unix socket files are removed).\n");
+      absl::StrCat("\nSignals: SIGTERM, SIGINT, SIGHUP and SIGQUIT stop the nsmgr cleanly (monitor "
+                   "and watch\n"
+                   "streams end with UNAVAILABLE, unix socket files are removed).\n",
+                   log::kLevelSignalsHelp));
 }
 
 std::string Describe(const Config& c) {
-  return absl::StrCat("name=", c.name, " listen_on=[", absl::StrJoin(c.listen_on, ","),
-                      "] registry_url=\"", c.registry_url,
-                      "\" max_token_lifetime=", absl::FormatDuration(c.max_token_lifetime),
-                      " dial_timeout=", absl::FormatDuration(c.dial_timeout),
-                      " forwarder_service=", c.forwarder_service_name,
-                      " forwarder_policy=", c.forwarder_policy, " excluded_prefixes_file=\"",
-                      c.excluded_prefixes_file, "\" log_level=", log::LevelName(c.log_level),
-                      " metrics_listen_on=\"", c.metrics_listen_on, "\"");
+  return absl::StrCat(
+      "name=", c.name, " listen_on=[", absl::StrJoin(c.listen_on, ","), "] registry_url=\"",
+      c.registry_url, "\" max_token_lifetime=", absl::FormatDuration(c.max_token_lifetime),
+      " dial_timeout=", absl::FormatDuration(c.dial_timeout),
+      " forwarder_service=", c.forwarder_service_name, " forwarder_policy=", c.forwarder_policy,
+      " excluded_prefixes_file=\"", c.excluded_prefixes_file,
+      "\" log_level=", log::LevelName(c.log_level), " log_format=", log::FormatName(c.log_format),
+      " metrics_listen_on=\"", c.metrics_listen_on, "\"");
 }
 
 absl::StatusOr<std::string> PublicUrl(const std::vector<std::string>& listen_on,

@@ -8,7 +8,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "core/envconfig.h"
-#include "registry/log/log.h"
+#include "core/log.h"
 
 namespace nsm::nsmgr {
 
@@ -22,6 +22,7 @@ struct Config {
   std::string forwarder_policy;  // "registration-order" or "least-connections"
   std::string excluded_prefixes_file;
   log::Level log_level = log::Level::kInfo;
+  log::Format log_format = log::Format::kText;
   std::string spiffe_endpoint_socket;
   std::string metrics_listen_on;  // host:port; empty: no metrics server
 };

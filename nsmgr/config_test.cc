@@ -24,6 +24,22 @@ TEST(NsmgrConfigTest, Defaults) {
   EXPECT_EQ(c->forwarder_service_name, "forwarder");
   EXPECT_EQ(c->forwarder_policy, "registration-order");
   EXPECT_EQ(c->log_level, log::Level::kInfo);
+  EXPECT_EQ(c->log_format, log::Format::kText);
+}
+
+TEST(NsmgrConfigTest, LogFormat) {
+  auto json = Parse({{"NSM_LOG_FORMAT", "JSON"}});
+  ASSERT_TRUE(json.ok()) << json.status();
+  EXPECT_EQ(json->log_format, log::Format::kJson);
+  EXPECT_THAT(Describe(*json), HasSubstr("log_format=json"));
+  auto bad = Parse({{"NSM_LOG_FORMAT", "logfmt"}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(bad.status().message(),
+            "NSM_LOG_FORMAT=\"logfmt\" is invalid: unknown log format \"logfmt\" (want text or "
+            "json)");
+  EXPECT_THAT(HelpText(), HasSubstr("NSM_LOG_FORMAT"));
+  EXPECT_THAT(HelpText(), HasSubstr("SIGUSR1"));
 }
 
 TEST(NsmgrConfigTest, Values) {

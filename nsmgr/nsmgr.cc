@@ -10,6 +10,7 @@
 #include "networkservice/connect/client.h"
 #include "networkservice/connect/dial.h"
 #include "networkservice/connect/server.h"
+#include "networkservice/log/log.h"
 #include "networkservice/metrics/server.h"
 #include "networkservice/monitor/client.h"
 #include "networkservice/monitor/grpc_service.h"
@@ -20,7 +21,9 @@
 #include "registry/clienturl/clienturl.h"
 #include "registry/connect/connect.h"
 #include "registry/expire/expire.h"
+#include "registry/findcache/findcache.h"
 #include "registry/localbypass/localbypass.h"
+#include "registry/log/log.h"
 #include "registry/memory/memory.h"
 #include "registry/metrics/server.h"
 #include "registry/serialize/serialize.h"
@@ -86,15 +89,18 @@ absl::StatusOr<std::unique_ptr<Nsmgr>> Nsmgr::Create(Options o) {
   p.nse_store = reg::memory::NewNSEServer();
   auto ns_store = upstream ? nullptr : reg::memory::NewNSServer();
   p.ns_registry = std::make_shared<NSRegistryServerChain>(NSRegistryServerChain::Elements{
+      reg::logging::NewNSServer({.component = m->name_ + "/ns", .clock = o.clock}),
       reg::validate::NewNSServer(),
       reg::serialize::NewNSServer(),
       ns_store,
       upstream ? reg::clienturl::NewNSServer(o.registry_url) : nullptr,
+      upstream ? reg::findcache::NewNSServer(o.clock) : nullptr,
       upstream
           ? reg::connect::NewNSServer(reg::connect::GrpcClientFactory<NSTraits>(registry_channels))
           : nullptr,
   });
   p.nse_registry = std::make_shared<NSERegistryServerChain>(NSERegistryServerChain::Elements{
+      reg::logging::NewNSEServer({.component = m->name_ + "/nse", .clock = o.clock}),
       reg::validate::NewNSEServer(),
       reg::clientinfo::NewNSEServer(o.env),
       reg::serialize::NewNSEServer(),
@@ -103,6 +109,7 @@ absl::StatusOr<std::unique_ptr<Nsmgr>> Nsmgr::Create(Options o) {
       p.nse_store,
       o.url.empty() ? nullptr : reg::localbypass::NewNSEServer(o.url),
       upstream ? reg::clienturl::NewNSEServer(o.registry_url) : nullptr,
+      upstream ? reg::findcache::NewNSEServer(o.clock) : nullptr,
       upstream ? reg::connect::NewNSEServer(
                      reg::connect::GrpcClientFactory<NSETraits>(registry_channels))
                : nullptr,
@@ -143,7 +150,9 @@ absl::StatusOr<std::unique_ptr<Nsmgr>> Nsmgr::Create(Options o) {
            .pool = o.pool});
   if (!endpoint.ok()) return endpoint.status();
   p.endpoint = *std::move(endpoint);
-  p.network_service = p.endpoint;
+  // A debug line per Request/Close around the whole chain (issue #8).
+  p.network_service = std::make_shared<ServerChain>(ServerChain::Elements{
+      logging::NewServer({.component = m->name_, .clock = o.clock}), p.endpoint});
 
   p.network_service_grpc =
       std::make_unique<NetworkServiceGrpcServer>(p.network_service, o.pool, o.clock);

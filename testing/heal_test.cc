@@ -2,6 +2,8 @@
 // NSC's heal client repairs its connection after an nsmgr or forwarder restart without touching
 // the data path, and moves to another endpoint when its endpoint dies. Real gRPC on unix sockets.
 #include <functional>
+#include <thread>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -133,6 +135,95 @@ TEST_F(HealTest, DeadEndpointIsReplacedByAnother) {
 
   ASSERT_TRUE((*nsc)->Close(*conn).ok());
   EXPECT_EQ(second->closes(), 1);
+}
+
+NSE Forwarder(const std::string& name) {
+  NSE forwarder;
+  forwarder.set_name(name);
+  forwarder.add_network_service_names("forwarder");
+  (*(*forwarder.mutable_network_service_labels())["forwarder"].mutable_labels())["p2p"] = "true";
+  return forwarder;
+}
+
+// The forwarder a connection goes through (the segment after the nsmgr's).
+std::string ForwarderOf(const Connection& conn) {
+  return conn.path().path_segments_size() > 2 ? conn.path().path_segments(2).name() : "";
+}
+
+// The connection as the NSC holds it now: a refresh with the connection the user has.
+absl::StatusOr<Connection> Current(Nsc& nsc, const Connection& conn) {
+  NetworkServiceRequest refresh = DefaultRequest(kService);
+  *refresh.mutable_connection() = conn;
+  return nsc.Request(refresh);
+}
+
+// The forwarder in use dies (not restarted): heal finds the same path broken, reselects a
+// forwarder and lands on the node's other one. The NSE gets the healed connection under a new id
+// and closes the one it replaces, so after the user's Close nothing is left at any live hop
+// (TearDown checks).
+TEST_F(HealTest, ForwarderDeathIsHealedThroughAnotherForwarder) {
+  Node& node = domain->node(0);
+  ASSERT_TRUE(node.NewForwarder(Forwarder("forwarder-spare")).ok());
+  auto counter = NewCountServer();
+  EndpointEntry* nse = *node.NewEndpoint(Endpoint("nse-1"), {counter});
+  auto nsc = node.NewClient();
+  ASSERT_TRUE(nsc.ok()) << nsc.status();
+  auto conn = (*nsc)->Request(DefaultRequest(kService));
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  const std::string used = ForwarderOf(*conn);
+  ASSERT_NE(node.forwarder(used), nullptr) << used;
+
+  node.forwarder(used)->Cancel();
+  ASSERT_TRUE(Eventually([&] { return (*nsc)->heal()->stats().healed.load() == 1; }));
+  auto healed = Current(**nsc, *conn);
+  ASSERT_TRUE(healed.ok()) << healed.status();
+  EXPECT_NE(ForwarderOf(*healed), used);
+  EXPECT_EQ(healed->network_service_endpoint_name(), "nse-1");
+  EXPECT_TRUE(Eventually([&] { return nse->endpoint().connections() == 1; }))
+      << "the NSE closed the connection the healed one replaces";
+  EXPECT_EQ(counter->unique_requests(), 2u);
+  EXPECT_EQ(counter->closes(), 1);
+
+  ASSERT_TRUE((*nsc)->Close(*conn).ok());
+  EXPECT_EQ(counter->closes(), 2);
+}
+
+// 100 connections through one forwarder, which dies: every one heals through the spare forwarder
+// (heal's backoff and jitter spread the attempts), and all close cleanly afterwards.
+TEST_F(HealTest, HundredConnectionsHealAtOnceAfterAForwarderDeath) {
+  constexpr int kConnections = 100;
+  Node& node = domain->node(0);
+  auto counter = NewCountServer();
+  EndpointEntry* nse = *node.NewEndpoint(Endpoint("nse-1"), {counter});
+  auto nsc = node.NewClient();
+  ASSERT_TRUE(nsc.ok()) << nsc.status();
+  std::vector<absl::StatusOr<Connection>> conns(kConnections, absl::UnknownError("not run"));
+  {
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kConnections; ++i) {
+      threads.emplace_back([&, i] { conns[i] = (*nsc)->Request(DefaultRequest(kService)); });
+    }
+    for (auto& t : threads) t.join();
+  }
+  for (const auto& c : conns) ASSERT_TRUE(c.ok()) << c.status();
+  const std::string used = ForwarderOf(*conns[0]);
+  // The spare comes only now, so every connection went through `used`.
+  ASSERT_TRUE(node.NewForwarder(Forwarder("forwarder-spare")).ok());
+
+  node.forwarder(used)->Cancel();
+  ASSERT_TRUE(
+      Eventually([&] { return (*nsc)->heal()->stats().healed.load() == uint64_t{kConnections}; },
+                 absl::Seconds(60)))
+      << (*nsc)->heal()->stats().healed.load() << " of " << kConnections << " healed";
+  for (const auto& c : conns) {
+    auto healed = Current(**nsc, *c);
+    ASSERT_TRUE(healed.ok()) << healed.status();
+    EXPECT_EQ(ForwarderOf(*healed), "forwarder-spare");
+  }
+  EXPECT_TRUE(Eventually([&] { return nse->endpoint().connections() == size_t{kConnections}; }));
+
+  for (const auto& c : conns) ASSERT_TRUE((*nsc)->Close(*c).ok());
+  EXPECT_EQ(counter->closes(), 2 * kConnections);
 }
 
 }  // namespace

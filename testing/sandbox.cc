@@ -16,6 +16,7 @@
 #include "networkservice/mechanismtranslation/client.h"
 #include "networkservice/monitor/server.h"
 #include "networkservice/roundrobin/server.h"
+#include "networkservice/supersede/server.h"
 #include "networkservice/updatepath/common.h"
 #include "registry/transport/client.h"
 
@@ -152,7 +153,9 @@ absl::Status EndpointEntry::Start() {
     if (!nested.ok()) return nested.status();
     elements.push_back(connect::NewServer(*std::move(nested)));
   } else {
-    elements = additional_;
+    // A healed client connection's new connection closes the one it replaces (issue #6).
+    elements.push_back(supersede::NewServer());
+    elements.insert(elements.end(), additional_.begin(), additional_.end());
   }
   auto endpoint = endpoint::NewServer(tokens, {.name = name_,
                                                .monitor = monitor::NewServer(store_),

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's main job: a local mesh on one machine. Installs and builds what it needs, then
 # starts registry-memory, nsmgr, two forwarders, an NSE and an NSC on unix sockets in a temp dir,
-# shows the connection (path, forwarder, endpoint, addresses), kills the forwarder in use, shows
-# the connection healed through the other forwarder with the time it took, and stops everything.
+# shows the connection (path, forwarder, endpoint, addresses) and the nsmctl view (endpoints,
+# forwarders, connections, the topology graph), kills the forwarder in use, shows the connection
+# healed through the other forwarder with the time it took, and stops everything.
 #
 #   tools/demo.sh            # build, then run the demo
 #   tools/demo.sh --no-build # run with the binaries already in ./build (CI)
@@ -14,8 +15,9 @@ BUILD=${NSM_BUILD_DIR:-$ROOT/build}
 if [ "${1:-}" != "--no-build" ]; then
   bash tools/setup.sh
   cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" > /dev/null
-  ninja -C "$BUILD" registry-memory nsmgr-bin forwarder nse nsc
+  ninja -C "$BUILD" registry-memory nsmgr-bin forwarder nse nsc nsmctl
 fi
+NSMCTL=$BUILD/tools/nsmctl/nsmctl
 
 DIR=$(mktemp -d /tmp/nsm-demo-XXXXXX)
 PIDS=()
@@ -71,6 +73,24 @@ start nsc "$BUILD/reference/nsc/nsc" NSM_NAME=demo-nsc NSM_CONNECT_TO="$NSMGR" \
 wait_for "$DIR/nsc.log" "holding the connections"
 sed -n '/^connection/,$p' "$DIR/nsc.log" | grep -v "^\S* \[" || true
 
+# The operator's view (issue #8): what the registry and the nsmgr hold, and the topology.
+nsmctl() {
+  printf '\n$ nsmctl %s\n' "$*"
+  "$NSMCTL" "$@"
+}
+say "the nsmctl view"
+nsmctl get nse --registry "$REG"
+nsmctl get forwarders --nsmgr "$NSMGR"
+nsmctl get connections --nsmgr "$NSMGR"
+GRAPH="$DIR/mesh.dot"
+"$NSMCTL" graph --nsmgr "$NSMGR" --registry "$REG" --out "$GRAPH"
+if command -v dot > /dev/null; then
+  "$NSMCTL" graph --nsmgr "$NSMGR" --registry "$REG" -o svg --out "$DIR/mesh.svg"
+  GRAPH="$GRAPH and $DIR/mesh.svg"
+fi
+echo
+echo "topology graph: $GRAPH (removed at the end unless NSM_DEMO_KEEP=1)"
+
 # The forwarder in use is the path segment after the nsmgr's.
 USED=$(grep -o 'forwarder-[12]' "$DIR/nsc.log" | head -1)
 OTHER=forwarder-1
@@ -85,5 +105,6 @@ if ! sed -n '/healed/,$p' "$DIR/nsc.log" | grep -q "$OTHER"; then
   echo "demo: the healed path does not go through $OTHER" >&2
   exit 1
 fi
+nsmctl get connections --nsmgr "$NSMGR"
 
 say "stopping everything"

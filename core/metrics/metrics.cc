@@ -9,8 +9,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "api/nsm_url.h"
+#include "core/log.h"
 #include "prometheus/exposer.h"
-#include "registry/log/log.h"
 
 namespace nsm::metrics {
 

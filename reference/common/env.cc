@@ -193,6 +193,16 @@ log::Level EnvReader::LogLevel(absl::string_view name) {
   return *level;
 }
 
+log::Format EnvReader::LogFormat(absl::string_view name) {
+  Raw raw = Read(name);
+  auto format = log::ParseFormat(raw.value);
+  if (!format.ok()) {
+    Invalid(raw, format.status().message());
+    return log::Format::kText;
+  }
+  return *format;
+}
+
 std::string HelpText(absl::string_view intro, const std::vector<Variable>& variables,
                      absl::string_view outro) {
   std::string out = absl::StrCat(

@@ -13,7 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "registry/log/log.h"
+#include "core/log.h"
 
 namespace nsm::reference {
 
@@ -60,6 +60,8 @@ class EnvReader {
   std::string Ip(absl::string_view name, bool optional);
   // logrus level names, any case.
   log::Level LogLevel(absl::string_view name);
+  // "text" or "json", any case.
+  log::Format LogFormat(absl::string_view name);
 
   // Records `why` against the variable's current value (for checks made by the caller).
   void Fail(absl::string_view name, absl::string_view why);

@@ -1,7 +1,7 @@
 #include "reference/common/registrar.h"
 
 #include "absl/strings/str_cat.h"
-#include "registry/log/log.h"
+#include "core/log.h"
 #include "registry/transport/channel_pool.h"
 #include "registry/transport/client.h"
 

@@ -43,7 +43,12 @@ const std::vector<reference::Variable>& Variables() {
        "VLAN ids this forwarder hands out for remote VLAN, e.g. 100-199; empty: VLAN is off"},
       {"NSM_LOCAL_MECHANISMS", "list of string", "KERNEL,MEMIF",
        "LOCAL mechanism types accepted from the nsmgr and offered to local endpoints"},
-      {"NSM_LOG_LEVEL", "string", "INFO", "panic, fatal, error, warn, info, debug or trace"},
+      {"NSM_LOG_LEVEL", "string", "INFO",
+       "panic, fatal, error, warn, info, debug or trace; SIGUSR1 / SIGUSR2 step it up / down "
+       "while running"},
+      {"NSM_LOG_FORMAT", "string", "text",
+       "text (timestamp [LEVEL] component: message key=value...) or json (one JSON object per "
+       "line: time, level, component, msg and the fields; docs/logging.md)"},
       {"NSM_METRICS_LISTEN_ON", metrics::ListenOnVariable().type,
        metrics::ListenOnVariable().default_value, metrics::ListenOnVariable().description},
       {"SPIFFE_ENDPOINT_SOCKET", "string", "",
@@ -110,6 +115,7 @@ absl::StatusOr<Config> ParseConfig(const reference::Getenv& getenv) {
       env.Fail("NSM_LOCAL_MECHANISMS", s.message());
   }
   c.log_level = env.LogLevel("NSM_LOG_LEVEL");
+  c.log_format = env.LogFormat("NSM_LOG_FORMAT");
   c.spiffe_endpoint_socket = env.String("SPIFFE_ENDPOINT_SOCKET");
   if (auto listen = metrics::NormalizeListenOn(env.String("NSM_METRICS_LISTEN_ON")); listen.ok()) {
     c.metrics_listen_on = *listen;
@@ -131,7 +137,9 @@ std::string HelpText() {
       "registers with its nsmgr as an endpoint of NSM_NSNAME.\n\n"
       "Usage: forwarder [--help]\n",
       Variables(),
-      "\nSignals: SIGTERM, SIGINT, SIGHUP and SIGQUIT unregister the forwarder and stop it.\n");
+      absl::StrCat(
+          "\nSignals: SIGTERM, SIGINT, SIGHUP and SIGQUIT unregister the forwarder and stop it.\n",
+          log::kLevelSignalsHelp));
 }
 
 std::string Describe(const Config& c) {
@@ -150,8 +158,8 @@ std::string Describe(const Config& c) {
           ? absl::StrCat(o.mechanisms.vlan.first_id, "-", o.mechanisms.vlan.last_id)
           : "off",
       " local_mechanisms=[", absl::StrJoin(o.mechanisms.local, ","), "]",
-      " log_level=", log::LevelName(c.log_level), " metrics_listen_on=\"", c.metrics_listen_on,
-      "\"");
+      " log_level=", log::LevelName(c.log_level), " log_format=", log::FormatName(c.log_format),
+      " metrics_listen_on=\"", c.metrics_listen_on, "\"");
 }
 
 }  // namespace nsm::forwarder

@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/log.h"
 #include "reference/common/env.h"
 #include "reference/forwarder/forwarder.h"
-#include "registry/log/log.h"
 
 namespace nsm::forwarder {
 
@@ -18,6 +18,7 @@ struct Config {
   Options options;
   std::string listen_on;
   log::Level log_level = log::Level::kInfo;
+  log::Format log_format = log::Format::kText;
   std::string spiffe_endpoint_socket;  // accepted; mTLS is not implemented yet
   std::string metrics_listen_on;       // host:port; empty: no metrics server
 };

@@ -52,8 +52,10 @@ TEST(ForwarderConfig, EverythingSet) {
       {"NSM_VLAN_IDS", "100-199"},
       {"NSM_LOCAL_MECHANISMS", "kernel"},
       {"NSM_LOG_LEVEL", "trace"},
+      {"NSM_LOG_FORMAT", "json"},
   }));
   ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->log_format, log::Format::kJson);
   const Options& o = c->options;
   EXPECT_EQ(o.name, "fwd-a");
   EXPECT_EQ(c->listen_on, "tcp://127.0.0.1:0");
@@ -104,6 +106,7 @@ TEST(ForwarderConfig, InvalidValues) {
   ExpectInvalid({{"NSM_VLAN_IDS", "a-b"}}, "NSM_VLAN_IDS", "a-b");
   ExpectInvalid({{"NSM_LOCAL_MECHANISMS", "KERNEL,VXLAN"}}, "NSM_LOCAL_MECHANISMS", "KERNEL,VXLAN");
   ExpectInvalid({{"NSM_LOG_LEVEL", "verbose"}}, "NSM_LOG_LEVEL", "verbose");
+  ExpectInvalid({{"NSM_LOG_FORMAT", "yaml"}}, "NSM_LOG_FORMAT", "yaml");
 }
 
 TEST(ForwarderConfig, HelpListsEveryVariableWithItsDefault) {

@@ -6,6 +6,7 @@
 #include "networkservice/connect/dial.h"
 #include "networkservice/connect/server.h"
 #include "networkservice/discover/server.h"
+#include "networkservice/log/log.h"
 #include "networkservice/mechanismtranslation/client.h"
 #include "networkservice/metrics/server.h"
 #include "networkservice/monitor/client.h"
@@ -50,6 +51,7 @@ absl::StatusOr<Chain> NewServer(const Options& o) {
   if (!nested.ok()) return nested.status();
 
   std::vector<std::shared_ptr<NetworkServiceServer>> elements = {
+      logging::NewServer({.component = o.name, .clock = o.clock}),  // a debug line per call
       discover::NewServer(o.ns_registry, o.nse_registry),
       roundrobin::NewServer(),
   };

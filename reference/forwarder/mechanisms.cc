@@ -9,11 +9,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "api/mechanisms.h"
+#include "core/log.h"
 #include "networkservice/clienturl/clienturl.h"
 #include "networkservice/mechanisms/server.h"
 #include "networkservice/mechanismtranslation/client.h"
 #include "networkservice/metadata/metadata.h"
-#include "registry/log/log.h"
 
 namespace nsm::forwarder {
 namespace {

@@ -27,7 +27,12 @@ const std::vector<reference::Variable>& Variables() {
        "accepted for compatibility; each URL's scheme names its mechanism"},
       {"NSM_OUTPUT", "string", "text",
        "how connections are printed on stdout: text, or json (one object per line)"},
-      {"NSM_LOG_LEVEL", "string", "INFO", "panic, fatal, error, warn, info, debug or trace"},
+      {"NSM_LOG_LEVEL", "string", "INFO",
+       "panic, fatal, error, warn, info, debug or trace; SIGUSR1 / SIGUSR2 step it up / down "
+       "while running"},
+      {"NSM_LOG_FORMAT", "string", "text",
+       "text (timestamp [LEVEL] component: message key=value...) or json (one JSON object per "
+       "line: time, level, component, msg and the fields; docs/logging.md)"},
       {"NSM_METRICS_LISTEN_ON", metrics::ListenOnVariable().type,
        metrics::ListenOnVariable().default_value, metrics::ListenOnVariable().description},
       {"SPIFFE_ENDPOINT_SOCKET", "string", "",
@@ -76,6 +81,7 @@ absl::StatusOr<Config> ParseConfig(const reference::Getenv& getenv) {
     env.Fail("NSM_OUTPUT", "want text or json");
   }
   c.log_level = env.LogLevel("NSM_LOG_LEVEL");
+  c.log_format = env.LogFormat("NSM_LOG_FORMAT");
   c.spiffe_endpoint_socket = env.String("SPIFFE_ENDPOINT_SOCKET");
   if (auto listen = metrics::NormalizeListenOn(env.String("NSM_METRICS_LISTEN_ON")); listen.ok()) {
     c.metrics_listen_on = *listen;
@@ -95,9 +101,11 @@ std::string HelpText() {
       "  --once          close the connections and exit after printing them\n"
       "  --output=FORMAT text or json; overrides NSM_OUTPUT\n",
       Variables(),
-      "\nExit status: 0 when every request succeeded (and every close with --once), 1 when\n"
-      "a request failed (the connections made are closed first), 2 for bad arguments.\n"
-      "Signals: SIGTERM, SIGINT, SIGHUP and SIGQUIT close the connections and stop.\n");
+      absl::StrCat(
+          "\nExit status: 0 when every request succeeded (and every close with --once), 1 when\n"
+          "a request failed (the connections made are closed first), 2 for bad arguments.\n"
+          "Signals: SIGTERM, SIGINT, SIGHUP and SIGQUIT close the connections and stop.\n",
+          log::kLevelSignalsHelp));
 }
 
 std::string Describe(const Config& c) {
@@ -106,13 +114,13 @@ std::string Describe(const Config& c) {
   for (const auto& u : o.network_services) {
     services.push_back(absl::StrCat(u.mechanism_type, ":", u.network_service));
   }
-  return absl::StrCat("name=", o.name, " connect_to=", o.nsmgr_url, " network_services=[",
-                      absl::StrJoin(services, ","),
-                      "] dial_timeout=", absl::FormatDuration(o.dial_timeout),
-                      " request_timeout=", absl::FormatDuration(o.request_timeout),
-                      " output=", c.output == Output::kJson ? "json" : "text",
-                      " log_level=", log::LevelName(c.log_level), " metrics_listen_on=\"",
-                      c.metrics_listen_on, "\"");
+  return absl::StrCat(
+      "name=", o.name, " connect_to=", o.nsmgr_url, " network_services=[",
+      absl::StrJoin(services, ","), "] dial_timeout=", absl::FormatDuration(o.dial_timeout),
+      " request_timeout=", absl::FormatDuration(o.request_timeout),
+      " output=", c.output == Output::kJson ? "json" : "text",
+      " log_level=", log::LevelName(c.log_level), " log_format=", log::FormatName(c.log_format),
+      " metrics_listen_on=\"", c.metrics_listen_on, "\"");
 }
 
 }  // namespace nsm::nsc

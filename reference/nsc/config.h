@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/log.h"
 #include "reference/common/env.h"
 #include "reference/nsc/nsc.h"
-#include "registry/log/log.h"
 
 namespace nsm::nsc {
 
@@ -19,6 +19,7 @@ struct Config {
   Options options;  // everything but credentials, tokens, clock, pool and hooks
   Output output = Output::kText;
   log::Level log_level = log::Level::kInfo;
+  log::Format log_format = log::Format::kText;
   std::string spiffe_endpoint_socket;
   std::string metrics_listen_on;  // host:port; empty: no metrics server (heal series)
 };

@@ -32,7 +32,12 @@ const std::vector<reference::Variable>& Variables() {
       {"NSM_MAX_TOKEN_LIFETIME", "duration", "10m", "lifetime of the path tokens this hop issues"},
       {"NSM_IDLE_TIMEOUT", "duration", "0", "accepted for compatibility, not used yet"},
       {"NSM_DNS_CONFIGS", "string", "[]", "accepted for compatibility, not used yet"},
-      {"NSM_LOG_LEVEL", "string", "INFO", "panic, fatal, error, warn, info, debug or trace"},
+      {"NSM_LOG_LEVEL", "string", "INFO",
+       "panic, fatal, error, warn, info, debug or trace; SIGUSR1 / SIGUSR2 step it up / down "
+       "while running"},
+      {"NSM_LOG_FORMAT", "string", "text",
+       "text (timestamp [LEVEL] component: message key=value...) or json (one JSON object per "
+       "line: time, level, component, msg and the fields; docs/logging.md)"},
       {"SPIFFE_ENDPOINT_SOCKET", "string", "",
        "SPIFFE Workload API socket; mTLS is not implemented yet: plaintext gRPC with a warning"},
   };
@@ -78,6 +83,7 @@ absl::StatusOr<Config> ParseConfig(const reference::Getenv& getenv) {
   env.Duration("NSM_IDLE_TIMEOUT");
   env.String("NSM_DNS_CONFIGS");
   c.log_level = env.LogLevel("NSM_LOG_LEVEL");
+  c.log_format = env.LogFormat("NSM_LOG_FORMAT");
   c.spiffe_endpoint_socket = env.String("SPIFFE_ENDPOINT_SOCKET");
   if (!env.status().ok()) return env.status();
   return c;
@@ -92,7 +98,9 @@ std::string HelpText() {
       "registers with its nsmgr for NSM_SERVICE_NAMES.\n\n"
       "Usage: nse [--help]\n",
       Variables(),
-      "\nSignals: SIGTERM, SIGINT, SIGHUP and SIGQUIT unregister the endpoint and stop it.\n");
+      absl::StrCat(
+          "\nSignals: SIGTERM, SIGINT, SIGHUP and SIGQUIT unregister the endpoint and stop it.\n",
+          log::kLevelSignalsHelp));
 }
 
 std::string Describe(const Config& c) {
@@ -105,7 +113,7 @@ std::string Describe(const Config& c) {
       absl::StrJoin(labels, ","), "] payload=", o.payload,
       " register_service=", o.register_service ? "true" : "false", " cidr_prefix=[",
       absl::StrJoin(o.cidr_prefixes, ","), "] mechanisms=[", absl::StrJoin(o.mechanisms, ","),
-      "] log_level=", log::LevelName(c.log_level));
+      "] log_level=", log::LevelName(c.log_level), " log_format=", log::FormatName(c.log_format));
 }
 
 }  // namespace nsm::nse

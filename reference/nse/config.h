@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/log.h"
 #include "reference/common/env.h"
 #include "reference/nse/nse.h"
-#include "registry/log/log.h"
 
 namespace nsm::nse {
 
@@ -19,6 +19,7 @@ struct Config {
   // Empty: a unix socket in a new temporary directory (as cmd-nse-icmp-responder).
   std::string listen_on;
   log::Level log_level = log::Level::kInfo;
+  log::Format log_format = log::Format::kText;
   std::string spiffe_endpoint_socket;
 };
 

@@ -60,6 +60,7 @@ TEST(NseConfig, EverythingSet) {
 
 TEST(NseConfig, InvalidValues) {
   ExpectInvalid({{"NSM_NAME", ""}}, "NSM_NAME", "");
+  ExpectInvalid({{"NSM_LOG_FORMAT", "yaml"}}, "NSM_LOG_FORMAT", "yaml");
   ExpectInvalid({{"NSM_LISTEN_ON", "unix://relative"}}, "NSM_LISTEN_ON", "unix://relative");
   ExpectInvalid({{"NSM_CONNECT_TO", ""}}, "NSM_CONNECT_TO", "");
   ExpectInvalid({{"NSM_SERVICE_NAMES", ""}}, "NSM_SERVICE_NAMES", "");

@@ -2,8 +2,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "api/mechanisms.h"
+#include "networkservice/log/log.h"
 #include "networkservice/mechanisms/server.h"
 #include "networkservice/monitor/server.h"
+#include "networkservice/supersede/server.h"
 
 namespace nsm::nse {
 namespace {
@@ -48,7 +50,11 @@ class PassThrough : public NetworkServiceServer {
 
 absl::StatusOr<Chain> NewServer(const Options& o) {
   Chain chain;
-  std::vector<std::shared_ptr<NetworkServiceServer>> elements;
+  // A debug line per Request/Close (issue #8).
+  // A debug line per Request/Close (issue #8); a healed client connection's new connection
+  // closes the one it replaces (issue #6).
+  std::vector<std::shared_ptr<NetworkServiceServer>> elements = {
+      logging::NewServer({.component = o.name, .clock = o.clock}), supersede::NewServer()};
   if (!o.cidr_prefixes.empty()) {
     auto ipam = Point2PointIpam::Create(o.cidr_prefixes, o.max_connections);
     if (!ipam.ok())

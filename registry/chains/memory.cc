@@ -1,6 +1,7 @@
 #include "registry/chains/memory.h"
 
 #include "registry/connect/connect.h"
+#include "registry/log/log.h"
 #include "registry/metrics/server.h"
 #include "registry/proxy/proxy.h"
 #include "registry/setpayload/setpayload.h"
@@ -23,6 +24,7 @@ MemoryRegistry NewMemoryRegistry(const MemoryRegistryOptions& options) {
 
   r.ns = std::make_shared<NSRegistryServerChain>(NSRegistryServerChain::Elements{
       metrics::NewNSServer(stats),
+      logging::NewNSServer({.component = "registry/ns"}),
       validate::NewNSServer(),
       serialize::NewNSServer(),
       setpayload::NewNSServer(),
@@ -33,6 +35,7 @@ MemoryRegistry NewMemoryRegistry(const MemoryRegistryOptions& options) {
 
   r.nse = std::make_shared<NSERegistryServerChain>(NSERegistryServerChain::Elements{
       metrics::NewNSEServer(stats),
+      logging::NewNSEServer({.component = "registry/nse"}),
       validate::NewNSEServer(),
       r.nse_serialize,
       setregistrationtime::NewNSEServer(),

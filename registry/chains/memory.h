@@ -1,4 +1,4 @@
-// The registry-memory server chains as plain lists: validate, serialize, setpayload |
+// The registry-memory server chains as plain lists: log, validate, serialize, setpayload |
 // setregistrationtime + expire, memory, proxy, connect (registry.md §1, binaries.md §2.4).
 #pragma once
 

@@ -2,7 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "api/path.h"
-#include "registry/log/log.h"
+#include "core/log.h"
 #include "registry/serialize/serialize.h"
 
 namespace nsm::reg::expire {

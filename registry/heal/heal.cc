@@ -6,7 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
-#include "registry/log/log.h"
+#include "core/log.h"
 #include "registry/matchutils/items.h"
 
 namespace nsm::reg::heal {

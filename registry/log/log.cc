@@ -1,68 +1,86 @@
+// log (registry): one debug line per Register, Find and Unregister passing this point of a
+// registry chain, with the name, services, URL, outcome and duration (issue #8 Logs).
 #include "registry/log/log.h"
 
-#include <atomic>
-#include <cstdio>
+#include "absl/strings/str_join.h"
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
-#include "absl/time/clock.h"
-#include "absl/time/time.h"
-
-namespace nsm::log {
+namespace nsm::reg::logging {
 namespace {
 
-std::atomic<int> g_level{static_cast<int>(Level::kInfo)};
+void AddItem(log::Fields& f, const ::registry::NetworkService& ns) {
+  f.emplace_back("name", ns.name());
+}
+
+void AddItem(log::Fields& f, const ::registry::NetworkServiceEndpoint& nse) {
+  f.emplace_back("name", nse.name());
+  f.emplace_back("services", absl::StrJoin(nse.network_service_names(), ","));
+  f.emplace_back("url", nse.url());
+}
+
+const ::registry::NetworkService& ItemOf(const ::registry::NetworkServiceQuery& q) {
+  return q.network_service();
+}
+const ::registry::NetworkServiceEndpoint& ItemOf(const ::registry::NetworkServiceEndpointQuery& q) {
+  return q.network_service_endpoint();
+}
+
+void AddOutcome(log::Fields& f, const absl::Status& status, absl::Duration took) {
+  if (status.ok()) {
+    f.emplace_back("outcome", "ok");
+  } else {
+    f.emplace_back("outcome", absl::StatusCodeToString(status.code()));
+    f.emplace_back("error", status.message());
+  }
+  f.emplace_back("duration", took);
+}
 
 }  // namespace
 
-absl::StatusOr<Level> ParseLevel(absl::string_view name) {
-  std::string n = absl::AsciiStrToLower(name);
-  if (n == "panic") return Level::kPanic;
-  if (n == "fatal") return Level::kFatal;
-  if (n == "error") return Level::kError;
-  if (n == "warn" || n == "warning") return Level::kWarn;
-  if (n == "info") return Level::kInfo;
-  if (n == "debug") return Level::kDebug;
-  if (n == "trace") return Level::kTrace;
-  return absl::InvalidArgumentError(
-      absl::StrCat("unknown log level \"", name,
-                   "\" (want panic, fatal, error, warn, warning, info, debug or trace)"));
+template <class T>
+Server<T>::Server(Options options) : options_(std::move(options)) {
+  if (!options_.clock) options_.clock = RealClock();
 }
 
-absl::string_view LevelName(Level level) {
-  switch (level) {
-    case Level::kPanic:
-      return "PANIC";
-    case Level::kFatal:
-      return "FATAL";
-    case Level::kError:
-      return "ERROR";
-    case Level::kWarn:
-      return "WARN";
-    case Level::kInfo:
-      return "INFO";
-    case Level::kDebug:
-      return "DEBUG";
-    case Level::kTrace:
-      return "TRACE";
-  }
-  return "?";
+template <class T>
+absl::StatusOr<typename Server<T>::Item> Server<T>::Register(const Context& ctx, Item& item,
+                                                             const Next& next) {
+  if (!logger().Enabled(log::Level::kDebug)) return next.Register(ctx, item);
+  const absl::Time start = options_.clock->Now();
+  auto result = next.Register(ctx, item);
+  log::Fields f;
+  AddItem(f, result.ok() ? *result : item);
+  AddOutcome(f, result.status(), options_.clock->Now() - start);
+  logger().Write(log::Level::kDebug, options_.component, "register", f);
+  return result;
 }
 
-void SetLevel(Level level) { g_level.store(static_cast<int>(level)); }
-Level GetLevel() { return static_cast<Level>(g_level.load()); }
-bool Enabled(Level level) { return static_cast<int>(level) <= g_level.load(); }
-
-void Write(Level level, absl::string_view component, absl::string_view message) {
-  if (!Enabled(level)) return;
-  static absl::Mutex mu(absl::kConstInit);
-  std::string line =
-      absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()), " [",
-                   LevelName(level), "] ", component, ": ", message, "\n");
-  absl::MutexLock lock(&mu);
-  std::fwrite(line.data(), 1, line.size(), stderr);
-  std::fflush(stderr);
+template <class T>
+absl::Status Server<T>::Find(const Context& ctx, const Query& query, const Stream& stream,
+                             const Next& next) {
+  if (!logger().Enabled(log::Level::kDebug)) return next.Find(ctx, query, stream);
+  const absl::Time start = options_.clock->Now();
+  absl::Status status = next.Find(ctx, query, stream);
+  log::Fields f;
+  AddItem(f, ItemOf(query));
+  f.emplace_back("watch", query.watch() ? "true" : "false");
+  AddOutcome(f, status, options_.clock->Now() - start);
+  logger().Write(log::Level::kDebug, options_.component, "find", f);
+  return status;
 }
 
-}  // namespace nsm::log
+template <class T>
+absl::Status Server<T>::Unregister(const Context& ctx, Item& item, const Next& next) {
+  if (!logger().Enabled(log::Level::kDebug)) return next.Unregister(ctx, item);
+  const absl::Time start = options_.clock->Now();
+  absl::Status status = next.Unregister(ctx, item);
+  log::Fields f;
+  AddItem(f, item);
+  AddOutcome(f, status, options_.clock->Now() - start);
+  logger().Write(log::Level::kDebug, options_.component, "unregister", f);
+  return status;
+}
+
+template class Server<NSTraits>;
+template class Server<NSETraits>;
+
+}  // namespace nsm::reg::logging

@@ -1,38 +1,59 @@
-// A minimal leveled logger for the registry elements and binaries: one line per event on stderr,
-// level names as logrus (binaries.md §0.4), process-wide level set once at start-up.
+// log (registry): one debug line per Register, Find and Unregister passing this point of a
+// registry chain, with the name, services, URL, outcome and duration (issue #8 Logs).
 #pragma once
 
+#include <memory>
 #include <string>
 
-#include "absl/status/statusor.h"
-#include "absl/strings/string_view.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/registry.h"
 
-namespace nsm::log {
+namespace nsm::reg::logging {
 
-enum class Level { kPanic = 0, kFatal, kError, kWarn, kInfo, kDebug, kTrace };
+struct Options {
+  // The component of the lines, e.g. "registry/nse".
+  std::string component = "registry";
+  // nullptr: the process logger (log::Default()).
+  log::Logger* logger = nullptr;
+  // Measures the duration; nullptr: the real clock.
+  std::shared_ptr<Clock> clock = nullptr;
+};
 
-// "panic", "fatal", "error", "warn"/"warning", "info", "debug", "trace" (any case).
-absl::StatusOr<Level> ParseLevel(absl::string_view name);
-absl::string_view LevelName(Level level);
+// With debug off: one level check, then next. With debug on, after next returns: "register",
+// "find" or "unregister" with fields name, services (NSE: comma-separated; NS: the name), url
+// (NSE), watch (find), outcome ("ok" or the gRPC code name), error and duration. A watch Find
+// is logged when it is set up (it returns at once), not when the stream ends.
+template <class T>
+class Server : public RegistryServer<T> {
+ public:
+  using typename RegistryServer<T>::Item;
+  using typename RegistryServer<T>::Query;
+  using typename RegistryServer<T>::Stream;
+  using typename RegistryServer<T>::Next;
 
-void SetLevel(Level level);
-Level GetLevel();
-bool Enabled(Level level);
+  explicit Server(Options options);
+  absl::StatusOr<Item> Register(const Context& ctx, Item& item, const Next& next) override;
+  absl::Status Find(const Context& ctx, const Query& query, const Stream& stream,
+                    const Next& next) override;
+  absl::Status Unregister(const Context& ctx, Item& item, const Next& next) override;
 
-// Writes "<RFC 3339 time> [<LEVEL>] <component>: <message>" to stderr if `level` is enabled.
-void Write(Level level, absl::string_view component, absl::string_view message);
+ private:
+  log::Logger& logger() const { return options_.logger ? *options_.logger : log::Default(); }
+  Options options_;
+};
 
-inline void Error(absl::string_view component, absl::string_view message) {
-  Write(Level::kError, component, message);
+using NSServer = Server<NSTraits>;
+using NSEServer = Server<NSETraits>;
+
+inline std::shared_ptr<NSServer> NewNSServer(Options options = {}) {
+  return std::make_shared<NSServer>(std::move(options));
 }
-inline void Warn(absl::string_view component, absl::string_view message) {
-  Write(Level::kWarn, component, message);
-}
-inline void Info(absl::string_view component, absl::string_view message) {
-  Write(Level::kInfo, component, message);
-}
-inline void Debug(absl::string_view component, absl::string_view message) {
-  Write(Level::kDebug, component, message);
+inline std::shared_ptr<NSEServer> NewNSEServer(Options options = {}) {
+  return std::make_shared<NSEServer>(std::move(options));
 }
 
-}  // namespace nsm::log
+extern template class Server<NSTraits>;
+extern template class Server<NSETraits>;
+
+}  // namespace nsm::reg::logging

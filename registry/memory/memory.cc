@@ -49,6 +49,22 @@ struct Server<T>::State : std::enable_shared_from_this<State> {
     watchers.erase(it);
   }
 
+  // Calls fn(item) for every stored item matching query template `q`, in registration order,
+  // until fn returns false. An exact-name query looks at that one item only.
+  template <class Fn>
+  void ForEachMatch(const Item& q, Fn fn) const ABSL_SHARED_LOCKS_REQUIRED(mu) {
+    if (!q.name().empty() && !options.match.substring_names) {
+      auto it = index.find(q.name());
+      if (it == index.end()) return;
+      const Item& item = items.at(it->second);
+      if (match::Matches(q, item, options.match)) fn(item);
+      return;
+    }
+    for (const auto& [seq, item] : items) {
+      if (match::Matches(q, item, options.match) && !fn(item)) return;
+    }
+  }
+
   void Remove(uint64_t id) {
     Dead dead;  // destroyed after the lock is released
     absl::MutexLock lock(&mu);
@@ -123,9 +139,10 @@ absl::Status Server<T>::Find(const Context& ctx, const Query& query, const Strea
     std::vector<Item> matches;
     {
       absl::ReaderMutexLock lock(&state_->mu);
-      for (const auto& [seq, item] : state_->items) {
-        if (match::Matches(q, item, state_->options.match)) matches.push_back(item);
-      }
+      state_->ForEachMatch(q, [&](const Item& item) {
+        matches.push_back(item);
+        return true;
+      });
     }
     for (const auto& item : matches) {
       if (auto s = stream->Send(MakeResponse<Response>(item)); !s.ok()) return s;
@@ -137,12 +154,12 @@ absl::Status Server<T>::Find(const Context& ctx, const Query& query, const Strea
   typename State::Dead dead;
   absl::MutexLock lock(&state_->mu);
   // Snapshot and registration under one lock: no change can fall between them.
-  for (const auto& [seq, item] : state_->items) {
-    if (!match::Matches(q, item, state_->options.match)) continue;
-    if (auto s = stream->Send(MakeResponse<Response>(item)); !s.ok()) {
-      return stream->context().cancelled() ? absl::OkStatus() : s;
-    }
-  }
+  absl::Status sent;
+  state_->ForEachMatch(q, [&](const Item& item) {
+    sent = stream->Send(MakeResponse<Response>(item));
+    return sent.ok();
+  });
+  if (!sent.ok()) return stream->context().cancelled() ? absl::OkStatus() : sent;
   const uint64_t id = state_->next_watcher++;
   auto w = std::make_unique<Watcher>();
   w->query = query;

@@ -1,5 +1,6 @@
 // The registry-memory binary as a process: --help, invalid environment, start on a temp unix
-// socket, register and find over gRPC, the expire period taken from the environment, SIGTERM.
+// socket, register and find over gRPC, the expire period taken from the environment, SIGTERM,
+// JSON log lines and the level signals SIGUSR1/SIGUSR2 (docs/logging.md).
 // Waits are bounded real-time waits for the process and its socket.
 #include <signal.h>
 
@@ -7,9 +8,11 @@
 #include <filesystem>
 #include <fstream>
 
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "core/metrics/read.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 #include "registry/transport/channel_pool.h"
 #include "registry/transport/client.h"
 #include "testing/process.h"
@@ -191,6 +194,54 @@ TEST_F(BinaryTest, ServesRegistersFindsAndStopsOnSigterm) {
   const std::string err = p.err();
   EXPECT_NE(err.find("insecure"), std::string::npos) << "the insecure mode is never silent";
   EXPECT_NE(err.find("stopped"), std::string::npos) << err;
+}
+
+TEST_F(BinaryTest, JsonLinesAndLevelSignals) {
+  const std::string url = "unix://" + dir_ + "/registry.sock";
+  Process p(dir_, {}, {"NSM_LISTEN_ON=" + url, "NSM_LOG_FORMAT=json"});
+  auto has = [](const std::string& s) {
+    return [s](const std::string& out) { return out.find(s) != std::string::npos; };
+  };
+  {
+    auto channel = Connect(url);
+    nsm::reg::transport::NSERegistryGrpcClient client(channel, url);
+    NSE nse;
+    nse.set_name("nse-1");
+    nse.set_url("tcp://10.0.0.1:5001");
+    nse.add_network_service_names("ns-1");
+    ASSERT_TRUE(client.Register(nsm::Context(), nse, {}, {}).ok());
+    ASSERT_TRUE(p.WaitForOutput(has("startup completed"), kWait)) << p.err();
+    EXPECT_EQ(p.err().find("\"msg\":\"register\""), std::string::npos) << "info: no debug lines";
+
+    p.Signal(SIGUSR1);
+    ASSERT_TRUE(p.WaitForOutput(has("log level is now DEBUG (SIGUSR1)"), kWait)) << p.err();
+    ASSERT_TRUE(client.Register(nsm::Context(), nse, {}, {}).ok());
+    ASSERT_TRUE(p.WaitForOutput(has("\"msg\":\"register\""), kWait)) << p.err();
+  }  // the connection closes, so the stop does not wait for it
+
+  p.Signal(SIGUSR2);
+  ASSERT_TRUE(p.WaitForOutput(has("log level is now INFO (SIGUSR2)"), kWait)) << p.err();
+  p.Signal(SIGTERM);
+  EXPECT_EQ(p.Wait(), 0) << p.err();
+
+  int lines = 0;
+  bool debug_register = false;
+  for (absl::string_view line : absl::StrSplit(p.err(), '\n', absl::SkipEmpty())) {
+    auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    ASSERT_FALSE(j.is_discarded()) << "not JSON: " << line;
+    for (const char* key : {"time", "level", "component", "msg"}) {
+      EXPECT_TRUE(j.contains(key)) << key << " missing in " << line;
+    }
+    if (j["msg"] == "register") {
+      debug_register = true;
+      EXPECT_EQ(j["level"], "debug");
+      EXPECT_EQ(j["name"], "nse-1");
+      EXPECT_EQ(j["outcome"], "ok");
+    }
+    ++lines;
+  }
+  EXPECT_TRUE(debug_register);
+  EXPECT_GE(lines, 6) << p.err();
 }
 
 TEST_F(BinaryTest, OldPrefixAndExpirePeriodFromTheEnvironment) {

@@ -23,7 +23,12 @@ const std::vector<env::Variable>& Variables() {
       {"EXPIRE_PERIOD", "duration", "1m",
        "longest lifetime of an endpoint registration: expiration_time is capped at now + this "
        "(NSM v1.1.1 declared this variable, default 1s, without using it, and hard-coded 1m)"},
-      {"LOG_LEVEL", "string", "INFO", "panic, fatal, error, warn, info, debug or trace"},
+      {"LOG_LEVEL", "string", "INFO",
+       "panic, fatal, error, warn, info, debug or trace; SIGUSR1 / SIGUSR2 step it up / down "
+       "while running"},
+      {"LOG_FORMAT", "string", "text",
+       "text (timestamp [LEVEL] component: message key=value...) or json (one JSON object per "
+       "line: time, level, component, msg and the fields; docs/logging.md)"},
       nsm::metrics::ListenOnVariable(),
       {"MAX_TOKEN_LIFETIME", "duration", "10m", kUnused},
       {"OPEN_TELEMETRY_ENDPOINT", "string", "otel-collector.observability.svc.cluster.local:4317",
@@ -78,6 +83,10 @@ absl::StatusOr<Config> ParseConfig(const Getenv& getenv) {
       auto level = log::ParseLevel(raw->value);
       if (!level.ok()) return env::Invalid(*raw, level.status().message());
       c.log_level = *level;
+    } else if (name == "LOG_FORMAT") {
+      auto format = log::ParseFormat(raw->value);
+      if (!format.ok()) return env::Invalid(*raw, format.status().message());
+      c.log_format = *format;
     } else if (name == "SPIFFE_ENDPOINT_SOCKET") {
       c.spiffe_endpoint_socket = raw->value;
     } else if (type == "duration") {
@@ -103,16 +112,18 @@ std::string HelpText() {
       "The default applies when a variable is unset; set to \"\" it means the empty value.\n"
       "Invalid values stop the start-up with a message naming the variable.\n",
       Variables(), kPrefixes,
-      "\nSignals: SIGTERM, SIGINT, SIGHUP and SIGQUIT stop the server cleanly (open watch\n"
-      "streams end with UNAVAILABLE, unix socket files are removed).\n");
+      absl::StrCat(
+          "\nSignals: SIGTERM, SIGINT, SIGHUP and SIGQUIT stop the server cleanly (open watch\n"
+          "streams end with UNAVAILABLE, unix socket files are removed).\n",
+          log::kLevelSignalsHelp));
 }
 
 std::string Describe(const Config& c) {
-  return absl::StrCat("listen_on=[", absl::StrJoin(c.listen_on, ","), "] proxy_registry_url=\"",
-                      c.proxy_registry_url,
-                      "\" expire_period=", absl::FormatDuration(c.expire_period),
-                      " log_level=", log::LevelName(c.log_level), " metrics_listen_on=\"",
-                      c.metrics_listen_on, "\"");
+  return absl::StrCat(
+      "listen_on=[", absl::StrJoin(c.listen_on, ","), "] proxy_registry_url=\"",
+      c.proxy_registry_url, "\" expire_period=", absl::FormatDuration(c.expire_period),
+      " log_level=", log::LevelName(c.log_level), " log_format=", log::FormatName(c.log_format),
+      " metrics_listen_on=\"", c.metrics_listen_on, "\"");
 }
 
 }  // namespace nsm::reg::registry_memory

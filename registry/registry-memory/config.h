@@ -9,7 +9,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "core/envconfig.h"
-#include "registry/log/log.h"
+#include "core/log.h"
 
 namespace nsm::reg::registry_memory {
 
@@ -18,6 +18,7 @@ struct Config {
   std::string proxy_registry_url;      // empty: no proxy registry
   absl::Duration expire_period;        // the cap of NSE registrations
   log::Level log_level = log::Level::kInfo;
+  log::Format log_format = log::Format::kText;
   // Accepted for manifests of later NSM versions; parsed and checked, not used yet.
   std::string spiffe_endpoint_socket;
   absl::Duration max_token_lifetime;

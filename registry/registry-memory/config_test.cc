@@ -99,6 +99,14 @@ TEST(Config, InvalidLogLevel) {
   ExpectInvalid({{"NSM_LOG_LEVEL", "loud"}}, "NSM_LOG_LEVEL", "loud");
 }
 
+TEST(Config, LogFormat) {
+  EXPECT_EQ(ParseConfig(Env({}))->log_format, log::Format::kText);
+  EXPECT_EQ(ParseConfig(Env({{"REGISTRY_MEMORY_LOG_FORMAT", "json"}}))->log_format,
+            log::Format::kJson);
+  ExpectInvalid({{"NSM_LOG_FORMAT", "xml"}}, "NSM_LOG_FORMAT", "xml");
+  EXPECT_NE(HelpText().find("NSM_LOG_FORMAT"), std::string::npos);
+}
+
 TEST(Config, InvalidBool) {
   ExpectInvalid({{"NSM_PPROF_ENABLED", "yes"}}, "NSM_PPROF_ENABLED", "yes");
   ExpectInvalid({{"TRACER_ENABLED", "maybe"}}, "TRACER_ENABLED", "maybe");
