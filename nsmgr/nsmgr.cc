@@ -107,7 +107,7 @@ absl::StatusOr<std::unique_ptr<Nsmgr>> Nsmgr::Create(Options o) {
       reg::expire::NewNSEServer(o.nse_expiry_cap,
                                 reg_stats ? reg_stats->ExpirationsHook() : nullptr),
       p.nse_store,
-      o.url.empty() ? nullptr : reg::localbypass::NewNSEServer(o.url),
+      o.url.empty() ? nullptr : reg::localbypass::NewNSEServer(o.url, {.local_store_first = true}),
       upstream ? reg::clienturl::NewNSEServer(o.registry_url) : nullptr,
       upstream ? reg::findcache::NewNSEServer(o.clock) : nullptr,
       upstream ? reg::connect::NewNSEServer(

@@ -192,18 +192,28 @@ class Client::Conn : public HealTrigger, public std::enable_shared_from_this<Con
                                   ? shared_->options.data_path->Check(ctx, conn)
                                   : Liveness::kUnknown;
     const Mode next = NextMode(a.mode, reachable, liveness, keep_endpoint_);
+    bool step_down = false;
     {
       absl::MutexLock lock(&mu_);
       if (stopped_ || !healing_ || a.episode != episode_) return;
       last_error_ = status;
-      retry_timer_ =
-          clock_->AfterFunc(backoff_.Next(), [weak = weak_from_this(), episode = a.episode, next] {
-            if (auto self = weak.lock()) self->OnRetry(episode, next);
-          });
+      if (next == a.mode) {
+        retry_timer_ = clock_->AfterFunc(backoff_.Next(),
+                                         [weak = weak_from_this(), episode = a.episode, next] {
+                                           if (auto self = weak.lock())
+                                             self->OnRetry(episode, next);
+                                         });
+      } else {
+        step_down = true;
+      }
     }
     if (shared_->options.observer.attempt_failed) {
       shared_->options.observer.attempt_failed(conn, status);
     }
+    // One step down the ladder is tried at once: a dead forwarder or endpoint is replaced without
+    // waiting. The ladder has three steps, so at most three attempts run back to back; repeating
+    // a mode always waits the backoff.
+    if (step_down) OnRetry(a.episode, next);
   }
 
   // After any successful Request: ends an episode, keeps or replaces the watch.

@@ -401,6 +401,30 @@ TEST(BeginClientTest, RefreshStartsFromTheStoredConnection) {
   EXPECT_EQ(seen.context().extra_context().count("drop"), 0u);
 }
 
+TEST(BeginClientTest, ARefreshWithoutMechanismPreferencesKeepsTheEarlierOnes) {
+  auto begin = NewClient();
+  auto rec = std::make_shared<Recorder>();
+  ClientChain chain({begin, ServerToClient(rec)});
+  auto req = Req("c1");
+  req.add_mechanism_preferences()->set_type("KERNEL");
+  req.add_mechanism_preferences()->set_type("MEMIF");
+  ASSERT_TRUE(chain.Request(Context(), req).ok());
+
+  NetworkServiceRequest refresh;
+  refresh.mutable_connection()->set_id("c1");
+  ASSERT_TRUE(chain.Request(Context(), refresh).ok());
+  ASSERT_EQ(rec->requests().back().mechanism_preferences_size(), 2);
+  EXPECT_EQ(rec->requests().back().mechanism_preferences(1).type(), "MEMIF");
+
+  // Preferences given with a refresh replace the earlier ones.
+  NetworkServiceRequest other;
+  other.mutable_connection()->set_id("c1");
+  other.add_mechanism_preferences()->set_type("VFIO");
+  ASSERT_TRUE(chain.Request(Context(), other).ok());
+  ASSERT_EQ(rec->requests().back().mechanism_preferences_size(), 1);
+  EXPECT_EQ(rec->requests().back().mechanism_preferences(0).type(), "VFIO");
+}
+
 // After a heal changed the connection behind the caller's back, the caller's copy is stale: only
 // what the caller edited relative to what it got back counts (sandbox.md §7 "heal endpoint": a
 // refresh with the old connection refreshes the healed one).

@@ -43,6 +43,13 @@ absl::StatusOr<Connection> Client::Request(const Context& ctx, NetworkServiceReq
                            const Connection& stored = f.request->connection();
                            *req.mutable_connection() = MergeConnection(
                                f.returned ? *f.returned : stored, req.connection(), stored);
+                           // A refresh with the connection alone keeps the mechanisms offered
+                           // before: heal replays this request, and a reselect (no mechanism
+                           // chosen) needs something to negotiate.
+                           if (req.mechanism_preferences().empty()) {
+                             *req.mutable_mechanism_preferences() =
+                                 f.request->mechanism_preferences();
+                           }
                          });
 }
 

@@ -12,6 +12,8 @@ namespace {
 
 // How often a dial wait looks at the request's cancellation.
 constexpr absl::Duration kCancelCheck = absl::Milliseconds(100);
+// How long a channel that had already failed gets to connect again (see WaitReady).
+constexpr absl::Duration kFailedChannelGrace = absl::Milliseconds(50);
 
 }  // namespace
 
@@ -35,8 +37,15 @@ absl::Status Dial::WaitReady(const Context& ctx, ClientConn& conn, absl::Duratio
   // (the peer may have restarted); a connection attempt made during this wait that fails ends
   // the wait at once (refused: waiting the dial timeout would only delay heal).
   bool changed = false;  // a state change seen during this wait: an attempt was made
-  if (state == GRPC_CHANNEL_TRANSIENT_FAILURE) {
+  // gRPC keeps a failed channel in TRANSIENT_FAILURE while it tries again (sticky), so no state
+  // change tells a waiter that the new attempt failed too: a channel found failed gets a short
+  // grace for the immediate attempt (a restarted peer on this node answers in microseconds, a
+  // remote one keeps connecting in the background for the next attempt), not the dial timeout.
+  const bool failed_before = state == GRPC_CHANNEL_TRANSIENT_FAILURE;
+  absl::Time give_up = deadline;
+  if (failed_before) {
     grpc::experimental::ChannelResetConnectionBackoff(channel.get());
+    give_up = std::min(deadline, start + kFailedChannelGrace);
   }
   while (state != GRPC_CHANNEL_READY) {
     if (changed && state == GRPC_CHANNEL_TRANSIENT_FAILURE) {
@@ -52,6 +61,12 @@ absl::Status Dial::WaitReady(const Context& ctx, ClientConn& conn, absl::Duratio
                                        " (channel ", ConnectivityStateName(state), ")"));
     }
     const absl::Time now = absl::Now();
+    if (failed_before && now >= give_up && now < deadline) {
+      return absl::UnavailableError(
+          absl::StrCat("failed to dial ", conn.url().ToString(), " (target ", conn.target(),
+                       "): the last connection attempt failed and another did not succeed within ",
+                       absl::FormatDuration(kFailedChannelGrace), " (channel TRANSIENT_FAILURE)"));
+    }
     if (now >= deadline) {
       if (by_deadline) {
         return absl::DeadlineExceededError(absl::StrCat(
@@ -64,7 +79,7 @@ absl::Status Dial::WaitReady(const Context& ctx, ClientConn& conn, absl::Duratio
           " (channel ", ConnectivityStateName(state), ")"));
     }
     changed |= channel->WaitForStateChange(
-        state, absl::ToChronoTime(std::min(deadline, now + kCancelCheck)));
+        state, absl::ToChronoTime(std::min(give_up, now + kCancelCheck)));
     state = channel->GetState(/*try_to_connect=*/true);
   }
   return absl::OkStatus();

@@ -27,6 +27,10 @@ absl::StatusOr<Connection> Server::Request(const Context& ctx, NetworkServiceReq
     }
     return result;
   }
+  // A Request that succeeded established the connection, whatever state the caller sent (DOWN
+  // from a heal, RESELECT_REQUESTED or REFRESH_REQUESTED): this hop and the hops before it hold
+  // it UP.
+  result->set_state(::connection::State::UP);
   if (result->id().empty()) return result;  // nothing to key it by (no updatepath before us)
   if (auto watch = CurrentWatch(ctx)) {
     watch->PublishResult(*result, /*create=*/true);

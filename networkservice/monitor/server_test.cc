@@ -97,5 +97,19 @@ TEST_F(MonitorServerTest, ClosePublishesDeleteEvenWhenTheRestFails) {
   EXPECT_EQ(store_->size(), 0u);
 }
 
+TEST_F(MonitorServerTest, ASuccessfulReselectIsPublishedAndReturnedUp) {
+  ASSERT_EQ(sub_->Pop()->type(), ConnectionEventType::INITIAL_STATE_TRANSFER);
+  NetworkServiceRequest req;
+  req.mutable_connection()->set_id("m-1");
+  req.mutable_connection()->set_state(::connection::State::RESELECT_REQUESTED);
+  req.mutable_connection()->mutable_path()->add_path_segments()->set_id("m-1");
+  auto conn = chain_->Request(Context(), req);
+  ASSERT_TRUE(conn.ok());
+  EXPECT_EQ(conn->state(), ::connection::State::UP);
+  auto e = sub_->Pop();
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->connections().at("m-1").state(), ::connection::State::UP);
+}
+
 }  // namespace
 }  // namespace nsm::monitor

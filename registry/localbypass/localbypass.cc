@@ -22,13 +22,18 @@ struct NSEServer::State {
 // Stands between next and the caller's Find stream (kept by next for a watch).
 class NSEServer::BypassStream : public FindStream<Response> {
  public:
-  BypassStream(std::shared_ptr<const State> state, std::string nsmgr_url, Stream inner)
-      : state_(std::move(state)), nsmgr_url_(std::move(nsmgr_url)), inner_(std::move(inner)) {}
+  BypassStream(std::shared_ptr<const State> state, std::string nsmgr_url, bool drop_own,
+               Stream inner)
+      : state_(std::move(state)),
+        nsmgr_url_(std::move(nsmgr_url)),
+        drop_own_(drop_own),
+        inner_(std::move(inner)) {}
 
   const Context& context() const override { return inner_->context(); }
   absl::Status Send(const Response& response) override {
     const auto& nse = response.network_service_endpoint();
     if (nse.url() != nsmgr_url_) return inner_->Send(response);
+    if (drop_own_) return absl::OkStatus();  // the local store answered for it
     if (std::optional<std::string> real = state_->Get(nse.name())) {
       Response restored = response;
       restored.mutable_network_service_endpoint()->set_url(*std::move(real));
@@ -43,11 +48,12 @@ class NSEServer::BypassStream : public FindStream<Response> {
  private:
   std::shared_ptr<const State> state_;
   const std::string nsmgr_url_;
+  const bool drop_own_;
   Stream inner_;
 };
 
-NSEServer::NSEServer(std::string nsmgr_url)
-    : nsmgr_url_(std::move(nsmgr_url)), state_(std::make_shared<State>()) {}
+NSEServer::NSEServer(std::string nsmgr_url, Options options)
+    : nsmgr_url_(std::move(nsmgr_url)), options_(options), state_(std::make_shared<State>()) {}
 
 absl::StatusOr<NSEServer::Item> NSEServer::Register(const Context& ctx, Item& nse,
                                                     const Next& next) {
@@ -92,7 +98,9 @@ absl::StatusOr<NSEServer::Item> NSEServer::Register(const Context& ctx, Item& ns
 
 absl::Status NSEServer::Find(const Context& ctx, const Query& query, const Stream& stream,
                              const Next& next) {
-  return next.Find(ctx, query, std::make_shared<BypassStream>(state_, nsmgr_url_, stream));
+  return next.Find(
+      ctx, query,
+      std::make_shared<BypassStream>(state_, nsmgr_url_, options_.local_store_first, stream));
 }
 
 absl::Status NSEServer::Unregister(const Context& ctx, Item& nse, const Next& next) {

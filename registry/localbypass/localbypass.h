@@ -19,11 +19,18 @@ namespace nsm::reg::localbypass {
 // Find: results carrying the nsmgr URL get the real URL of the local endpoint of that name; such
 // results for names unknown here (registered through this nsmgr before a restart) are dropped,
 // except deletions. Results with other URLs pass unchanged.
+// With `local_store_first` (the nsmgr: its memory store of local endpoints and forwarders sits
+// before this element and answers Finds for them itself), results from next carrying the nsmgr
+// URL are dropped, deletions too, so a caller sees each local endpoint once, with its own URL.
 // State is one entry per local endpoint; it ends with the endpoint's Unregister (the nsmgr's
 // expire element unregisters expired endpoints through this element).
+struct Options {
+  bool local_store_first = false;
+};
+
 class NSEServer : public NSERegistryServer {
  public:
-  explicit NSEServer(std::string nsmgr_url);
+  explicit NSEServer(std::string nsmgr_url, Options options = {});
 
   absl::StatusOr<Item> Register(const Context& ctx, Item& nse, const Next& next) override;
   absl::Status Find(const Context& ctx, const Query& query, const Stream& stream,
@@ -40,11 +47,12 @@ class NSEServer : public NSERegistryServer {
   struct State;
   class BypassStream;
   const std::string nsmgr_url_;
+  const Options options_;
   std::shared_ptr<State> state_;  // shared with the Find streams, which may outlive a call
 };
 
-inline std::shared_ptr<NSEServer> NewNSEServer(std::string nsmgr_url) {
-  return std::make_shared<NSEServer>(std::move(nsmgr_url));
+inline std::shared_ptr<NSEServer> NewNSEServer(std::string nsmgr_url, Options options = {}) {
+  return std::make_shared<NSEServer>(std::move(nsmgr_url), options);
 }
 
 }  // namespace nsm::reg::localbypass

@@ -200,19 +200,26 @@ TEST_F(LocalBypassTest, WatchRestoresUpdatesAndPassesDeletionsOfUnknownEntries) 
   watch->Cancel();
 }
 
-// The nsmgr's NSE chain (nsmgr.md §3.3 without fd passing): local endpoints appear twice in a
-// Find (local memory, then the upstream copy with the real URL restored), and expiry unregisters
-// through localbypass, so its state ends with the registration.
+// The nsmgr's NSE chain (nsmgr.md §3.3 without fd passing): local endpoints appear once in a Find
+// and a watch (from local memory; the upstream copy carrying the nsmgr URL is dropped), endpoints
+// of other nsmgrs come from upstream, and expiry unregisters through localbypass, so its state
+// ends with the registration.
 TEST(LocalBypassInNsmgrChain, FindAndExpiry) {
   auto clock = FakeClock::Create();
   Context ctx = Context::Background(clock);
   auto serialize = serialize::NewNSEServer();
   auto local = memory::NewNSEServer();
-  auto bypass = NewNSEServer(kNsmgrUrl);
+  auto bypass = NewNSEServer(kNsmgrUrl, {.local_store_first = true});
   auto upstream = memory::NewNSEServer();
+  NSE remote = Endpoint("nse-remote", "tcp://10.0.0.2:5001");
+  ASSERT_TRUE(upstream->Register(ctx, remote, {}).ok());
   NSERegistryServerChain chain(
       {serialize, expire::NewNSEServer(absl::Minutes(1)), local, bypass, upstream});
 
+  auto watch = BufferedFindStream<NSEResponse>::Create(ctx);
+  NSEQuery wq;
+  wq.set_watch(true);
+  ASSERT_TRUE(chain.Find(ctx, wq, watch).ok());
   NSE nse = Endpoint("nse-1", kNseUrl);
   auto r = chain.Register(ctx, nse);
   ASSERT_TRUE(r.ok()) << r.status();
@@ -222,13 +229,17 @@ TEST(LocalBypassInNsmgrChain, FindAndExpiry) {
   auto found = BufferedFindStream<NSEResponse>::Create(ctx);
   ASSERT_TRUE(chain.Find(ctx, NSEQuery(), found).ok());
   EXPECT_THAT(Describe(found->Drain()),
-              ElementsAre(absl::StrCat("nse-1 ", kNseUrl), absl::StrCat("nse-1 ", kNseUrl)));
+              ElementsAre(absl::StrCat("nse-1 ", kNseUrl), "nse-remote tcp://10.0.0.2:5001"));
 
   clock->Advance(absl::Minutes(1));
   serialize->executor()->RunSync("nse-1", [] {});  // the expiry work queued for the name
   EXPECT_EQ(bypass->size(), 0u);
   EXPECT_EQ(local->size(), 0u);
-  EXPECT_EQ(upstream->size(), 0u) << "upstream got the unregistration";
+  EXPECT_EQ(upstream->size(), 1u) << "upstream got the unregistration";
+  EXPECT_THAT(Describe(watch->Drain()),
+              ElementsAre("nse-remote tcp://10.0.0.2:5001", absl::StrCat("nse-1 ", kNseUrl),
+                          absl::StrCat("-nse-1 ", kNseUrl)));
+  watch->Finish(absl::OkStatus());
 }
 
 }  // namespace

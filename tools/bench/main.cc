@@ -1,6 +1,6 @@
 // nsm-bench: end-to-end benchmarks of nsm-cpp on this machine (DESIGN.md §6, issue #7).
 //
-//   nsm-bench [registry|mesh|baseline|all] [--smoke] [--json=FILE] [--compare=OLD.json] ...
+//   nsm-bench [registry|mesh|baseline|heal|all] [--smoke] [--json=FILE] [--compare=OLD.json] ...
 //   nsm-bench compare OLD.json NEW.json
 //   nsm-bench hop --listen=URL [--next=URL] --hop_name=NAME   (internal: a baseline hop)
 //
@@ -21,6 +21,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "tools/bench/baseline.h"
+#include "tools/bench/heal_bench.h"
 #include "tools/bench/mesh_bench.h"
 #include "tools/bench/registry_bench.h"
 #include "tools/bench/report.h"
@@ -49,6 +50,7 @@ ABSL_FLAG(bool, hold_10k, false, "mesh: also hold 10,000 connections");
 ABSL_FLAG(absl::Duration, hold_idle, absl::Seconds(3),
           "mesh: CPU is sampled this long while connections are held");
 ABSL_FLAG(bool, baseline, true, "mesh: also run the baseline and print ratios");
+ABSL_FLAG(int, heal_connections, 100, "heal: connections held (and healed) at once");
 // Registry.
 ABSL_FLAG(int, nses, 10000, "registry: NSEs registered (half sequentially, half concurrently)");
 ABSL_FLAG(int, concurrency, 8, "registry: concurrent clients");
@@ -152,6 +154,8 @@ int Run(const std::vector<std::string>& modes) {
   if (absl::GetFlag(FLAGS_hold_10k)) mesh.holds.push_back(10000);
   mesh.hold_idle = absl::GetFlag(FLAGS_hold_idle);
   mesh.baseline = absl::GetFlag(FLAGS_baseline);
+  nsm::bench::HealSettings heal;
+  heal.connections = std::max(1, absl::GetFlag(FLAGS_heal_connections));
 
   if (smoke) {
     reg.nses = 200;
@@ -164,6 +168,8 @@ int Run(const std::vector<std::string>& modes) {
     mesh.load.warmup = absl::Milliseconds(200);
     mesh.holds = {50};
     mesh.hold_idle = absl::Milliseconds(300);
+    heal.connections = 5;
+    heal.wait = absl::Seconds(30);
   }
 
   Report report;
@@ -217,6 +223,8 @@ int Run(const std::vector<std::string>& modes) {
       run(mode, [&] { return nsm::bench::RunMeshBench(env, mesh, report); });
     } else if (mode == "baseline") {
       run(mode, [&] { return nsm::bench::RunBaselineBench(env, mesh.load, report, "baseline"); });
+    } else if (mode == "heal") {
+      run(mode, [&] { return nsm::bench::RunHealBench(env, heal, report); });
     }
   }
   for (const auto& [mode, secs] : wall) {
@@ -259,13 +267,15 @@ int Run(const std::vector<std::string>& modes) {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "end-to-end benchmarks of nsm-cpp (DESIGN.md §6)\n"
-      "  nsm-bench [registry|mesh|baseline|all] [--smoke] [--json=FILE] [--compare=OLD.json]\n"
+      "  nsm-bench [registry|mesh|baseline|heal|all] [--smoke] [--json=FILE] [--compare=OLD.json]\n"
       "  nsm-bench compare OLD.json NEW.json\n"
       "registry: registry-memory Register/s, Find latency, watch fan-out, RSS\n"
       "mesh:     registry-memory + nsmgr + forwarder + nse processes, Request/Close round trips,\n"
       "          latency, CPU per 1,000 round trips per process, nsmgr RSS with held connections,\n"
       "          then the baseline and the ratios to it\n"
-      "baseline: 3 no-op gRPC hop processes, the physical limit of the mesh figures");
+      "baseline: 3 no-op gRPC hop processes, the physical limit of the mesh figures\n"
+      "heal:     registry-memory + nsmgr + 2 forwarders + 2 nses; time from SIGKILL of the\n"
+      "          forwarder in use, then of an nse, to each held connection healed");
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   std::vector<std::string> args(positional.begin() + 1, positional.end());
   if (!args.empty() && args[0] == "hop") {
@@ -282,11 +292,11 @@ int main(int argc, char** argv) {
   std::vector<std::string> modes;
   for (const std::string& a : args) {
     if (a == "all") {
-      modes.insert(modes.end(), {"registry", "mesh"});
-    } else if (a == "registry" || a == "mesh" || a == "baseline") {
+      modes.insert(modes.end(), {"registry", "mesh", "heal"});
+    } else if (a == "registry" || a == "mesh" || a == "baseline" || a == "heal") {
       modes.push_back(a);
     } else {
-      std::fprintf(stderr, "nsm-bench: unknown mode \"%s\" (registry, mesh, baseline, all)\n",
+      std::fprintf(stderr, "nsm-bench: unknown mode \"%s\" (registry, mesh, baseline, heal, all)\n",
                    a.c_str());
       return 2;
     }
