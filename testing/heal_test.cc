@@ -226,5 +226,77 @@ TEST_F(HealTest, HundredConnectionsHealAtOnceAfterAForwarderDeath) {
   EXPECT_EQ(counter->closes(), 2 * kConnections);
 }
 
+// The registry restarts with nothing in it: the connection stays up (no heal, no Close), every
+// registration (the NSE's and the forwarder's through the nsmgr, the network service) comes back
+// by itself, and then refreshes and new Requests work again.
+TEST_F(HealTest, RegistryRestartKeepsConnectionsAndRegistrationsComeBack) {
+  domain.reset();
+  auto built = Builder()
+                   .SetDialTimeout(absl::Milliseconds(200))
+                   .SetRegistryExpiryDuration(kRegistryExpiryDuration)
+                   .Build();
+  ASSERT_TRUE(built.ok()) << built.status();
+  domain = *std::move(built);
+  NS ns;
+  ns.set_name(kService);
+  ASSERT_TRUE(domain->RegisterNS(ns).ok());
+  Node& node = domain->node(0);
+  auto counter = NewCountServer();
+  ASSERT_TRUE(node.NewEndpoint(Endpoint("nse-1"), {counter}).ok());
+  auto nsc = node.NewClient();
+  ASSERT_TRUE(nsc.ok()) << nsc.status();
+  auto conn = (*nsc)->Request(DefaultRequest(kService));
+  ASSERT_TRUE(conn.ok()) << conn.status();
+
+  ASSERT_TRUE(domain->registry()->Restart().ok());
+  auto& registry = domain->registry()->registry();
+  EXPECT_TRUE(Eventually([&] { return registry.nse_store->Get("nse-1").has_value(); }))
+      << "the NSE's registration is back";
+  EXPECT_TRUE(Eventually([&] { return registry.ns_store->Get(kService).has_value(); }))
+      << "the network service is back";
+  EXPECT_EQ((*nsc)->heal()->stats().started.load(), 0u) << "nothing to heal";
+  EXPECT_EQ(counter->closes(), 0);
+
+  EXPECT_TRUE(Eventually([&] { return Current(**nsc, *conn).ok(); })) << "refresh works again";
+  auto second = (*nsc)->Request(DefaultRequest(kService));
+  ASSERT_TRUE(second.ok()) << second.status();
+  ASSERT_TRUE((*nsc)->Close(*conn).ok());
+  ASSERT_TRUE((*nsc)->Close(*second).ok());
+  EXPECT_EQ(counter->closes(), 2);
+}
+
+// The NSE's node loses its nsmgr (killed and started again, empty): the client on the other node
+// heals through it once its forwarder is registered again, and a later Close reaches the NSE.
+TEST_F(HealTest, RemoteNsmgrRestartIsHealed) {
+  domain.reset();
+  auto built = Builder().SetNodesCount(2).SetDialTimeout(absl::Milliseconds(200)).Build();
+  ASSERT_TRUE(built.ok()) << built.status();
+  domain = *std::move(built);
+  NS ns;
+  ns.set_name(kService);
+  ASSERT_TRUE(domain->RegisterNS(ns).ok());
+  Node& local = domain->node(0);
+  Node& remote = domain->node(1);
+  auto counter = NewCountServer();
+  EndpointEntry* nse = *remote.NewEndpoint(Endpoint("nse-1"), {counter});
+  auto nsc = local.NewClient();
+  ASSERT_TRUE(nsc.ok()) << nsc.status();
+  auto conn = (*nsc)->Request(DefaultRequest(kService));
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  ASSERT_EQ(conn->path().path_segments_size(), 6);
+
+  ASSERT_TRUE(remote.nsmgr().Restart().ok());
+  ASSERT_TRUE(
+      Eventually([&] { return (*nsc)->heal()->stats().healed.load() >= 1; }, absl::Seconds(30)));
+  auto healed = Current(**nsc, *conn);
+  ASSERT_TRUE(healed.ok()) << healed.status();
+  EXPECT_EQ(healed->network_service_endpoint_name(), "nse-1");
+  EXPECT_TRUE(Eventually([&] { return remote.nsmgr().nsmgr().connections() == 1; }));
+  EXPECT_TRUE(Eventually([&] { return nse->endpoint().connections() == 1; }));
+
+  ASSERT_TRUE((*nsc)->Close(*conn).ok());
+  EXPECT_TRUE(Eventually([&] { return nse->endpoint().connections() == 0; }));
+}
+
 }  // namespace
 }  // namespace nsm::testing

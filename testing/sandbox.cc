@@ -132,7 +132,9 @@ absl::Status EndpointEntry::Start() {
   auto tokens = domain_.tokens(name_);
   const std::string nsmgr_url = node_.nsmgr().url();
 
-  std::vector<std::shared_ptr<NetworkServiceServer>> elements;
+  // A client connection's new connection at this hop closes the one it replaces (after a heal
+  // that reselected a forwarder or went through a restarted nsmgr; issue #6).
+  std::vector<std::shared_ptr<NetworkServiceServer>> elements = {supersede::NewServer()};
   if (kind_ == Kind::kForwarder) {
     // NSE discovery against the node's nsmgr registry (nsmgr.md §6), then the nested client.
     auto channel = domain_.registry_channels()->Get(nsmgr_url);
@@ -153,8 +155,6 @@ absl::Status EndpointEntry::Start() {
     if (!nested.ok()) return nested.status();
     elements.push_back(connect::NewServer(*std::move(nested)));
   } else {
-    // A healed client connection's new connection closes the one it replaces (issue #6).
-    elements.push_back(supersede::NewServer());
     elements.insert(elements.end(), additional_.begin(), additional_.end());
   }
   auto endpoint = endpoint::NewServer(tokens, {.name = name_,
