@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "api/nsm_url.h"
+#include "core/metrics/metrics.h"
 
 namespace nsm::nsmgr {
 namespace {
@@ -48,6 +49,7 @@ const std::vector<env::Variable>& Variables() {
       {"LOG_FORMAT", "string", "text",
        "text (timestamp [LEVEL] component: message key=value...) or json (one JSON object per "
        "line: time, level, component, msg and the fields; docs/logging.md)"},
+      metrics::ListenOnVariable(),
       {"OPEN_TELEMETRY_ENDPOINT", "string", "otel-collector.observability.svc.cluster.local:4317",
        kUnused},
       {"METRICS_EXPORT_INTERVAL", "duration", "10s", kUnused},
@@ -118,6 +120,10 @@ absl::StatusOr<Config> ParseConfig(const env::Getenv& getenv, const std::string&
       auto format = log::ParseFormat(raw->value);
       if (!format.ok()) return env::Invalid(*raw, format.status().message());
       c.log_format = *format;
+    } else if (name == metrics::ListenOnVariable().name) {
+      auto listen = metrics::ParseListenOn(*raw);
+      if (!listen.ok()) return listen.status();
+      c.metrics_listen_on = *listen;
     } else if (name == "SPIFFE_ENDPOINT_SOCKET") {
       c.spiffe_endpoint_socket = raw->value;
     } else if (type == "duration") {
@@ -155,7 +161,8 @@ std::string Describe(const Config& c) {
       " dial_timeout=", absl::FormatDuration(c.dial_timeout),
       " forwarder_service=", c.forwarder_service_name, " forwarder_policy=", c.forwarder_policy,
       " excluded_prefixes_file=\"", c.excluded_prefixes_file,
-      "\" log_level=", log::LevelName(c.log_level), " log_format=", log::FormatName(c.log_format));
+      "\" log_level=", log::LevelName(c.log_level), " log_format=", log::FormatName(c.log_format),
+      " metrics_listen_on=\"", c.metrics_listen_on, "\"");
 }
 
 absl::StatusOr<std::string> PublicUrl(const std::vector<std::string>& listen_on,

@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "core/cmd.h"
+#include "core/metrics/metrics.h"
 #include "core/token.h"
 #include "forwarder_select/policy.h"
 #include "nsmgr/config.h"
@@ -25,7 +26,10 @@ absl::StatusOr<std::unique_ptr<nsm::cmd::Service>> Start(nsm::cmd::Process& proc
                                                          nsm::nsmgr::Config& config) {
   auto url = nsm::nsmgr::PublicUrl(config.listen_on, nsm::nsmgr::FirstNonLoopbackIPv4());
   if (!url.ok()) return url.status();
+  auto metrics = nsm::metrics::StartFromConfig(config.metrics_listen_on, process.name());
+  if (!metrics.ok()) return metrics.status();
   nsm::nsmgr::Options options;
+  options.metrics = metrics->registry;
   options.name = config.name;
   options.url = *url;
   options.registry_url = config.registry_url;
@@ -43,12 +47,14 @@ absl::StatusOr<std::unique_ptr<nsm::cmd::Service>> Start(nsm::cmd::Process& proc
                  absl::StrCat("listening on ", absl::StrJoin((*server)->urls(), ", "),
                               "; public URL ", *url, "; startup completed in ",
                               absl::FormatDuration(absl::Now() - process.start_time())));
-  return nsm::cmd::MakeService(
-      [server = std::shared_ptr<nsm::nsmgr::Server>(*std::move(server))]() mutable {
-        server->Shutdown(absl::Seconds(5));
-        server.reset();
-        return 0;
-      });
+  return nsm::cmd::MakeService([server = std::shared_ptr<nsm::nsmgr::Server>(*std::move(server)),
+                                metrics_server = std::shared_ptr<nsm::metrics::HttpServer>(
+                                    std::move(metrics->server))]() mutable {
+    server->Shutdown(absl::Seconds(5));
+    server.reset();
+    metrics_server.reset();
+    return 0;
+  });
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "networkservice/connect/dial.h"
 #include "networkservice/connect/server.h"
 #include "networkservice/log/log.h"
+#include "networkservice/metrics/server.h"
 #include "networkservice/monitor/client.h"
 #include "networkservice/monitor/grpc_service.h"
 #include "networkservice/monitor/server.h"
@@ -24,6 +25,7 @@
 #include "registry/localbypass/localbypass.h"
 #include "registry/log/log.h"
 #include "registry/memory/memory.h"
+#include "registry/metrics/server.h"
 #include "registry/serialize/serialize.h"
 #include "registry/transport/channel_pool.h"
 #include "registry/transport/grpc_types.h"
@@ -83,6 +85,7 @@ absl::StatusOr<std::unique_ptr<Nsmgr>> Nsmgr::Create(Options o) {
   const bool upstream = !o.registry_url.empty();
 
   // Registry chains (nsmgr.md §3.3, §10).
+  auto reg_stats = o.metrics ? std::make_shared<reg::metrics::RegistryStats>(o.metrics) : nullptr;
   p.nse_store = reg::memory::NewNSEServer();
   auto ns_store = upstream ? nullptr : reg::memory::NewNSServer();
   p.ns_registry = std::make_shared<NSRegistryServerChain>(NSRegistryServerChain::Elements{
@@ -101,7 +104,8 @@ absl::StatusOr<std::unique_ptr<Nsmgr>> Nsmgr::Create(Options o) {
       reg::validate::NewNSEServer(),
       reg::clientinfo::NewNSEServer(o.env),
       reg::serialize::NewNSEServer(),
-      reg::expire::NewNSEServer(o.nse_expiry_cap),
+      reg::expire::NewNSEServer(o.nse_expiry_cap,
+                                reg_stats ? reg_stats->ExpirationsHook() : nullptr),
       p.nse_store,
       o.url.empty() ? nullptr : reg::localbypass::NewNSEServer(o.url, {.local_store_first = true}),
       upstream ? reg::clienturl::NewNSEServer(o.registry_url) : nullptr,
@@ -123,26 +127,27 @@ absl::StatusOr<std::unique_ptr<Nsmgr>> Nsmgr::Create(Options o) {
   if (!client.ok()) return client.status();
 
   // The server chain (nsmgr.md §3.1).
+  auto stats = o.metrics ? std::make_shared<metrics::NetworkServiceStats>(o.metrics) : nullptr;
   p.monitor_store = monitor::ConnectionStore::Create();
-  auto
-      endpoint =
-          endpoint::NewServer(
-              o.tokens,
-              {.name = m->name_,
-               .authorize = o.authorize,
-               .monitor = monitor::NewServer(p.monitor_store),  // S8
-               .additional =
-                   {
-                       clientinfo::NewServer(o.env),  // S10
-                       forwarder_select::NewServer(   // S11
-                           std::make_shared<RegistryServerToClient<NSTraits>>(p.ns_registry),
-                           std::make_shared<RegistryServerToClient<NSETraits>>(p.nse_store),
-                           {.forwarder_service_name = o.forwarder_service_name,
-                            .policy = o.forwarder_policy}),
-                       std::make_shared<excludedprefixes::Server>(o.excluded_prefixes),  // S12
-                       connect::NewServer(*std::move(client)),                           // S14
-                   },
-               .pool = o.pool});
+  auto endpoint =
+      endpoint::NewServer(
+          o.tokens,
+          {.name = m->name_,
+           .metrics = metrics::NewServer(stats, {.forwarder = metrics::ForwarderLabel::kNextHop}),
+           .authorize = o.authorize,
+           .monitor = monitor::NewServer(p.monitor_store),  // S8
+           .additional =
+               {
+                   clientinfo::NewServer(o.env),  // S10
+                   forwarder_select::NewServer(   // S11
+                       std::make_shared<RegistryServerToClient<NSTraits>>(p.ns_registry),
+                       std::make_shared<RegistryServerToClient<NSETraits>>(p.nse_store),
+                       {.forwarder_service_name = o.forwarder_service_name,
+                        .policy = o.forwarder_policy}),
+                   std::make_shared<excludedprefixes::Server>(o.excluded_prefixes),  // S12
+                   connect::NewServer(*std::move(client)),                           // S14
+               },
+           .pool = o.pool});
   if (!endpoint.ok()) return endpoint.status();
   p.endpoint = *std::move(endpoint);
   // A debug line per Request/Close around the whole chain (issue #8).
@@ -151,12 +156,20 @@ absl::StatusOr<std::unique_ptr<Nsmgr>> Nsmgr::Create(Options o) {
 
   p.network_service_grpc =
       std::make_unique<NetworkServiceGrpcServer>(p.network_service, o.pool, o.clock);
-  p.monitor_grpc = std::make_unique<monitor::GrpcService>(p.monitor_store);
+  p.monitor_grpc = std::make_unique<monitor::GrpcService>(
+      p.monitor_store,
+      monitor::ServiceOptions{.on_streams_changed = stats ? stats->MonitorStreamsHook() : nullptr});
   reg::transport::ServiceOptions service_options{.clock = o.clock};
-  p.ns_grpc =
-      std::make_unique<reg::transport::NSRegistryGrpcService>(p.ns_registry, service_options);
-  p.nse_grpc =
-      std::make_unique<reg::transport::NSERegistryGrpcService>(p.nse_registry, service_options);
+  // Served over gRPC behind the registry metrics element, so that only callers' calls are counted,
+  // not the lookups of this nsmgr's own forwarder selection.
+  p.ns_grpc = std::make_unique<reg::transport::NSRegistryGrpcService>(
+      std::make_shared<NSRegistryServerChain>(
+          NSRegistryServerChain::Elements{reg::metrics::NewNSServer(reg_stats), p.ns_registry}),
+      service_options);
+  p.nse_grpc = std::make_unique<reg::transport::NSERegistryGrpcService>(
+      std::make_shared<NSERegistryServerChain>(
+          NSERegistryServerChain::Elements{reg::metrics::NewNSEServer(reg_stats), p.nse_registry}),
+      service_options);
   return m;
 }
 

@@ -22,6 +22,10 @@
 #include "networkservice/clientinfo/server.h"
 #include "networkservice/excludedprefixes/server.h"
 
+namespace prometheus {
+class Registry;
+}  // namespace prometheus
+
 namespace nsm::nsmgr {
 
 struct Options {
@@ -54,6 +58,8 @@ struct Options {
   std::shared_ptr<ThreadPool> pool = {};
   // The clock of incoming calls' contexts (a FakeClock in tests).
   std::shared_ptr<Clock> clock = RealClock();
+  // Where the chains count (docs/metrics.md); null: no metrics.
+  std::shared_ptr<prometheus::Registry> metrics = {};
 };
 
 // Every part of one nsmgr. Serve it with Services() on a GrpcServer (nsmgr/serve.h does that).

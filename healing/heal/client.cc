@@ -192,6 +192,7 @@ class Client::Conn : public HealTrigger, public std::enable_shared_from_this<Con
                                   ? shared_->options.data_path->Check(ctx, conn)
                                   : Liveness::kUnknown;
     const Mode next = NextMode(a.mode, reachable, liveness, keep_endpoint_);
+    bool step_down = false;
     {
       absl::MutexLock lock(&mu_);
       if (stopped_ || !healing_ || a.episode != episode_) return;
@@ -202,13 +203,17 @@ class Client::Conn : public HealTrigger, public std::enable_shared_from_this<Con
                                            if (auto self = weak.lock())
                                              self->OnRetry(episode, next);
                                          });
-        return;
+      } else {
+        step_down = true;
       }
+    }
+    if (shared_->options.observer.attempt_failed) {
+      shared_->options.observer.attempt_failed(conn, status);
     }
     // A step down the ladder is tried at once: a dead forwarder or endpoint is replaced without
     // waiting. Only strictly downward steps skip the backoff, so at most three attempts run back
     // to back; the same mode, or a step back up (a data path reported alive again), waits.
-    OnRetry(a.episode, next);
+    if (step_down) OnRetry(a.episode, next);
   }
 
   // After any successful Request: ends an episode, keeps or replaces the watch.

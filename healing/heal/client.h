@@ -48,6 +48,9 @@ struct Observer {
   // The heal deadline passed: the connection is being closed. `why` names the attempts and the
   // last error.
   std::function<void(const Connection&, const absl::Status& why)> failed = nullptr;
+  // An attempt of the running episode failed with `status`; the next one follows after the
+  // backoff (unless the deadline passes first). The nsm_heal_attempts_total counter (issue #8).
+  std::function<void(const Connection&, const absl::Status& status)> attempt_failed = nullptr;
 };
 
 struct Options {

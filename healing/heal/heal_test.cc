@@ -153,6 +153,7 @@ struct Reports {
   std::vector<std::string> started ABSL_GUARDED_BY(mu);
   std::vector<int> healed ABSL_GUARDED_BY(mu);
   std::vector<absl::Status> failed ABSL_GUARDED_BY(mu);
+  std::vector<absl::StatusCode> attempt_failed ABSL_GUARDED_BY(mu);
 
   Observer observer() {
     return {.started =
@@ -169,6 +170,11 @@ struct Reports {
                 [this](const Connection&, const absl::Status& why) {
                   absl::MutexLock lock(&mu);
                   failed.push_back(why);
+                },
+            .attempt_failed =
+                [this](const Connection&, const absl::Status& status) {
+                  absl::MutexLock lock(&mu);
+                  attempt_failed.push_back(status.code());
                 }};
   }
   size_t healed_count() {
@@ -319,6 +325,8 @@ TEST_F(HealTest, SamePathThenReselectsTheForwarderThenTheEndpoint) {
   {
     absl::MutexLock lock(&reports.mu);
     EXPECT_THAT(reports.healed, ElementsAre(2, 3));
+    // Every failed attempt was reported (1 in the first episode, 2 in the second).
+    EXPECT_EQ(reports.attempt_failed.size(), 3u);
   }
   // The connection begin keeps is a plain UP one: a refresh does not ask to reselect again.
   ASSERT_TRUE(Request("c1").ok());

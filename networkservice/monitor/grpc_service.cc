@@ -75,8 +75,9 @@ class Pump {
 class MonitorReactor : public grpc::ServerWriteReactor<ConnectionEvent> {
  public:
   MonitorReactor(ConnectionStore& store, const MonitorScopeSelector& selector, size_t max_queued,
-                 std::shared_ptr<std::atomic<size_t>> open)
-      : open_(std::move(open)) {
+                 std::shared_ptr<std::atomic<size_t>> open, std::function<void(int)> changed)
+      : open_(std::move(open)), changed_(std::move(changed)) {
+    if (changed_) changed_(1);
     std::weak_ptr<Pump> weak = pump_;
     pump_->Attach(this, store.Subscribe(
                             selector,
@@ -92,12 +93,14 @@ class MonitorReactor : public grpc::ServerWriteReactor<ConnectionEvent> {
   void OnDone() override {
     if (auto sub = pump_->Detach()) sub->Cancel();
     open_->fetch_sub(1);
+    if (changed_) changed_(-1);
     delete this;
   }
 
  private:
   std::shared_ptr<Pump> pump_ = std::make_shared<Pump>();
   std::shared_ptr<std::atomic<size_t>> open_;
+  std::function<void(int)> changed_;
 };
 
 // Answers a refused stream.
@@ -120,7 +123,8 @@ grpc::ServerWriteReactor<ConnectionEvent>* GrpcService::MonitorConnections(
         grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                      absl::StrCat("monitor: ", options_.max_streams, " streams already open")));
   }
-  return new MonitorReactor(*store_, *selector, options_.max_queued_events, open_);
+  return new MonitorReactor(*store_, *selector, options_.max_queued_events, open_,
+                            options_.on_streams_changed);
 }
 
 }  // namespace nsm::monitor

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 
 #include "connection.grpc.pb.h"
@@ -17,6 +18,9 @@ struct ServiceOptions {
   size_t max_queued_events = 0;
   // Streams served at once; more are refused with RESOURCE_EXHAUSTED.
   size_t max_streams = 65536;
+  // Called with +1 when a stream is accepted and -1 when it ends (the nsm_monitor_streams gauge,
+  // networkservice/metrics); null: none.
+  std::function<void(int delta)> on_streams_changed = nullptr;
 };
 
 // MonitorConnections: one INITIAL_STATE_TRANSFER, then the matching UPDATE/DELETE events of the

@@ -17,7 +17,8 @@ absl::StatusOr<std::unique_ptr<HopServer>> HopServer::Start(
   std::vector<grpc::Service*> services{hop->network_service_.get()};
   std::vector<std::string> health{::networkservice::NetworkService::service_full_name()};
   if (store) {
-    hop->monitor_ = std::make_unique<monitor::GrpcService>(store);
+    hop->monitor_ = std::make_unique<monitor::GrpcService>(
+        store, monitor::ServiceOptions{.on_streams_changed = options.on_monitor_streams_changed});
     services.push_back(hop->monitor_.get());
     health.push_back(::connection::MonitorConnection::service_full_name());
   }

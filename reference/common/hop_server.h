@@ -2,6 +2,7 @@
 // connection store) and grpc.health.v1, on NSM URLs (binaries.md §0.3, §1.3; nsmgr.md §2).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,6 +29,8 @@ struct HopServerOptions {
   std::shared_ptr<ThreadPool> pool = {};
   // The chain's clock (a FakeClock in tests).
   std::shared_ptr<Clock> clock = RealClock();
+  // monitor::ServiceOptions::on_streams_changed (the nsm_monitor_streams gauge); null: none.
+  std::function<void(int delta)> on_monitor_streams_changed = nullptr;
 };
 
 class HopServer {

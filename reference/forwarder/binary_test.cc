@@ -1,6 +1,7 @@
 // The forwarder binary as a process: --help, unknown argument, invalid environment, and a run
 // against an in-process registry standing in for the nsmgr: it serves health, registers itself
-// under "forwarder" with its labels, and unregisters and removes its socket on SIGTERM.
+// under "forwarder" with its labels, serves /metrics (NSM_METRICS_LISTEN_ON), and unregisters and
+// removes its socket on SIGTERM.
 #include <signal.h>
 
 #include <cstdlib>
@@ -8,6 +9,7 @@
 
 #include "core/credentials.h"
 #include "core/grpc_server.h"
+#include "core/metrics/read.h"
 #include "gtest/gtest.h"
 #include "reference/common/subprocess.h"
 #include "registry/chains/memory.h"
@@ -51,7 +53,8 @@ TEST_F(ForwarderBinaryTest, HelpListsTheVariables) {
        {"NSM_NAME", "NSM_LISTEN_ON", "NSM_CONNECT_TO", "NSM_NSNAME",
         "NSM_FORWARDER_NETWORK_SERVICE_NAME", "NSM_LABELS", "default p2p:true", "NSM_TUNNEL_IP",
         "NSM_VXLAN_PORT", "default 4789", "NSM_WIREGUARD_PUBLIC_KEY", "NSM_VLAN_IDS",
-        "NSM_DIAL_TIMEOUT", "NSM_MAX_TOKEN_LIFETIME", "default 10m", "NSM_LOG_LEVEL"}) {
+        "NSM_DIAL_TIMEOUT", "NSM_MAX_TOKEN_LIFETIME", "default 10m", "NSM_LOG_LEVEL",
+        "NSM_METRICS_LISTEN_ON"}) {
     EXPECT_NE(out.find(v), std::string::npos) << v << " missing in:\n" << out;
   }
 }
@@ -67,6 +70,13 @@ TEST_F(ForwarderBinaryTest, InvalidEnvironmentStopsStartUp) {
   EXPECT_EQ(p->Wait(), 1);
   EXPECT_NE(p->err().find("NSM_VXLAN_PORT=\"abc\""), std::string::npos) << p->err();
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/f.sock"));
+  auto m = Start({}, {"NSM_LISTEN_ON=unix://" + dir_ + "/f.sock",
+                      "NSM_METRICS_LISTEN_ON=tcp://metrics.example:9090"});
+  EXPECT_EQ(m->Wait(), 1);
+  EXPECT_NE(m->err().find("NSM_METRICS_LISTEN_ON=\"tcp://metrics.example:9090\" is invalid: the "
+                          "host \"metrics.example\" is not an IP address"),
+            std::string::npos)
+      << m->err();
 }
 
 TEST_F(ForwarderBinaryTest, RegistersWithItsNsmgrAndUnregistersOnSigterm) {
@@ -76,9 +86,10 @@ TEST_F(ForwarderBinaryTest, RegistersWithItsNsmgrAndUnregistersOnSigterm) {
       {.listen_on = {"unix://" + dir_ + "/nsmgr.sock"}, .credentials = MakeInsecureCredentials()});
   ASSERT_TRUE(server.ok()) << server.status();
   const std::string url = "unix://" + dir_ + "/run/forwarder.sock";
-  auto p = Start({}, {"NSM_NAME=fwd-1", "NSM_LISTEN_ON=" + url,
-                      "NSM_CONNECT_TO=unix://" + dir_ + "/nsmgr.sock", "NSM_LABELS=p2p:true,x:y",
-                      "NSM_TUNNEL_IP=10.0.0.1", "NSM_LOG_LEVEL=debug"});
+  auto p = Start(
+      {}, {"NSM_NAME=fwd-1", "NSM_LISTEN_ON=" + url,
+           "NSM_CONNECT_TO=unix://" + dir_ + "/nsmgr.sock", "NSM_LABELS=p2p:true,x:y",
+           "NSM_TUNNEL_IP=10.0.0.1", "NSM_LOG_LEVEL=debug", "NSM_METRICS_LISTEN_ON=127.0.0.1:0"});
   auto registered = [&]() -> std::optional<::registry::NetworkServiceEndpoint> {
     ::registry::NetworkServiceEndpointQuery q;
     q.mutable_network_service_endpoint()->set_name("fwd-1");
@@ -104,6 +115,17 @@ TEST_F(ForwarderBinaryTest, RegistersWithItsNsmgrAndUnregistersOnSigterm) {
   EXPECT_EQ(*health, "SERVING");
   EXPECT_EQ(*CheckHealth(channel, "connection.MonitorConnection"), "SERVING");
   channel.reset();
+  // /metrics on the address the start-up log names: the forwarder's series exist.
+  const std::string marker = "metrics: serving http://";
+  const std::string log = p->err();
+  ASSERT_NE(log.find(marker), std::string::npos) << log;
+  const size_t start = log.find(marker) + marker.size();
+  auto page = metrics::HttpGet(log.substr(start, log.find("/metrics", start) - start));
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_EQ(metrics::ValueInText(*page, "nsm_monitor_streams"), 0) << *page;
+  EXPECT_EQ(metrics::ValueInText(*page, "nsm_networkservice_request_duration_seconds_count",
+                                 {{"kind", "request"}}),
+            0);
 
   p->Signal(SIGTERM);
   EXPECT_EQ(p->Wait(), 0) << p->err();

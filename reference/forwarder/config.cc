@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "core/metrics/metrics.h"
 
 namespace nsm::forwarder {
 
@@ -48,6 +49,8 @@ const std::vector<reference::Variable>& Variables() {
       {"NSM_LOG_FORMAT", "string", "text",
        "text (timestamp [LEVEL] component: message key=value...) or json (one JSON object per "
        "line: time, level, component, msg and the fields; docs/logging.md)"},
+      {"NSM_METRICS_LISTEN_ON", metrics::ListenOnVariable().type,
+       metrics::ListenOnVariable().default_value, metrics::ListenOnVariable().description},
       {"SPIFFE_ENDPOINT_SOCKET", "string", "",
        "SPIFFE Workload API socket; mTLS is not implemented yet: plaintext gRPC with a warning"},
   };
@@ -114,6 +117,11 @@ absl::StatusOr<Config> ParseConfig(const reference::Getenv& getenv) {
   c.log_level = env.LogLevel("NSM_LOG_LEVEL");
   c.log_format = env.LogFormat("NSM_LOG_FORMAT");
   c.spiffe_endpoint_socket = env.String("SPIFFE_ENDPOINT_SOCKET");
+  if (auto listen = metrics::NormalizeListenOn(env.String("NSM_METRICS_LISTEN_ON")); listen.ok()) {
+    c.metrics_listen_on = *listen;
+  } else if (env.status().ok()) {
+    env.Fail("NSM_METRICS_LISTEN_ON", listen.status().message());
+  }
   if (!env.status().ok()) return env.status();
   if (absl::Status s = Validate(m); !s.ok()) return absl::InvalidArgumentError(s.message());
   return c;
@@ -150,7 +158,8 @@ std::string Describe(const Config& c) {
           ? absl::StrCat(o.mechanisms.vlan.first_id, "-", o.mechanisms.vlan.last_id)
           : "off",
       " local_mechanisms=[", absl::StrJoin(o.mechanisms.local, ","), "]",
-      " log_level=", log::LevelName(c.log_level), " log_format=", log::FormatName(c.log_format));
+      " log_level=", log::LevelName(c.log_level), " log_format=", log::FormatName(c.log_format),
+      " metrics_listen_on=\"", c.metrics_listen_on, "\"");
 }
 
 }  // namespace nsm::forwarder

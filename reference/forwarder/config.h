@@ -20,6 +20,7 @@ struct Config {
   log::Level log_level = log::Level::kInfo;
   log::Format log_format = log::Format::kText;
   std::string spiffe_endpoint_socket;  // accepted; mTLS is not implemented yet
+  std::string metrics_listen_on;       // host:port; empty: no metrics server
 };
 
 const std::vector<reference::Variable>& Variables();

@@ -8,6 +8,7 @@
 #include "networkservice/discover/server.h"
 #include "networkservice/log/log.h"
 #include "networkservice/mechanismtranslation/client.h"
+#include "networkservice/metrics/server.h"
 #include "networkservice/monitor/client.h"
 #include "networkservice/monitor/server.h"
 #include "networkservice/roundrobin/server.h"
@@ -60,11 +61,15 @@ absl::StatusOr<Chain> NewServer(const Options& o) {
 
   Chain chain;
   chain.store = monitor::ConnectionStore::Create();
-  auto server = endpoint::NewServer(tokens, {.name = o.name,
-                                             .authorize = o.authorize,
-                                             .monitor = monitor::NewServer(chain.store),
-                                             .additional = std::move(elements),
-                                             .pool = pool});
+  if (o.metrics) chain.stats = std::make_shared<metrics::NetworkServiceStats>(o.metrics);
+  auto server = endpoint::NewServer(
+      tokens,
+      {.name = o.name,
+       .metrics = metrics::NewServer(chain.stats, {.forwarder = metrics::ForwarderLabel::kThisHop}),
+       .authorize = o.authorize,
+       .monitor = monitor::NewServer(chain.store),
+       .additional = std::move(elements),
+       .pool = pool});
   if (!server.ok()) return server.status();
   chain.server = *std::move(server);
   return chain;
@@ -99,11 +104,13 @@ Forwarder::~Forwarder() {
 
 absl::Status Forwarder::Serve(std::vector<std::string> listen_on) {
   if (hop_server_) return absl::FailedPreconditionError("forwarder: already serving");
-  auto server = reference::HopServer::Start(chain_.server, chain_.store,
-                                            {.listen_on = std::move(listen_on),
-                                             .credentials = options_.credentials,
-                                             .pool = options_.pool,
-                                             .clock = options_.clock});
+  auto server = reference::HopServer::Start(
+      chain_.server, chain_.store,
+      {.listen_on = std::move(listen_on),
+       .credentials = options_.credentials,
+       .pool = options_.pool,
+       .clock = options_.clock,
+       .on_monitor_streams_changed = chain_.stats ? chain_.stats->MonitorStreamsHook() : nullptr});
   if (!server.ok()) return server.status();
   hop_server_ = *std::move(server);
   return absl::OkStatus();

@@ -20,6 +20,7 @@
 #include "core/token.h"
 #include "networkservice/chains/endpoint/server.h"
 #include "networkservice/connect/channel_pool.h"
+#include "networkservice/metrics/stats.h"
 #include "networkservice/monitor/store.h"
 #include "reference/common/hop_server.h"
 #include "reference/common/registrar.h"
@@ -63,12 +64,15 @@ struct Options {
   std::vector<std::shared_ptr<NetworkServiceServer>> additional = {};
   // Extra client elements of the nested client, after the mechanism client.
   std::vector<std::shared_ptr<NetworkServiceClient>> additional_client = {};
+  // Where the chain counts (networkservice/metrics, docs/metrics.md); null: no metrics.
+  std::shared_ptr<prometheus::Registry> metrics = {};
 };
 
 // The pieces of the chain, for callers who serve it themselves.
 struct Chain {
-  std::shared_ptr<endpoint::Endpoint> server;       // what NetworkService calls run through
-  std::shared_ptr<monitor::ConnectionStore> store;  // what MonitorConnection serves
+  std::shared_ptr<endpoint::Endpoint> server;           // what NetworkService calls run through
+  std::shared_ptr<monitor::ConnectionStore> store;      // what MonitorConnection serves
+  std::shared_ptr<metrics::NetworkServiceStats> stats;  // null without Options::metrics
 };
 
 // The forwarder chain:

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "core/cmd.h"
+#include "core/metrics/metrics.h"
 #include "reference/common/hop_service.h"
 #include "reference/forwarder/config.h"
 #include "reference/forwarder/forwarder.h"
@@ -12,8 +13,11 @@ namespace {
 
 absl::StatusOr<std::unique_ptr<nsm::cmd::Service>> Start(nsm::cmd::Process& process,
                                                          nsm::forwarder::Config& config) {
+  auto metrics = nsm::metrics::StartFromConfig(config.metrics_listen_on, process.name());
+  if (!metrics.ok()) return metrics.status();
   nsm::forwarder::Options options = config.options;
   options.credentials = process.credentials();
+  options.metrics = metrics->registry;
   auto created = nsm::forwarder::Forwarder::Create(process.context(), options);
   if (!created.ok()) return created.status();
   std::shared_ptr<nsm::forwarder::Forwarder> forwarder = *std::move(created);
@@ -24,6 +28,9 @@ absl::StatusOr<std::unique_ptr<nsm::cmd::Service>> Start(nsm::cmd::Process& proc
       .stop = [forwarder](const nsm::Context& ctx) { return forwarder->Stop(ctx); },
       .nsmgr_url = options.nsmgr_url,
       .registered_as = "as an endpoint of " + options.service_name,
+      // /metrics is served until the forwarder has stopped.
+      .after_stop = [metrics_server = std::shared_ptr<nsm::metrics::HttpServer>(
+                         std::move(metrics->server))]() mutable { metrics_server.reset(); },
   });
 }
 

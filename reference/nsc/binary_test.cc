@@ -35,9 +35,10 @@ TEST_F(NscBinaryTest, HelpListsTheVariablesAndFlags) {
   Subprocess p(Binary(), {"--help"}, {}, dir_, "nsc");
   EXPECT_EQ(p.Wait(), 0);
   const std::string out = p.out();
-  for (const char* v : {"NSM_NAME", "NSM_CONNECT_TO", "NSM_NETWORK_SERVICES", "NSM_LABELS",
-                        "NSM_DIAL_TIMEOUT", "default 5s", "NSM_REQUEST_TIMEOUT", "default 15s",
-                        "NSM_MAX_TOKEN_LIFETIME", "NSM_OUTPUT", "--once", "--output"}) {
+  for (const char* v :
+       {"NSM_NAME", "NSM_CONNECT_TO", "NSM_NETWORK_SERVICES", "NSM_LABELS", "NSM_DIAL_TIMEOUT",
+        "default 5s", "NSM_REQUEST_TIMEOUT", "default 15s", "NSM_MAX_TOKEN_LIFETIME", "NSM_OUTPUT",
+        "NSM_METRICS_LISTEN_ON", "--once", "--output"}) {
     EXPECT_NE(out.find(v), std::string::npos) << v << " missing in:\n" << out;
   }
 }
@@ -52,6 +53,13 @@ TEST_F(NscBinaryTest, InvalidEnvironmentStopsStartUp) {
   Subprocess p(Binary(), {"--once"}, {"NSM_NETWORK_SERVICES=kernel://"}, dir_, "nsc");
   EXPECT_EQ(p.Wait(), 1);
   EXPECT_NE(p.err().find("NSM_NETWORK_SERVICES=\"kernel://\""), std::string::npos) << p.err();
+  Subprocess m(
+      Binary(), {"--once"},
+      {"NSM_NETWORK_SERVICES=kernel://icmp-responder", "NSM_METRICS_LISTEN_ON=127.0.0.1:http"},
+      dir_, "nsc2");
+  EXPECT_EQ(m.Wait(), 1);
+  EXPECT_NE(m.err().find("NSM_METRICS_LISTEN_ON=\"127.0.0.1:http\" is invalid"), std::string::npos)
+      << m.err();
 }
 
 TEST_F(NscBinaryTest, RequestFailsWithinTheTimeoutWhenNoNsmgrAnswers) {

@@ -3,6 +3,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/metrics/metrics.h"
 
 namespace nsm::nsc {
 
@@ -32,6 +33,8 @@ const std::vector<reference::Variable>& Variables() {
       {"NSM_LOG_FORMAT", "string", "text",
        "text (timestamp [LEVEL] component: message key=value...) or json (one JSON object per "
        "line: time, level, component, msg and the fields; docs/logging.md)"},
+      {"NSM_METRICS_LISTEN_ON", metrics::ListenOnVariable().type,
+       metrics::ListenOnVariable().default_value, metrics::ListenOnVariable().description},
       {"SPIFFE_ENDPOINT_SOCKET", "string", "",
        "SPIFFE Workload API socket; mTLS is not implemented yet: plaintext gRPC with a warning"},
   };
@@ -80,6 +83,11 @@ absl::StatusOr<Config> ParseConfig(const reference::Getenv& getenv) {
   c.log_level = env.LogLevel("NSM_LOG_LEVEL");
   c.log_format = env.LogFormat("NSM_LOG_FORMAT");
   c.spiffe_endpoint_socket = env.String("SPIFFE_ENDPOINT_SOCKET");
+  if (auto listen = metrics::NormalizeListenOn(env.String("NSM_METRICS_LISTEN_ON")); listen.ok()) {
+    c.metrics_listen_on = *listen;
+  } else if (env.status().ok()) {
+    env.Fail("NSM_METRICS_LISTEN_ON", listen.status().message());
+  }
   if (!env.status().ok()) return env.status();
   return c;
 }
@@ -111,7 +119,8 @@ std::string Describe(const Config& c) {
       absl::StrJoin(services, ","), "] dial_timeout=", absl::FormatDuration(o.dial_timeout),
       " request_timeout=", absl::FormatDuration(o.request_timeout),
       " output=", c.output == Output::kJson ? "json" : "text",
-      " log_level=", log::LevelName(c.log_level), " log_format=", log::FormatName(c.log_format));
+      " log_level=", log::LevelName(c.log_level), " log_format=", log::FormatName(c.log_format),
+      " metrics_listen_on=\"", c.metrics_listen_on, "\"");
 }
 
 }  // namespace nsm::nsc

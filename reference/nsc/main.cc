@@ -14,7 +14,9 @@
 #include "absl/time/clock.h"
 #include "core/cmd.h"
 #include "core/log.h"
+#include "core/metrics/metrics.h"
 #include "healing/heal/client.h"
+#include "healing/metrics/metrics.h"
 #include "healing/refresh/client.h"
 #include "reference/nsc/config.h"
 #include "reference/nsc/nsc.h"
@@ -39,8 +41,12 @@ void Print(nsm::nsc::Output output, const nsm::Connection& conn) {
 class Service : public nsm::cmd::Service {
  public:
   Service(std::shared_ptr<nsm::client::Client> client, nsm::nsc::Options options,
-          nsm::nsc::Output output, bool once)
-      : client_(std::move(client)), options_(std::move(options)), output_(output), once_(once) {}
+          nsm::nsc::Output output, bool once, std::unique_ptr<nsm::metrics::HttpServer> metrics)
+      : client_(std::move(client)),
+        options_(std::move(options)),
+        output_(output),
+        once_(once),
+        metrics_(std::move(metrics)) {}
 
   int Run(nsm::cmd::Process& process) override {
     for (size_t i = 0; i < options_.network_services.size(); ++i) {
@@ -79,6 +85,8 @@ class Service : public nsm::cmd::Service {
       }
     }
     held_.clear();
+    // /metrics is served until the connections are closed (the heal series included).
+    metrics_.reset();
     return code;
   }
 
@@ -88,12 +96,15 @@ class Service : public nsm::cmd::Service {
   nsm::nsc::Output output_;
   bool once_;
   std::vector<nsm::Connection> held_;
+  std::unique_ptr<nsm::metrics::HttpServer> metrics_;
 };
 
 absl::StatusOr<std::unique_ptr<nsm::cmd::Service>> Start(
     nsm::cmd::Process& process, nsm::nsc::Config& config, bool once,
     std::optional<nsm::nsc::Output> output_flag) {
   if (output_flag) config.output = *output_flag;
+  auto metrics = nsm::metrics::StartFromConfig(config.metrics_listen_on, process.name());
+  if (!metrics.ok()) return metrics.status();
   nsm::nsc::Options options = config.options;
   options.credentials = process.credentials();
   // The NSC owns refresh and heal (nsmgr.md §7-8): connections are refreshed before the path's
@@ -106,38 +117,41 @@ absl::StatusOr<std::unique_ptr<nsm::cmd::Service>> Start(
   const nsm::nsc::Output output = config.output;
   options.refresh = nsm::healing::refresh::NewClient();
   options.heal = nsm::healing::heal::NewClient(
-      {.observer = {
-           .started =
-               [times](const nsm::Connection& conn, const absl::Status& cause) {
-                 absl::MutexLock lock(&times->mu);
-                 times->started.emplace(conn.id(), absl::Now());
-                 nsm::log::Warn(kCmd, absl::StrCat("healing ", conn.id(), ": ", cause.ToString()));
-               },
-           .healed =
-               [times, output](const nsm::Connection& conn, int attempts) {
-                 absl::Duration took = absl::ZeroDuration();
-                 {
-                   absl::MutexLock lock(&times->mu);
-                   auto it = times->started.find(conn.id());
-                   if (it != times->started.end()) {
-                     took = absl::Now() - it->second;
-                     times->started.erase(it);
-                   }
-                 }
-                 nsm::log::Info(
-                     kCmd, absl::StrCat("healed ", conn.id(), " in ", absl::FormatDuration(took),
-                                        " (", attempts, " attempts)"));
-                 Print(output, conn);
-               },
-           .failed =
-               [](const nsm::Connection& conn, const absl::Status& why) {
-                 nsm::log::Error(kCmd,
-                                 absl::StrCat("could not heal ", conn.id(), ": ", why.ToString()));
-               },
-       }});
+      {.observer = nsm::healing::metrics::HealStats::Create(metrics->registry)
+                       ->Wrap({
+                           .started =
+                               [times](const nsm::Connection& conn, const absl::Status& cause) {
+                                 absl::MutexLock lock(&times->mu);
+                                 times->started.emplace(conn.id(), absl::Now());
+                                 nsm::log::Warn(kCmd, absl::StrCat("healing ", conn.id(), ": ",
+                                                                   cause.ToString()));
+                               },
+                           .healed =
+                               [times, output](const nsm::Connection& conn, int attempts) {
+                                 absl::Duration took = absl::ZeroDuration();
+                                 {
+                                   absl::MutexLock lock(&times->mu);
+                                   auto it = times->started.find(conn.id());
+                                   if (it != times->started.end()) {
+                                     took = absl::Now() - it->second;
+                                     times->started.erase(it);
+                                   }
+                                 }
+                                 nsm::log::Info(kCmd, absl::StrCat("healed ", conn.id(), " in ",
+                                                                   absl::FormatDuration(took), " (",
+                                                                   attempts, " attempts)"));
+                                 Print(output, conn);
+                               },
+                           .failed =
+                               [](const nsm::Connection& conn, const absl::Status& why) {
+                                 nsm::log::Error(kCmd, absl::StrCat("could not heal ", conn.id(),
+                                                                    ": ", why.ToString()));
+                               },
+                       })});
   auto client = nsm::nsc::NewClient(options);
   if (!client.ok()) return client.status();
-  return std::make_unique<Service>(*std::move(client), std::move(options), output, once);
+  return std::make_unique<Service>(*std::move(client), std::move(options), output, once,
+                                   std::move(metrics->server));
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include "registry/connect/connect.h"
 #include "registry/log/log.h"
+#include "registry/metrics/server.h"
 #include "registry/proxy/proxy.h"
 #include "registry/setpayload/setpayload.h"
 #include "registry/setregistrationtime/setregistrationtime.h"
@@ -15,10 +16,14 @@ MemoryRegistry NewMemoryRegistry(const MemoryRegistryOptions& options) {
       options.credentials ? options.credentials : MakeInsecureCredentials());
   r.ns_store = memory::NewNSServer(options.memory);
   r.nse_store = memory::NewNSEServer(options.memory);
-  r.nse_expire = expire::NewNSEServer(options.expire_period);
+  auto stats =
+      options.metrics ? std::make_shared<metrics::RegistryStats>(options.metrics) : nullptr;
+  r.nse_expire =
+      expire::NewNSEServer(options.expire_period, stats ? stats->ExpirationsHook() : nullptr);
   r.nse_serialize = serialize::NewNSEServer();
 
   r.ns = std::make_shared<NSRegistryServerChain>(NSRegistryServerChain::Elements{
+      metrics::NewNSServer(stats),
       logging::NewNSServer({.component = "registry/ns"}),
       validate::NewNSServer(),
       serialize::NewNSServer(),
@@ -29,6 +34,7 @@ MemoryRegistry NewMemoryRegistry(const MemoryRegistryOptions& options) {
   });
 
   r.nse = std::make_shared<NSERegistryServerChain>(NSERegistryServerChain::Elements{
+      metrics::NewNSEServer(stats),
       logging::NewNSEServer({.component = "registry/nse"}),
       validate::NewNSEServer(),
       r.nse_serialize,

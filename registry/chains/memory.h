@@ -14,6 +14,10 @@
 #include "registry/transport/channel_pool.h"
 #include "registry/transport/client.h"
 
+namespace prometheus {
+class Registry;
+}  // namespace prometheus
+
 namespace nsm::reg::chains {
 
 struct MemoryRegistryOptions {
@@ -25,6 +29,8 @@ struct MemoryRegistryOptions {
   std::shared_ptr<Credentials> credentials = {};
   transport::ClientOptions client = {};
   memory::Options memory = {};
+  // Where the chains count (registry/metrics, docs/metrics.md); null: no metrics.
+  std::shared_ptr<prometheus::Registry> metrics = {};
 };
 
 // The two chains and the stores inside them (for metrics and tests).

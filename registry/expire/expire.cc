@@ -53,19 +53,24 @@ struct NSEServer::State : std::enable_shared_from_this<NSEServer::State> {
     auto [ctx, cancel] = entry.ctx.WithTimeout(kExpiryUnregisterTimeout);
     absl::Status s = entry.next.Unregister(ctx, entry.nse);
     cancel();
+    if (on_expired) on_expired(s);
     if (!s.ok()) {
       log::Warn("expire", absl::StrCat("unregistering expired endpoint \"", name,
                                        "\" failed: ", s.ToString()));
     }
   }
 
+  std::function<void(const absl::Status&)> on_expired;
   mutable absl::Mutex mu;
   uint64_t next_id ABSL_GUARDED_BY(mu) = 1;
   absl::flat_hash_map<std::string, Entry> entries ABSL_GUARDED_BY(mu);
 };
 
-NSEServer::NSEServer(absl::Duration max_lifetime)
-    : max_lifetime_(max_lifetime), state_(std::make_shared<State>()) {}
+NSEServer::NSEServer(absl::Duration max_lifetime,
+                     std::function<void(const absl::Status&)> on_expired)
+    : max_lifetime_(max_lifetime), state_(std::make_shared<State>()) {
+  state_->on_expired = std::move(on_expired);
+}
 
 NSEServer::~NSEServer() {
   absl::flat_hash_map<std::string, State::Entry> entries;

@@ -2,6 +2,7 @@
 // timer fires at the effective (response) expiration (registry.md §3.5, §5).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -20,7 +21,10 @@ namespace nsm::reg::expire {
 // Unregister of a name without a timer succeeds without calling next (registry.md §6).
 class NSEServer : public NSERegistryServer {
  public:
-  explicit NSEServer(absl::Duration max_lifetime);
+  // `on_expired` (optional) gets the result of every unregistration its timers make (the
+  // nsm_registry_expirations_total counter, registry/metrics).
+  explicit NSEServer(absl::Duration max_lifetime,
+                     std::function<void(const absl::Status&)> on_expired = nullptr);
   ~NSEServer() override;
 
   absl::StatusOr<Item> Register(const Context& ctx, Item& nse, const Next& next) override;
@@ -38,8 +42,9 @@ class NSEServer : public NSERegistryServer {
   std::shared_ptr<State> state_;
 };
 
-inline std::shared_ptr<NSEServer> NewNSEServer(absl::Duration max_lifetime) {
-  return std::make_shared<NSEServer>(max_lifetime);
+inline std::shared_ptr<NSEServer> NewNSEServer(
+    absl::Duration max_lifetime, std::function<void(const absl::Status&)> on_expired = nullptr) {
+  return std::make_shared<NSEServer>(max_lifetime, std::move(on_expired));
 }
 
 }  // namespace nsm::reg::expire

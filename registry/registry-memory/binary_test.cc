@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "core/metrics/read.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "registry/transport/channel_pool.h"
@@ -69,9 +70,10 @@ TEST_F(BinaryTest, HelpListsTheVariables) {
   Process p(dir_, {"--help"}, {});
   EXPECT_EQ(p.Wait(), 0);
   const std::string out = p.out();
-  for (const char* v : {"NSM_LISTEN_ON", "REGISTRY_MEMORY_LISTEN_ON", "unix:///listen.on.socket",
-                        "NSM_PROXY_REGISTRY_URL", "NSM_EXPIRE_PERIOD", "default 1m",
-                        "NSM_LOG_LEVEL", "default INFO", "SPIFFE_ENDPOINT_SOCKET"}) {
+  for (const char* v :
+       {"NSM_LISTEN_ON", "REGISTRY_MEMORY_LISTEN_ON", "unix:///listen.on.socket",
+        "NSM_PROXY_REGISTRY_URL", "NSM_EXPIRE_PERIOD", "default 1m", "NSM_LOG_LEVEL",
+        "default INFO", "SPIFFE_ENDPOINT_SOCKET", "NSM_METRICS_LISTEN_ON"}) {
     EXPECT_NE(out.find(v), std::string::npos) << v << " missing in:\n" << out;
   }
 }
@@ -87,6 +89,71 @@ TEST_F(BinaryTest, InvalidEnvironmentStopsStartUp) {
   EXPECT_EQ(p.Wait(), 1);
   EXPECT_NE(p.err().find("NSM_EXPIRE_PERIOD=\"abc\""), std::string::npos) << p.err();
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/r.sock"));
+}
+
+TEST_F(BinaryTest, InvalidMetricsAddressStopsStartUp) {
+  Process p(dir_, {}, {"NSM_LISTEN_ON=unix://" + dir_ + "/r.sock", "NSM_METRICS_LISTEN_ON=9090"});
+  EXPECT_EQ(p.Wait(), 1);
+  EXPECT_NE(p.err().find("NSM_METRICS_LISTEN_ON=\"9090\" is invalid"), std::string::npos)
+      << p.err();
+}
+
+// NSM_METRICS_LISTEN_ON on port 0: the address from the start-up log serves /metrics with the
+// registrations, finds and the open watch made here.
+TEST_F(BinaryTest, ServesMetrics) {
+  const std::string url = "unix://" + dir_ + "/registry.sock";
+  Process p(dir_, {}, {"NSM_LISTEN_ON=" + url, "NSM_METRICS_LISTEN_ON=127.0.0.1:0"});
+  auto channel = Connect(url);
+  const std::string marker = "metrics: serving http://";
+  ASSERT_TRUE(p.WaitForOutput([&](const std::string& s) { return s.find(marker) != s.npos; }))
+      << p.err();
+  const std::string log = p.err();
+  const size_t start = log.find(marker) + marker.size();
+  const std::string address = log.substr(start, log.find("/metrics", start) - start);
+
+  nsm::reg::transport::NSERegistryGrpcClient client(channel, url);
+  NSE nse;
+  nse.set_name("nse-1");
+  nse.set_url("tcp://10.0.0.1:5001");
+  nse.add_network_service_names("ns-1");
+  ASSERT_TRUE(client.Register(nsm::Context(), nse, {}, {}).ok());
+  NSE bad;
+  ASSERT_FALSE(client.Register(nsm::Context(), bad, {}, {}).ok());
+  NSEQuery q;
+  q.mutable_network_service_endpoint()->set_name("nse-1");
+  auto found = nsm::BufferedFindStream<NSEResponse>::Create(nsm::Context());
+  ASSERT_TRUE(client.Find(nsm::Context(), q, found, {}, {}).ok());
+  q.set_watch(true);
+  auto [watch_ctx, cancel_watch] = nsm::Context().WithCancel();
+  auto watch = nsm::BufferedFindStream<NSEResponse>::Create(watch_ctx);
+  ASSERT_TRUE(client.Find(watch_ctx, q, watch, {}, {}).ok());
+  ASSERT_TRUE(watch->Recv(kWait).has_value());  // the current registration: the watch is set up
+
+  using nsm::metrics::ValueInText;
+  std::string page;
+  const absl::Time deadline = absl::Now() + kWait;
+  do {  // the server counts the watch right after sending the current matches
+    auto got = nsm::metrics::HttpGet(address);
+    ASSERT_TRUE(got.ok()) << got.status();
+    page = *got;
+  } while (ValueInText(page, "nsm_registry_watch_streams", {{"registry", "nse"}}) != 1 &&
+           absl::Now() < deadline);
+  EXPECT_EQ(ValueInText(page, "nsm_registry_watch_streams", {{"registry", "nse"}}), 1) << page;
+  EXPECT_EQ(
+      ValueInText(page, "nsm_registry_registers_total", {{"registry", "nse"}, {"result", "ok"}}), 1)
+      << page;
+  EXPECT_EQ(ValueInText(page, "nsm_registry_registers_total",
+                        {{"registry", "nse"}, {"result", "INVALID_ARGUMENT"}}),
+            1);
+  EXPECT_EQ(ValueInText(page, "nsm_registry_finds_total",
+                        {{"registry", "nse"}, {"watch", "false"}, {"result", "ok"}}),
+            1);
+  EXPECT_EQ(ValueInText(page, "nsm_registry_finds_total",
+                        {{"registry", "nse"}, {"watch", "true"}, {"result", "ok"}}),
+            1);
+  cancel_watch();
+  p.Signal(SIGTERM);
+  EXPECT_EQ(p.Wait(), 0) << p.err();
 }
 
 TEST_F(BinaryTest, ListenFailureStopsStartUp) {

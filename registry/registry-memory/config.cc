@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/metrics/metrics.h"
 
 namespace nsm::reg::registry_memory {
 namespace {
@@ -28,6 +29,7 @@ const std::vector<env::Variable>& Variables() {
       {"LOG_FORMAT", "string", "text",
        "text (timestamp [LEVEL] component: message key=value...) or json (one JSON object per "
        "line: time, level, component, msg and the fields; docs/logging.md)"},
+      nsm::metrics::ListenOnVariable(),
       {"MAX_TOKEN_LIFETIME", "duration", "10m", kUnused},
       {"OPEN_TELEMETRY_ENDPOINT", "string", "otel-collector.observability.svc.cluster.local:4317",
        kUnused},
@@ -73,6 +75,10 @@ absl::StatusOr<Config> ParseConfig(const Getenv& getenv) {
       if (!d.ok()) return d.status();
       if (*d <= absl::ZeroDuration()) return env::Invalid(*raw, "must be longer than 0");
       c.expire_period = *d;
+    } else if (name == nsm::metrics::ListenOnVariable().name) {
+      auto listen = nsm::metrics::ParseListenOn(*raw);
+      if (!listen.ok()) return listen.status();
+      c.metrics_listen_on = *listen;
     } else if (name == "LOG_LEVEL") {
       auto level = log::ParseLevel(raw->value);
       if (!level.ok()) return env::Invalid(*raw, level.status().message());
@@ -116,7 +122,8 @@ std::string Describe(const Config& c) {
   return absl::StrCat(
       "listen_on=[", absl::StrJoin(c.listen_on, ","), "] proxy_registry_url=\"",
       c.proxy_registry_url, "\" expire_period=", absl::FormatDuration(c.expire_period),
-      " log_level=", log::LevelName(c.log_level), " log_format=", log::FormatName(c.log_format));
+      " log_level=", log::LevelName(c.log_level), " log_format=", log::FormatName(c.log_format),
+      " metrics_listen_on=\"", c.metrics_listen_on, "\"");
 }
 
 }  // namespace nsm::reg::registry_memory

@@ -22,6 +22,7 @@ struct Config {
   // Accepted for manifests of later NSM versions; parsed and checked, not used yet.
   std::string spiffe_endpoint_socket;
   absl::Duration max_token_lifetime;
+  std::string metrics_listen_on;  // host:port; empty: no metrics server
 };
 
 // Prefixed variables are read as NSM_<name> (current) or REGISTRY_MEMORY_<name> (v1.1.1).

@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "core/cmd.h"
+#include "core/metrics/metrics.h"
 #include "registry/chains/memory.h"
 #include "registry/registry-memory/config.h"
 #include "registry/transport/server.h"
@@ -17,7 +18,10 @@ namespace rm = nsm::reg::registry_memory;
 
 absl::StatusOr<std::unique_ptr<nsm::cmd::Service>> Start(nsm::cmd::Process& process,
                                                          rm::Config& config) {
+  auto metrics = nsm::metrics::StartFromConfig(config.metrics_listen_on, process.name());
+  if (!metrics.ok()) return metrics.status();
   nsm::reg::chains::MemoryRegistryOptions options;
+  options.metrics = metrics->registry;
   options.expire_period = config.expire_period;
   options.proxy_registry_url = config.proxy_registry_url;
   options.credentials = process.credentials();
@@ -36,10 +40,13 @@ absl::StatusOr<std::unique_ptr<nsm::cmd::Service>> Start(nsm::cmd::Process& proc
   // The chains live until the server is gone.
   return nsm::cmd::MakeService(
       [server = std::shared_ptr<nsm::reg::transport::RegistryGrpcServer>(*std::move(server)),
-       registry = std::make_shared<nsm::reg::chains::MemoryRegistry>(registry)]() mutable {
+       registry = std::make_shared<nsm::reg::chains::MemoryRegistry>(registry),
+       metrics_server =
+           std::shared_ptr<nsm::metrics::HttpServer>(std::move(metrics->server))]() mutable {
         server->Shutdown(absl::Seconds(5));
         server.reset();
         registry.reset();
+        metrics_server.reset();
         return 0;
       });
 }

@@ -56,6 +56,7 @@ absl::StatusOr<std::shared_ptr<Endpoint>> NewServer(std::shared_ptr<const TokenG
       std::make_shared<ValidateRequest>(),
       updatepath::NewServer(ep->name_),                                // S2
       begin,                                                           // S3
+      options.metrics,                                                 // (slot, issue #8)
       updatetoken::NewServer(std::move(tokens)),                       // S4
       options.authorize ? options.authorize : authorize::NewServer(),  // S5
       metadata::NewServer(),                                           // S6

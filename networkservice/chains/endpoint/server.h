@@ -17,6 +17,9 @@ namespace nsm::endpoint {
 struct Options {
   // The hop's name, its path segment name; default "endpoint-<uuid>".
   std::string name = {};
+  // Right after begin: the metrics element (networkservice/metrics), so it sees this hop's
+  // connection id and begin's own Closes (timeout); default none.
+  std::shared_ptr<NetworkServiceServer> metrics = nullptr;
   // S5; default: authorize server without policies (allow all).
   std::shared_ptr<NetworkServiceServer> authorize = nullptr;
   // S8 slot for the monitor server (MonitorConnection API); default none.

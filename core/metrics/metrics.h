@@ -1,0 +1,89 @@
+// Metrics core: the process's prometheus-cpp registry, bounded label values, the Request/Close
+// result names, and the /metrics server started from NSM_METRICS_LISTEN_ON (issue #8, Metrics).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "core/envconfig.h"
+#include "prometheus/registry.h"
+
+namespace prometheus {
+class Exposer;
+}  // namespace prometheus
+
+namespace nsm::metrics {
+
+// Label value for every value past a LabelCap's limit.
+inline constexpr char kOther[] = "other";
+// Default number of distinct values a label may take (docs/metrics.md "Cardinality").
+inline constexpr size_t kDefaultMaxLabelValues = 1000;
+
+// Keeps the values of one label bounded: the first `max_values` distinct values seen pass
+// unchanged, every later new value becomes "other". Thread-safe.
+class LabelCap {
+ public:
+  explicit LabelCap(size_t max_values = kDefaultMaxLabelValues) : max_values_(max_values) {}
+  std::string operator()(absl::string_view value);
+  size_t size() const;
+
+ private:
+  const size_t max_values_;
+  mutable absl::Mutex mu_;
+  absl::flat_hash_set<std::string> seen_ ABSL_GUARDED_BY(mu_);
+};
+
+// The `result` label of an operation: "ok", else the gRPC code name ("NOT_FOUND", ...).
+std::string ResultLabel(const absl::Status& status);
+
+// Latency buckets in seconds, 100 µs to 10 s (1-2.5-5 steps).
+const std::vector<double>& LatencyBuckets();
+
+// NSM_METRICS_LISTEN_ON: where /metrics is served; unset or empty = no metrics server.
+const env::Variable& ListenOnVariable();
+// "" (off), "host:port" or "tcp://host:port" (IPv6 as [addr]:port; port 0 picks a free one) ->
+// "host:port"; INVALID_ARGUMENT naming the variable and the value otherwise.
+absl::StatusOr<std::string> ParseListenOn(const env::Value& value);
+// The same for a bare value: INVALID_ARGUMENT saying only what is wrong with it.
+absl::StatusOr<std::string> NormalizeListenOn(absl::string_view text);
+
+// Serves a registry on http://<address>/metrics (prometheus-cpp's Exposer).
+class HttpServer {
+ public:
+  // UNAVAILABLE naming the address when it cannot be bound.
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Start(
+      const std::string& address, std::shared_ptr<prometheus::Registry> registry);
+  ~HttpServer();
+
+  // The bound port (the chosen one for port 0).
+  int port() const { return port_; }
+  // host:port actually listened on.
+  const std::string& address() const { return address_; }
+
+ private:
+  HttpServer() = default;
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
+  int port_ = 0;
+  std::string address_;
+};
+
+// What a binary needs: the registry to give its chains, and the server (null when metrics are off).
+struct Metrics {
+  std::shared_ptr<prometheus::Registry> registry;
+  std::unique_ptr<HttpServer> server;
+  bool enabled() const { return server != nullptr; }
+};
+
+// Starts /metrics on `listen_on` (the parsed NSM_METRICS_LISTEN_ON) and logs the bound address
+// under `log_name` ("metrics: serving http://127.0.0.1:39411/metrics"); "" = off, the registry
+// still exists (the chains count into it, nobody scrapes it).
+absl::StatusOr<Metrics> StartFromConfig(const std::string& listen_on, absl::string_view log_name);
+
+}  // namespace nsm::metrics

@@ -1,0 +1,93 @@
+// Tests of the metrics core: bounded labels, result names, NSM_METRICS_LISTEN_ON parsing and a
+// real /metrics server on port 0 scraped over HTTP/1.0 (issue #8, docs/metrics.md).
+#include "core/metrics/metrics.h"
+
+#include "core/metrics/read.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "prometheus/counter.h"
+
+namespace nsm::metrics {
+namespace {
+
+using ::testing::HasSubstr;
+
+env::Value V(std::string value) { return {"NSM_METRICS_LISTEN_ON", std::move(value), true}; }
+
+TEST(LabelCapTest, FirstValuesPassThenOther) {
+  LabelCap cap(2);
+  EXPECT_EQ(cap("a"), "a");
+  EXPECT_EQ(cap("b"), "b");
+  EXPECT_EQ(cap("c"), kOther);
+  EXPECT_EQ(cap("a"), "a");
+  EXPECT_EQ(cap.size(), 2u);
+}
+
+TEST(ResultLabelTest, OkOrCodeName) {
+  EXPECT_EQ(ResultLabel(absl::OkStatus()), "ok");
+  EXPECT_EQ(ResultLabel(absl::NotFoundError("x")), "NOT_FOUND");
+  EXPECT_EQ(ResultLabel(absl::DeadlineExceededError("x")), "DEADLINE_EXCEEDED");
+}
+
+TEST(LatencyBucketsTest, From100MicrosecondsTo10Seconds) {
+  EXPECT_DOUBLE_EQ(LatencyBuckets().front(), 0.0001);
+  EXPECT_DOUBLE_EQ(LatencyBuckets().back(), 10);
+}
+
+TEST(ParseListenOnTest, AcceptedForms) {
+  EXPECT_EQ(*ParseListenOn(V("")), "");
+  EXPECT_EQ(*ParseListenOn(V("127.0.0.1:9090")), "127.0.0.1:9090");
+  EXPECT_EQ(*ParseListenOn(V("tcp://127.0.0.1:9090")), "127.0.0.1:9090");
+  EXPECT_EQ(*ParseListenOn(V(":9090")), "0.0.0.0:9090");
+  EXPECT_EQ(*ParseListenOn(V("localhost:0")), "127.0.0.1:0");
+  EXPECT_EQ(*ParseListenOn(V("[::1]:9090")), "[::1]:9090");
+}
+
+TEST(ParseListenOnTest, RejectedFormsNameTheVariable) {
+  for (const char* bad : {"9090", "unix:///tmp/m.sock", "127.0.0.1", "127.0.0.1:99999",
+                          "metrics.example:9090", "http://127.0.0.1:9090"}) {
+    auto r = ParseListenOn(V(bad));
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(r.status().message(),
+                HasSubstr(absl::StrCat("NSM_METRICS_LISTEN_ON=\"", bad, "\" is invalid")));
+  }
+}
+
+TEST(HttpServerTest, ServesTheRegistryOnAChosenPort) {
+  auto registry = std::make_shared<prometheus::Registry>();
+  auto& family =
+      prometheus::BuildCounter().Name("nsm_test_total").Help("a test counter").Register(*registry);
+  family.Add({{"network_service", "ns-1"}}).Increment(3);
+  auto server = HttpServer::Start("127.0.0.1:0", registry);
+  ASSERT_TRUE(server.ok()) << server.status();
+  ASSERT_GT((*server)->port(), 0);
+  EXPECT_EQ((*server)->address(), absl::StrCat("127.0.0.1:", (*server)->port()));
+
+  auto page = HttpGet((*server)->address());
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_THAT(*page, HasSubstr("# TYPE nsm_test_total counter"));
+  EXPECT_EQ(ValueInText(*page, "nsm_test_total", {{"network_service", "ns-1"}}), 3);
+  EXPECT_EQ(ValueOf(*registry, "nsm_test_total", {{"network_service", "ns-1"}}), 3);
+  EXPECT_EQ(ValueOf(*registry, "nsm_test_total", {{"network_service", "ns-2"}}), std::nullopt);
+}
+
+TEST(HttpServerTest, BusyPortIsUnavailable) {
+  auto registry = std::make_shared<prometheus::Registry>();
+  auto first = HttpServer::Start("127.0.0.1:0", registry);
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto second = HttpServer::Start((*first)->address(), registry);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(second.status().message(), HasSubstr((*first)->address()));
+}
+
+TEST(StartFromConfigTest, EmptyIsOffWithARegistry) {
+  auto m = StartFromConfig("", "test");
+  ASSERT_TRUE(m.ok());
+  EXPECT_FALSE(m->enabled());
+  EXPECT_NE(m->registry, nullptr);
+}
+
+}  // namespace
+}  // namespace nsm::metrics
