@@ -12,6 +12,7 @@
 #include "networkservice/monitor/client.h"
 #include "networkservice/monitor/server.h"
 #include "networkservice/roundrobin/server.h"
+#include "networkservice/supersede/server.h"
 
 namespace nsm::forwarder {
 
@@ -52,6 +53,7 @@ absl::StatusOr<Chain> NewServer(const Options& o) {
 
   std::vector<std::shared_ptr<NetworkServiceServer>> elements = {
       logging::NewServer({.component = o.name, .clock = o.clock}),  // a debug line per call
+      supersede::NewServer(),  // a healed client connection's new connection replaces the old
       discover::NewServer(o.ns_registry, o.nse_registry),
       roundrobin::NewServer(),
   };

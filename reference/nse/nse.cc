@@ -50,7 +50,6 @@ class PassThrough : public NetworkServiceServer {
 
 absl::StatusOr<Chain> NewServer(const Options& o) {
   Chain chain;
-  // A debug line per Request/Close (issue #8).
   // A debug line per Request/Close (issue #8); a healed client connection's new connection
   // closes the one it replaces (issue #6).
   std::vector<std::shared_ptr<NetworkServiceServer>> elements = {
