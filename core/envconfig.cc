@@ -10,6 +10,18 @@
 
 namespace nsm::env {
 
+Variable LogLevelVariable(const char* name) {
+  return {name, "string", "INFO",
+          "panic, fatal, error, warn, info, debug or trace; SIGUSR1 / SIGUSR2 step it up / down "
+          "while running"};
+}
+
+Variable LogFormatVariable(const char* name) {
+  return {name, "string", "text",
+          "text (timestamp [LEVEL] component: message key=value...) or json (one JSON object per "
+          "line: time, level, component, msg and the fields; docs/logging.md)"};
+}
+
 Getenv ProcessEnvironment() {
   return [](const std::string& name) -> std::optional<std::string> {
     const char* v = std::getenv(name.c_str());

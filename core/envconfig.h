@@ -29,6 +29,11 @@ struct Variable {
   bool prefixed = true;
 };
 
+// The log level and format rows every binary lists (docs/logging.md), under the name its table
+// uses ("LOG_LEVEL" when the table's names are prefixed, "NSM_LOG_LEVEL" when written out).
+Variable LogLevelVariable(const char* name);
+Variable LogFormatVariable(const char* name);
+
 // A value read from the environment and the variable it came from.
 struct Value {
   std::string variable;  // e.g. NSM_LISTEN_ON (the first prefix's name when unset)

@@ -43,12 +43,8 @@ const std::vector<env::Variable>& Variables() {
        "/var/lib/networkservicemesh/config/excluded_prefixes.yaml",
        "YAML file with `prefixes:` (CIDRs) added to every connection's excluded prefixes; "
        "reloaded when it changes; missing = none"},
-      {"LOG_LEVEL", "string", "INFO",
-       "panic, fatal, error, warn, info, debug or trace; SIGUSR1 / SIGUSR2 step it up / down "
-       "while running"},
-      {"LOG_FORMAT", "string", "text",
-       "text (timestamp [LEVEL] component: message key=value...) or json (one JSON object per "
-       "line: time, level, component, msg and the fields; docs/logging.md)"},
+      env::LogLevelVariable("LOG_LEVEL"),
+      env::LogFormatVariable("LOG_FORMAT"),
       metrics::ListenOnVariable(),
       {"OPEN_TELEMETRY_ENDPOINT", "string", "otel-collector.observability.svc.cluster.local:4317",
        kUnused},

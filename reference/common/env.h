@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "core/envconfig.h"
 #include "core/log.h"
 
 namespace nsm::reference {
@@ -25,6 +26,12 @@ struct Variable {
   std::string description;
   std::vector<std::string> aliases = {};  // other accepted names; set ones must agree
 };
+
+// One of the rows the binaries share (core/envconfig.h, e.g. env::LogLevelVariable), as a row
+// of the reference binaries' tables.
+inline Variable FromShared(const nsm::env::Variable& v) {
+  return {v.name, v.type, v.default_value, v.description};
+}
 
 using Getenv = std::function<std::optional<std::string>(const std::string& name)>;
 // The process environment.

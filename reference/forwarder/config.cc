@@ -43,12 +43,8 @@ const std::vector<reference::Variable>& Variables() {
        "VLAN ids this forwarder hands out for remote VLAN, e.g. 100-199; empty: VLAN is off"},
       {"NSM_LOCAL_MECHANISMS", "list of string", "KERNEL,MEMIF",
        "LOCAL mechanism types accepted from the nsmgr and offered to local endpoints"},
-      {"NSM_LOG_LEVEL", "string", "INFO",
-       "panic, fatal, error, warn, info, debug or trace; SIGUSR1 / SIGUSR2 step it up / down "
-       "while running"},
-      {"NSM_LOG_FORMAT", "string", "text",
-       "text (timestamp [LEVEL] component: message key=value...) or json (one JSON object per "
-       "line: time, level, component, msg and the fields; docs/logging.md)"},
+      reference::FromShared(env::LogLevelVariable("NSM_LOG_LEVEL")),
+      reference::FromShared(env::LogFormatVariable("NSM_LOG_FORMAT")),
       {"NSM_METRICS_LISTEN_ON", metrics::ListenOnVariable().type,
        metrics::ListenOnVariable().default_value, metrics::ListenOnVariable().description},
       {"SPIFFE_ENDPOINT_SOCKET", "string", "",

@@ -32,12 +32,8 @@ const std::vector<reference::Variable>& Variables() {
       {"NSM_MAX_TOKEN_LIFETIME", "duration", "10m", "lifetime of the path tokens this hop issues"},
       {"NSM_IDLE_TIMEOUT", "duration", "0", "accepted for compatibility, not used yet"},
       {"NSM_DNS_CONFIGS", "string", "[]", "accepted for compatibility, not used yet"},
-      {"NSM_LOG_LEVEL", "string", "INFO",
-       "panic, fatal, error, warn, info, debug or trace; SIGUSR1 / SIGUSR2 step it up / down "
-       "while running"},
-      {"NSM_LOG_FORMAT", "string", "text",
-       "text (timestamp [LEVEL] component: message key=value...) or json (one JSON object per "
-       "line: time, level, component, msg and the fields; docs/logging.md)"},
+      reference::FromShared(env::LogLevelVariable("NSM_LOG_LEVEL")),
+      reference::FromShared(env::LogFormatVariable("NSM_LOG_FORMAT")),
       {"SPIFFE_ENDPOINT_SOCKET", "string", "",
        "SPIFFE Workload API socket; mTLS is not implemented yet: plaintext gRPC with a warning"},
   };

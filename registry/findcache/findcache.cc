@@ -13,13 +13,6 @@
 namespace nsm::reg::findcache {
 namespace {
 
-template <class Query>
-std::string Key(const Query& q) {
-  Query plain = q;
-  plain.set_watch(false);
-  return plain.ShortDebugString();
-}
-
 bool Expired(const ::registry::NetworkService&, absl::Time) { return false; }
 bool Expired(const ::registry::NetworkServiceEndpoint& nse, absl::Time now) {
   return nse.has_expiration_time() && api::FromProtoTimestamp(nse.expiration_time()) <= now;
@@ -228,7 +221,7 @@ template <class T>
 absl::Status Server<T>::Find(const Context& ctx, const Query& query, const Stream& stream,
                              const Next& next) {
   if (query.watch()) return next.Find(ctx, query, stream);
-  const std::string key = Key(query);
+  const std::string key = QueryKey(query);
   std::vector<Item> hit;
   bool found = false;
   std::shared_ptr<EntryWatch> stale;

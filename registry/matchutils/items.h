@@ -2,6 +2,8 @@
 // once for both registries (api.md §5).
 #pragma once
 
+#include <string>
+
 #include "registry.pb.h"
 
 namespace nsm::reg {
@@ -54,6 +56,15 @@ inline ::registry::NetworkServiceEndpointResponse MakeResponse(
 inline const char* KindName(const ::registry::NetworkService&) { return "network service"; }
 inline const char* KindName(const ::registry::NetworkServiceEndpoint&) {
   return "network service endpoint";
+}
+
+// A query as a cache key: its text form with `watch` cleared (the same query with and without
+// watch asks for the same results).
+template <class Query>
+std::string QueryKey(const Query& q) {
+  Query plain = q;
+  plain.set_watch(false);
+  return plain.ShortDebugString();
 }
 
 // True for inter-domain names ("name@domain", api.md §6.5).

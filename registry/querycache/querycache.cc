@@ -2,22 +2,17 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
+#include "registry/matchutils/items.h"
 
 namespace nsm::reg::querycache {
 namespace {
 
 using Response = ::registry::NetworkServiceEndpointResponse;
 
-std::string Key(const NSERegistryClient::Query& q) {
-  NSERegistryClient::Query plain = q;
-  plain.set_watch(false);
-  return plain.ShortDebugString();
-}
-
 std::string NameKey(const std::string& name) {
   NSERegistryClient::Query q;
   q.mutable_network_service_endpoint()->set_name(name);
-  return Key(q);
+  return QueryKey(q);
 }
 
 }  // namespace
@@ -155,7 +150,7 @@ absl::Status NSEClient::Unregister(const Context& ctx, Item& nse, const Next& ne
 absl::Status NSEClient::Find(const Context& ctx, const Query& query, const Stream& stream,
                              const Next& next, const CallOptions& opts) {
   if (query.watch()) return next.Find(ctx, query, stream, opts);
-  const std::string key = Key(query);
+  const std::string key = QueryKey(query);
   std::optional<Item> hit;
   std::shared_ptr<EntryWatch> expired;
   {

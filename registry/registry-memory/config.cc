@@ -23,12 +23,8 @@ const std::vector<env::Variable>& Variables() {
       {"EXPIRE_PERIOD", "duration", "1m",
        "longest lifetime of an endpoint registration: expiration_time is capped at now + this "
        "(NSM v1.1.1 declared this variable, default 1s, without using it, and hard-coded 1m)"},
-      {"LOG_LEVEL", "string", "INFO",
-       "panic, fatal, error, warn, info, debug or trace; SIGUSR1 / SIGUSR2 step it up / down "
-       "while running"},
-      {"LOG_FORMAT", "string", "text",
-       "text (timestamp [LEVEL] component: message key=value...) or json (one JSON object per "
-       "line: time, level, component, msg and the fields; docs/logging.md)"},
+      env::LogLevelVariable("LOG_LEVEL"),
+      env::LogFormatVariable("LOG_FORMAT"),
       nsm::metrics::ListenOnVariable(),
       {"MAX_TOKEN_LIFETIME", "duration", "10m", kUnused},
       {"OPEN_TELEMETRY_ENDPOINT", "string", "otel-collector.observability.svc.cluster.local:4317",
