@@ -634,7 +634,7 @@ struct ServiceSpec {
 struct FileSpec {
   std::string name;
   std::string package;
-  std::set<std::string> dependencies;
+  std::vector<std::string> dependencies;  // in import order (api.md §1)
 };
 
 constexpr char kTimestamp[] = "google.protobuf.Timestamp";
@@ -870,8 +870,8 @@ TEST(DescriptorTest, Files) {
     ASSERT_NE(file, nullptr) << spec.name;
     EXPECT_EQ(file->package(), spec.package) << spec.name;
     EXPECT_EQ(file->syntax(), FileDescriptor::SYNTAX_PROTO3) << spec.name;
-    std::set<std::string> deps;
-    for (int i = 0; i < file->dependency_count(); ++i) deps.insert(file->dependency(i)->name());
+    std::vector<std::string> deps;
+    for (int i = 0; i < file->dependency_count(); ++i) deps.push_back(file->dependency(i)->name());
     EXPECT_EQ(deps, spec.dependencies) << spec.name;
   }
   // Bare names only: nothing registered under a directory path.
