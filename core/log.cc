@@ -23,6 +23,23 @@ bool NeedsQuotes(absl::string_view v) {
   return false;
 }
 
+// The message and component of a text line: control characters (a newline from a peer's error
+// text could forge a log line) are written as C escapes; everything else, UTF-8 included, stays.
+std::string EscapeControl(absl::string_view v) {
+  bool clean = true;
+  for (unsigned char c : v) clean = clean && c >= ' ' && c != 0x7f;
+  if (clean) return std::string(v);
+  std::string out;
+  for (unsigned char c : v) {
+    if (c >= ' ' && c != 0x7f) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      absl::StrAppend(&out, absl::CEscape(absl::string_view(reinterpret_cast<const char*>(&c), 1)));
+    }
+  }
+  return out;
+}
+
 std::string RepeatKey(absl::string_view component, absl::string_view key) {
   return absl::StrCat(component, "\x1f", key);
 }
@@ -149,7 +166,8 @@ std::string Logger::FormatLine(absl::Time time, Level level, absl::string_view c
     return absl::StrCat(j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace),
                         "\n");
   }
-  std::string line = absl::StrCat(ts, " [", LevelName(level), "] ", component, ": ", message);
+  std::string line = absl::StrCat(ts, " [", LevelName(level), "] ", EscapeControl(component), ": ",
+                                  EscapeControl(message));
   for (const auto& f : fields) {
     if (NeedsQuotes(f.value)) {
       absl::StrAppend(&line, " ", f.key, "=\"", absl::CEscape(f.value), "\"");

@@ -47,6 +47,16 @@ TEST(LogTest, TextLineWithFields) {
             "service=\"icmp responder\" hops=3 empty=\"\"\n");
 }
 
+// A peer's error text with a newline cannot forge a second line; UTF-8 is kept as it is.
+TEST(LogTest, TextLineEscapesControlCharactersInMessageAndComponent) {
+  Captured c;
+  c.logger.Write(Level::kError, "nsm\tgr", "dial failed: bad\n2026-11-26 [INFO] forged \x7f é");
+  ASSERT_EQ(c.lines.size(), 1u);
+  EXPECT_EQ(c.lines[0],
+            "2026-11-26T15:04:05.042Z [ERROR] nsm\\tgr: dial failed: bad\\n2026-11-26 [INFO] "
+            "forged \\177 é\n");
+}
+
 TEST(LogTest, JsonLineWithFields) {
   Captured c;
   c.logger.SetFormat(Format::kJson);
