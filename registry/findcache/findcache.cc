@@ -60,7 +60,16 @@ struct Server<T>::State : std::enable_shared_from_this<Server<T>::State> {
     std::shared_ptr<EntryWatch> watch;
   };
 
-  State(std::shared_ptr<Clock> c, Options o) : clock(std::move(c)), options(o) {}
+  State(std::shared_ptr<Clock> c, Options o) : clock(std::move(c)), options(Normalized(o)) {}
+
+  // Non-positive lifetimes would make every entry dead at birth and the sweep timer spin: they
+  // turn caching off instead (every Find passes through).
+  static Options Normalized(Options o) {
+    if (o.idle_timeout <= absl::ZeroDuration() || o.max_age <= absl::ZeroDuration()) {
+      o.max_entries = 0;
+    }
+    return o;
+  }
 
   void Apply(const std::string& key, uint64_t id, const Response& r) {
     absl::MutexLock lock(&mu);
@@ -89,7 +98,7 @@ struct Server<T>::State : std::enable_shared_from_this<Server<T>::State> {
   void Drop(const std::string& key, uint64_t id);
   void Sweep();
   void ArmSweepLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    if (stopped) return;
+    if (stopped || options.max_entries == 0) return;
     sweep = clock->AfterFunc(std::min(options.idle_timeout, options.max_age),
                              [weak = this->weak_from_this()] {
                                if (auto s = weak.lock()) s->Sweep();

@@ -18,6 +18,8 @@ struct Options {
   absl::Duration max_age = absl::Minutes(1);
   // At most this many distinct queries are cached; further ones pass through.
   size_t max_entries = 1024;
+  // A non-positive idle_timeout or max_age, or max_entries 0, turns caching off: every Find
+  // passes through and no timer runs.
 };
 
 // Place it right before the element that goes to the remote registry (connect). Watch Finds pass

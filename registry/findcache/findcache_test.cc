@@ -107,6 +107,25 @@ TEST_F(FindCacheTest, RepeatedQueryIsAnsweredFromTheCache) {
   EXPECT_EQ(store_->watchers(), 1u) << "one watch per cached query";
 }
 
+// Zero or negative lifetimes would spin the sweep timer: they turn the cache off instead.
+TEST_F(FindCacheTest, NonPositiveLifetimesTurnCachingOff) {
+  StoreDirectly(Make("a", "svc", "tcp://1.1.1.1:1"));
+  for (Options options : {Options{.idle_timeout = absl::ZeroDuration()},
+                          Options{.max_age = -absl::Seconds(1)}, Options{.max_entries = 0}}) {
+    cache_.reset();
+    chain_.reset();
+    const int before = counter_->finds.load();
+    Build(options);
+    EXPECT_EQ(clock_->PendingTimers(), 0u);
+    EXPECT_EQ(Find("svc"), Names{"a"});
+    EXPECT_EQ(Find("svc"), Names{"a"});
+    EXPECT_EQ(counter_->finds.load() - before, 2) << "both Finds went to the registry";
+    EXPECT_EQ(cache_->size(), 0u);
+    EXPECT_EQ(cache_->hits(), 0u);
+    EXPECT_EQ(store_->watchers(), 0u);
+  }
+}
+
 TEST_F(FindCacheTest, DistinctQueriesHaveTheirOwnEntries) {
   StoreDirectly(Make("a", "svc", "tcp://1.1.1.1:1"));
   StoreDirectly(Make("b", "other", "tcp://2.2.2.2:2"));
