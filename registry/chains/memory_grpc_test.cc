@@ -258,6 +258,12 @@ TEST_F(MemoryGrpcTest, InterdomainNamesGoToTheProxyRegistry) {
   EXPECT_EQ(got[0].network_service_endpoint().name(), "nse-9@domain.b");
   ASSERT_TRUE(reg.nse->Unregister(Context(), nse, {}, {}).ok());
   EXPECT_EQ(proxy_store->size(), 1u) << "only nse-9 is left";
+  // The Find's stream reader is released on the pool just after Find returns and holds the
+  // channel until then: wait for that (bounded, real time).
+  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+  while (reg.chains.channels->size() != 0 && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
   EXPECT_EQ(reg.chains.channels->size(), 0u) << "no registration or Find uses the proxy now";
 }
 
