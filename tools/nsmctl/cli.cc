@@ -262,8 +262,8 @@ absl::StatusOr<Options> ParseArgs(const std::vector<std::string>& args) {
 namespace {
 
 // Drops a response that repeats the last one printed for the same name (equal, or a second
-// deletion): an nsmgr's watch reports each change of a local entry twice, from its store and from
-// the domain registry via localbypass (whose deletions carry the nsmgr's URL).
+// deletion): a Go v1.1.1 nsmgr's watch reports each change of a local entry twice, from its store
+// and from the domain registry via localbypass (ours answers from its store only).
 template <class Response>
 class Repeats {
  public:

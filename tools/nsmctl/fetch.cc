@@ -79,9 +79,10 @@ void StopWatch(BufferedFindStream<Response>& stream) {
   while (!stream.finished() && absl::Now() < end) stream.Recv(absl::Milliseconds(20));
 }
 
-// Each name once, in first-seen order. An nsmgr answers a Find for its local entries from its store
-// and again through the domain registry (localbypass gives them their real URL back), so the same
-// registration can come twice; the copy that expires last is the freshest.
+// Each name once, in first-seen order. A Go v1.1.1 nsmgr answers a Find for its local entries from
+// its store and again through the domain registry (localbypass gives them their real URL back), so
+// the same registration can come twice (ours answers from its store only); the copy that expires
+// last is the freshest.
 template <class Item>
 std::vector<Item> OncePerName(std::vector<Item> items) {
   std::vector<Item> out;

@@ -33,9 +33,9 @@ class Peer {
 
   const Target& target() const { return target_; }
 
-  // Registry Find without watch: every match of `query`, each name once (an nsmgr returns its
-  // local entries twice: from its store and through the domain registry; the copy that expires
-  // last is kept).
+  // Registry Find without watch: every match of `query`, each name once (a Go v1.1.1 nsmgr
+  // returns its local entries twice: from its store and through the domain registry; the copy
+  // that expires last is kept).
   absl::StatusOr<std::vector<::registry::NetworkService>> FindNS(
       const Context& ctx, const ::registry::NetworkServiceQuery& query);
   absl::StatusOr<std::vector<::registry::NetworkServiceEndpoint>> FindNSE(
