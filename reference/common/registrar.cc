@@ -3,7 +3,6 @@
 #include "absl/strings/str_cat.h"
 #include "core/log.h"
 #include "registry/transport/channel_pool.h"
-#include "registry/transport/client.h"
 
 namespace nsm::reference {
 
@@ -20,14 +19,6 @@ absl::StatusOr<std::unique_ptr<Registrar>> Registrar::Create(
       ctx, {.registry_url = url, .credentials = credentials, .channels = channels});
   if (!clients.ok()) return clients.status();
   r->clients_ = *std::move(clients);
-
-  // Services get their own healed chain, so RegistryClients::Close never unregisters them.
-  auto channel = channels->Get(url);
-  if (!channel.ok()) return channel.status();
-  r->ns_heal_ = reg::heal::NewNSClient(ctx);
-  r->ns_register_ = std::make_shared<NSRegistryClientChain>(NSRegistryClientChain::Elements{
-      r->ns_heal_, std::make_shared<reg::transport::NSRegistryGrpcClient>(*channel, url)});
-  r->ns_heal_->SetHealChain(r->ns_register_);
   return r;
 }
 
@@ -50,7 +41,7 @@ absl::StatusOr<NSE> Registrar::RegisterEndpoint(const Context& ctx, NSE nse) {
 }
 
 absl::StatusOr<NS> Registrar::RegisterService(const Context& ctx, NS ns) {
-  return ns_register_->Register(ctx, ns);
+  return clients_->ns().Register(ctx, ns);
 }
 
 absl::StatusOr<std::optional<NS>> Registrar::FindService(const Context& ctx,

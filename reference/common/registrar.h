@@ -12,7 +12,6 @@
 #include "core/credentials.h"
 #include "core/registry.h"
 #include "registry/chains/client.h"
-#include "registry/heal/heal.h"
 #include "registry/retry/backoff.h"
 
 namespace nsm::reference {
@@ -51,8 +50,6 @@ class Registrar {
   Context ctx_;
   Context::CancelFunc cancel_;
   std::shared_ptr<reg::chains::RegistryClients> clients_;
-  std::shared_ptr<reg::heal::NSClient> ns_heal_;
-  std::shared_ptr<NSRegistryClientChain> ns_register_;
 };
 
 // Calls `attempt` until it succeeds, fails with a non-retryable error, or `ctx` ends (its error

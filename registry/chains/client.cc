@@ -69,10 +69,6 @@ absl::Status RegistryClients::Close(const Context& ctx) {
     absl::Status s = nse_->Unregister(ctx, nse);
     if (first.ok()) first = s;
   }
-  for (auto& ns : ns_heal_->Registrations()) {
-    absl::Status s = ns_->Unregister(ctx, ns);
-    if (first.ok()) first = s;
-  }
   cancel_();
   return first;
 }

@@ -46,8 +46,9 @@ class RegistryClients {
   const Context& chain_context() const { return chain_ctx_; }
   const refresh::NSEClient& refresher() const { return *refresh_; }
 
-  // Unregisters every endpoint, then every service registered through these chains, then stops
-  // refresh and heal. Returns the first error; later calls do nothing.
+  // Unregisters every endpoint registered through these chains, then stops refresh and heal.
+  // Services stay registered: other endpoints may provide them (nsmgr.md §10.1). Returns the
+  // first error; later calls do nothing.
   absl::Status Close(const Context& ctx);
 
  private:

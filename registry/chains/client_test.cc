@@ -1,6 +1,6 @@
 // The registry client chains against registry-memory over gRPC on a unix socket, one FakeClock
 // for both: registrations stay alive through refresh, come back after a registry restart with
-// their first registration time, and Close() unregisters them.
+// their first registration time, and Close() unregisters the endpoints (services stay).
 #include "registry/chains/client.h"
 
 #include <cstdlib>
@@ -124,13 +124,18 @@ TEST_F(ClientChainTest, RegistrationsComeBackAfterARestart) {
   EXPECT_EQ(registry_.ns_store->Get("ns-1")->payload(), "IP");
 }
 
-TEST_F(ClientChainTest, CloseUnregistersEverything) {
+// Endpoints go; the service stays, since other endpoints may provide it.
+TEST_F(ClientChainTest, CloseUnregistersEndpointsAndKeepsServices) {
   NSE a = Endpoint("nse-a"), b = Endpoint("nse-b");
   ASSERT_TRUE(clients_->nse().Register(clients_->chain_context(), a).ok());
   ASSERT_TRUE(clients_->nse().Register(clients_->chain_context(), b).ok());
+  NS ns;
+  ns.set_name("ns-1");
+  ASSERT_TRUE(clients_->ns().Register(clients_->chain_context(), ns).ok());
   EXPECT_EQ(registry_.nse_store->size(), 2u);
   ASSERT_TRUE(clients_->Close(Context()).ok());
   EXPECT_EQ(registry_.nse_store->size(), 0u);
+  EXPECT_EQ(registry_.ns_store->size(), 1u);
   EXPECT_EQ(clients_->refresher().size(), 0u);
 }
 
