@@ -41,7 +41,7 @@ class RealClockImpl : public Clock, public std::enable_shared_from_this<RealCloc
       std::lock_guard<std::mutex> lock(mu_);
       stopping_ = true;
     }
-    cv_.notify_all();
+    cv_.notify_one();
     thread_.join();
   }
 
@@ -53,12 +53,17 @@ class RealClockImpl : public Clock, public std::enable_shared_from_this<RealCloc
         Steady::now() +
         std::chrono::nanoseconds(absl::ToInt64Nanoseconds(std::max(d, absl::ZeroDuration())));
     entry->fn = std::move(fn);
+    bool earliest;
     {
       std::lock_guard<std::mutex> lock(mu_);
       entry->seq = next_seq_++;
       queue_.push(entry);
+      earliest = queue_.top() == entry;
     }
-    cv_.notify_all();
+    // The scheduler sleeps until the earliest deadline: only a new earliest one must wake it. Most
+    // timers (call deadlines, expiries) end after those already queued, and a wake-up per arm was
+    // a context switch per gRPC call in every process.
+    if (earliest) cv_.notify_one();
     return std::make_unique<RealTimer>(shared_from_this(), entry);
   }
 

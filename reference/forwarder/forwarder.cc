@@ -13,6 +13,7 @@
 #include "networkservice/monitor/server.h"
 #include "networkservice/roundrobin/server.h"
 #include "networkservice/supersede/server.h"
+#include "registry/findcache/findcache.h"
 
 namespace nsm::forwarder {
 
@@ -87,8 +88,22 @@ absl::StatusOr<std::unique_ptr<Forwarder>> Forwarder::Create(const Context& ctx,
     auto registrar = reference::Registrar::Create(ctx, options.nsmgr_url, options.credentials);
     if (!registrar.ok()) return registrar.status();
     f->registrar_ = *std::move(registrar);
-    if (!options.ns_registry) options.ns_registry = f->registrar_->ns_client();
-    if (!options.nse_registry) options.nse_registry = f->registrar_->nse_client();
+    // discover looks up the network service and its endpoints on every Request and the endpoint
+    // on every Close: answered from findcache (kept fresh by one watch per query), not by a Find
+    // stream to the nsmgr each time (issue #7: three streams per round trip in both processes).
+    auto clock = options.clock ? options.clock : RealClock();
+    if (!options.ns_registry) {
+      options.ns_registry = std::make_shared<RegistryServerToClient<NSTraits>>(
+          std::make_shared<NSRegistryServerChain>(NSRegistryServerChain::Elements{
+              reg::findcache::NewNSServer(clock),
+              std::make_shared<RegistryClientToServer<NSTraits>>(f->registrar_->ns_client())}));
+    }
+    if (!options.nse_registry) {
+      options.nse_registry = std::make_shared<RegistryServerToClient<NSETraits>>(
+          std::make_shared<NSERegistryServerChain>(NSERegistryServerChain::Elements{
+              reg::findcache::NewNSEServer(clock),
+              std::make_shared<RegistryClientToServer<NSETraits>>(f->registrar_->nse_client())}));
+    }
   }
   auto chain = NewServer(options);
   if (!chain.ok()) return chain.status();
