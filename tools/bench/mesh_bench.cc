@@ -400,15 +400,14 @@ void MeasureRefresh(const Env& env, const MeshSettings& s, const std::string& se
   switches.emplace_back("nsm-bench", static_cast<double>(self1.ctx_switches - self0.ctx_switches));
   for (size_t i = 0; i < cpu.size(); ++i) {
     const std::string& name = cpu[i].first;
-    const std::string who = name == "nsm-bench" ? "nsm-bench (client chains)" : name;
+    const std::string who = name == "nsm-bench" ? "nsm-bench (clients)" : name;
     report.Add(section, k + "cpu_ms_per_s_" + Key(name), cpu[i].second * 1000.0 / secs, "ms/s",
-               absl::StrCat(who, " CPU while ", n, " held refresh"), Better::kLower);
+               absl::StrCat("CPU, ", n, " held refreshing: ", who), Better::kLower);
     if (refreshes <= 0) continue;
     report.Add(section, k + "cpu_s_per_1000_" + Key(name), cpu[i].second * 1000.0 / refreshes, "s",
-               absl::StrCat(who, " CPU per 1,000 refreshes (", n, " held)"), Better::kLower);
+               absl::StrCat("CPU per 1,000 refreshes (", n, " held): ", who), Better::kLower);
     report.Add(section, k + "ctx_switches_per_refresh_" + Key(name), switches[i].second / refreshes,
-               "", absl::StrCat(who, " context switches per refresh (", n, " held)"),
-               Better::kLower);
+               "", absl::StrCat("ctx switches per refresh (", n, " held): ", who), Better::kLower);
   }
   // What the same connections would cost with the default 10-minute tokens (a refresh every
   // 2 minutes): the measured CPU per refresh times n / 120 s.
