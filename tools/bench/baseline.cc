@@ -149,25 +149,36 @@ NetworkServiceRequest BaselineRequest(int worker, int64_t i) {
 }
 
 absl::Status RunBaselineBench(const Env& env, const LoadSettings& load, Report& report,
-                              const std::string& section, LoadResult* result) {
+                              const std::string& section, int hop_count, LoadResult* result) {
   if (env.bin.self.empty()) return absl::NotFoundError("cannot find nsm-bench itself");
-  const char* names[kLocalHops] = {"nsmgr", "forwarder", "nse"};
+  // The names of the topology's hops; in the remote one the second nsmgr is reached over tcp.
+  std::vector<std::string> names = {"nsmgr", "forwarder", "nse"};
+  if (hop_count == kRemoteHops) {
+    names = {"nsmgr-1", "forwarder-1", "nsmgr-2", "forwarder-2", "nse"};
+  } else if (hop_count != kLocalHops) {
+    return absl::InvalidArgumentError(absl::StrCat("baseline: ", hop_count, " hops"));
+  }
+  const size_t n = names.size();
   std::vector<std::string> urls;
-  for (int h = 0; h < kLocalHops; ++h) {
-    urls.push_back(absl::StrCat("unix://", env.dir, "/hop", h, ".sock"));
+  for (size_t h = 0; h < n; ++h) {
+    if (names[h] == "nsmgr-2") {
+      const int port = FreeTcpPort();
+      if (port == 0) return absl::UnavailableError("no free loopback tcp port");
+      urls.push_back(absl::StrCat("tcp://127.0.0.1:", port));
+    } else {
+      urls.push_back(absl::StrCat("unix://", env.dir, "/", section, "-hop", h, ".sock"));
+    }
   }
   std::vector<std::unique_ptr<Child>> hops;
-  for (int h = 0; h < kLocalHops; ++h) {
-    const std::string next = h + 1 < kLocalHops ? urls[static_cast<size_t>(h + 1)] : "";
-    hops.push_back(
-        Spawn(env, absl::StrCat("hop-", names[h]), env.bin.self,
-              std::vector<std::string>{"hop", "--listen=" + urls[static_cast<size_t>(h)],
-                                       "--next=" + next, absl::StrCat("--hop_name=", names[h])},
-              std::vector<std::string>{}));
+  for (size_t h = 0; h < n; ++h) {
+    const std::string next = h + 1 < n ? urls[h + 1] : "";
+    hops.push_back(Spawn(env, "hop-" + names[h], env.bin.self,
+                         std::vector<std::string>{"hop", "--listen=" + urls[h], "--next=" + next,
+                                                  "--hop_name=" + names[h]},
+                         std::vector<std::string>{}));
   }
-  for (int h = 0; h < kLocalHops; ++h) {
-    absl::Status st =
-        WaitServing(*hops[static_cast<size_t>(h)], urls[static_cast<size_t>(h)], absl::Seconds(30));
+  for (size_t h = 0; h < n; ++h) {
+    absl::Status st = WaitServing(*hops[h], urls[h], absl::Seconds(30));
     if (!st.ok()) return st;
   }
 
@@ -204,9 +215,10 @@ absl::Status RunBaselineBench(const Env& env, const LoadSettings& load, Report& 
                 return absl::OkStatus();
               });
   ReportLoad(report, section, load, r);
-  report.Note(section, absl::StrCat(kLocalHops,
+  report.Note(section, absl::StrCat(n,
                                     " no-op gRPC hop processes (nsm-bench hop: callback API, "
-                                    "async forwarding, a path segment and token per hop)"));
+                                    "async forwarding, a path segment and token per hop)",
+                                    n == kRemoteHops ? "; nsmgr-2 on loopback tcp" : ""));
   for (auto& h : hops) h->Stop();
   if (result != nullptr) *result = r;
   return absl::OkStatus();

@@ -1,5 +1,6 @@
 // The physical limit for the mesh figures: no-op gRPC NetworkService hops (`nsm-bench hop`
-// processes) as many as the local topology has, with similar messages, under the same load.
+// processes) as many as the local or remote topology has, with similar messages, under the same
+// load.
 #pragma once
 
 #include <string>
@@ -12,7 +13,8 @@
 
 namespace nsm::bench {
 
-inline constexpr int kLocalHops = 3;
+inline constexpr int kLocalHops = 3;   // nsmgr, forwarder, nse
+inline constexpr int kRemoteHops = 5;  // nsmgr-1, forwarder-1, nsmgr-2 (over tcp), forwarder-2, nse
 
 // `nsm-bench hop`: serves NetworkService on `listen`; each call adds this hop's path segment and
 // forwards to `next` (asynchronously, on gRPC's callback threads), or answers when `next` is
@@ -23,9 +25,11 @@ int RunHop(const std::string& listen, const std::string& next, const std::string
 // segment with its token, one kernel mechanism preference.
 ::networkservice::NetworkServiceRequest BaselineRequest(int worker, int64_t i);
 
-// Starts `hops` hop processes, runs the load and reports into `section`; the summary is
-// returned for ratios.
+// Starts `hops` hop processes (kLocalHops or kRemoteHops; in the remote chain the second nsmgr
+// listens on loopback tcp, as the remote topology's does), runs the load and reports into
+// `section`; the summary is returned for ratios.
 absl::Status RunBaselineBench(const Env& env, const LoadSettings& load, Report& report,
-                              const std::string& section, LoadResult* result = nullptr);
+                              const std::string& section, int hops = kLocalHops,
+                              LoadResult* result = nullptr);
 
 }  // namespace nsm::bench

@@ -1,6 +1,7 @@
 // nsm-bench: end-to-end benchmarks of nsm-cpp on this machine (DESIGN.md §6, issue #7).
 //
-//   nsm-bench [registry|mesh|baseline|heal|all] [--smoke] [--json=FILE] [--compare=OLD.json] ...
+//   nsm-bench [registry|mesh|baseline|heal|all] [--topology=local|remote|both] [--smoke]
+//             [--json=FILE] [--compare=OLD.json] ...
 //   nsm-bench compare OLD.json NEW.json
 //   nsm-bench hop --listen=URL [--next=URL] --hop_name=NAME   (internal: a baseline hop)
 //
@@ -50,6 +51,17 @@ ABSL_FLAG(bool, hold_10k, false, "mesh: also hold 10,000 connections");
 ABSL_FLAG(absl::Duration, hold_idle, absl::Seconds(3),
           "mesh: CPU is sampled this long while connections are held");
 ABSL_FLAG(bool, baseline, true, "mesh: also run the baseline and print ratios");
+ABSL_FLAG(std::string, topology, "local",
+          "mesh/baseline: local (one nsmgr, forwarder and nse: 3 hops), remote (two nodes: "
+          "nsmgr-1, forwarder-1, nsmgr-2, forwarder-2, nse: 5 hops) or both");
+ABSL_FLAG(bool, refresh, true,
+          "mesh: held connections use the refresh element with short client tokens, and their "
+          "refreshes' rate and CPU are measured");
+ABSL_FLAG(absl::Duration, refresh_period, absl::ZeroDuration(),
+          "mesh: refresh period of held connections (the client token lifetime is 5x); 0: long "
+          "enough that refreshes start after opening and the idle sample");
+ABSL_FLAG(double, refresh_cycles, 1,
+          "mesh: refresh periods measured once the first refresh of the held connections came");
 ABSL_FLAG(int, heal_connections, 100, "heal: connections held (and healed) at once");
 // Registry.
 ABSL_FLAG(int, nses, 10000, "registry: NSEs registered (half sequentially, half concurrently)");
@@ -154,6 +166,22 @@ int Run(const std::vector<std::string>& modes) {
   if (absl::GetFlag(FLAGS_hold_10k)) mesh.holds.push_back(10000);
   mesh.hold_idle = absl::GetFlag(FLAGS_hold_idle);
   mesh.baseline = absl::GetFlag(FLAGS_baseline);
+  mesh.refresh = absl::GetFlag(FLAGS_refresh);
+  mesh.refresh_period = absl::GetFlag(FLAGS_refresh_period);
+  mesh.refresh_cycles = absl::GetFlag(FLAGS_refresh_cycles);
+  std::vector<nsm::bench::MeshTopology> topologies;
+  const std::string topology = absl::GetFlag(FLAGS_topology);
+  if (topology == "local" || topology == "both") {
+    topologies.push_back(nsm::bench::MeshTopology::kLocal);
+  }
+  if (topology == "remote" || topology == "both") {
+    topologies.push_back(nsm::bench::MeshTopology::kRemote);
+  }
+  if (topologies.empty()) {
+    std::fprintf(stderr, "nsm-bench: --topology=%s is not local, remote or both\n",
+                 topology.c_str());
+    return 2;
+  }
   nsm::bench::HealSettings heal;
   heal.connections = absl::GetFlag(FLAGS_heal_connections);
   if (heal.connections < 1) {
@@ -172,6 +200,8 @@ int Run(const std::vector<std::string>& modes) {
     mesh.load.warmup = absl::Milliseconds(200);
     mesh.holds = {50};
     mesh.hold_idle = absl::Milliseconds(300);
+    mesh.min_refresh_period = absl::Seconds(1);
+    mesh.refresh_cycles = std::min(mesh.refresh_cycles, 1.0);
     heal.connections = 5;
     heal.wait = absl::Seconds(30);
   }
@@ -190,6 +220,10 @@ int Run(const std::vector<std::string>& modes) {
                               {"count", mesh.load.count},
                               {"duration_s", absl::ToDoubleSeconds(mesh.load.duration)},
                               {"holds", mesh.holds},
+                              {"topology", topology},
+                              {"refresh", mesh.refresh},
+                              {"refresh_period_s", absl::ToDoubleSeconds(mesh.refresh_period)},
+                              {"refresh_cycles", mesh.refresh_cycles},
                               {"nses", reg.nses},
                               {"concurrency", reg.concurrency},
                               {"nses_per_service", reg.nses_per_service},
@@ -202,12 +236,13 @@ int Run(const std::vector<std::string>& modes) {
   std::fflush(stdout);
 
   int failures = 0;
-  std::vector<std::pair<std::string, double>> wall;
+  std::vector<std::pair<std::string, double>> wall, load_after;
   std::vector<std::string> run_notes;
   auto run = [&](const std::string& mode, const std::function<absl::Status()>& body) {
     const absl::Time t0 = absl::Now();
     absl::Status st = body();
     wall.emplace_back(mode, absl::ToDoubleSeconds(absl::Now() - t0));
+    load_after.emplace_back(mode, nsm::bench::ReadMachine().loadavg_1m);
     if (st.ok()) return;
     if (st.code() == absl::StatusCode::kNotFound) {
       std::fprintf(stderr, "nsm-bench: %s skipped: %s\n", mode.c_str(),
@@ -224,9 +259,20 @@ int Run(const std::vector<std::string>& modes) {
     if (mode == "registry") {
       run(mode, [&] { return nsm::bench::RunRegistryBench(env, reg, report); });
     } else if (mode == "mesh") {
-      run(mode, [&] { return nsm::bench::RunMeshBench(env, mesh, report); });
+      for (nsm::bench::MeshTopology kind : topologies) {
+        const bool remote = kind == nsm::bench::MeshTopology::kRemote;
+        run(remote ? "mesh_remote" : "mesh",
+            [&] { return nsm::bench::RunMeshBench(env, mesh, kind, report); });
+      }
     } else if (mode == "baseline") {
-      run(mode, [&] { return nsm::bench::RunBaselineBench(env, mesh.load, report, "baseline"); });
+      for (nsm::bench::MeshTopology kind : topologies) {
+        const bool remote = kind == nsm::bench::MeshTopology::kRemote;
+        run(remote ? "baseline_remote" : "baseline", [&] {
+          return nsm::bench::RunBaselineBench(
+              env, mesh.load, report, remote ? "baseline_remote" : "baseline",
+              remote ? nsm::bench::kRemoteHops : nsm::bench::kLocalHops);
+        });
+      }
     } else if (mode == "heal") {
       run(mode, [&] { return nsm::bench::RunHealBench(env, heal, report); });
     }
@@ -234,6 +280,10 @@ int Run(const std::vector<std::string>& modes) {
   for (const auto& [mode, secs] : wall) {
     report.Add("run", mode + "_seconds", secs, "s", mode + " mode wall time",
                nsm::bench::Better::kNeither);
+  }
+  for (const auto& [mode, load] : load_after) {
+    report.Add("run", mode + "_loadavg_1m_end", load, "",
+               mode + " mode: 1-minute load average at its end", nsm::bench::Better::kNeither);
   }
   for (const auto& n : run_notes) report.Note("run", n);
 
@@ -271,13 +321,16 @@ int Run(const std::vector<std::string>& modes) {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "end-to-end benchmarks of nsm-cpp (DESIGN.md §6)\n"
-      "  nsm-bench [registry|mesh|baseline|heal|all] [--smoke] [--json=FILE] [--compare=OLD.json]\n"
+      "  nsm-bench [registry|mesh|baseline|heal|all] [--topology=local|remote|both] [--smoke]\n"
+      "            [--json=FILE] [--compare=OLD.json]\n"
       "  nsm-bench compare OLD.json NEW.json\n"
       "registry: registry-memory Register/s, Find latency, watch fan-out, RSS\n"
       "mesh:     registry-memory + nsmgr + forwarder + nse processes, Request/Close round trips,\n"
-      "          latency, CPU per 1,000 round trips per process, nsmgr RSS with held connections,\n"
-      "          then the baseline and the ratios to it\n"
-      "baseline: 3 no-op gRPC hop processes, the physical limit of the mesh figures\n"
+      "          latency, CPU per 1,000 round trips per process, nsmgr RSS with held connections\n"
+      "          and the CPU of their refreshes, then the baseline and the ratios to it;\n"
+      "          --topology=remote: two nodes (nsmgr-1 + forwarder-1, nsmgr-2 + forwarder-2 + "
+      "nse)\n"
+      "baseline: 3 (remote: 5) no-op gRPC hop processes, the physical limit of the mesh figures\n"
       "heal:     registry-memory + nsmgr + 2 forwarders + 2 nses; time from SIGKILL of the\n"
       "          forwarder in use, then of an nse, to each held connection healed");
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);

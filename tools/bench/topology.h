@@ -71,6 +71,9 @@ std::unique_ptr<Child> Spawn(const Env& env, const std::string& name, const std:
 // printing `what` overran). Call once from main.
 void InstallChildReaper(absl::Duration deadline);
 
+// A loopback tcp port nobody listens on right now (bound to 0, read, closed), or 0.
+int FreeTcpPort();
+
 // A temp directory "/tmp/nsm-bench-XXXXXX" removed unless `keep`.
 std::string MakeTempDir();
 void RemoveDir(const std::string& dir);
