@@ -34,6 +34,10 @@ const std::vector<env::Variable>& Variables() {
       {"DIAL_TIMEOUT", "duration", "750ms",
        "how long to wait for a forwarder or remote nsmgr to accept a connection, apart from the "
        "request deadline (v1.1.1: 100ms, later NSM: 750ms)"},
+      {"RESTART_GRACE", "duration", "20s",
+       "for this long after the start, a refresh, heal or Close of an established connection "
+       "waits until the forwarder and local endpoint named in its path have registered again, so "
+       "a restart keeps live data paths; 0 turns it off (not in NSM)"},
       {"FORWARDER_NETWORK_SERVICE_NAME", "string", "forwarder",
        "the network service forwarders register for"},
       {"FORWARDER_POLICY", "string", "registration-order",
@@ -98,6 +102,11 @@ absl::StatusOr<Config> ParseConfig(const env::Getenv& getenv, const std::string&
       if (!d.ok()) return d.status();
       if (*d <= absl::ZeroDuration()) return env::Invalid(*raw, "must be longer than 0");
       (name == "DIAL_TIMEOUT" ? c.dial_timeout : c.max_token_lifetime) = *d;
+    } else if (name == "RESTART_GRACE") {
+      auto d = env::ParseDuration(*raw);
+      if (!d.ok()) return d.status();
+      if (*d < absl::ZeroDuration()) return env::Invalid(*raw, "must not be negative");
+      c.restart_grace = *d;
     } else if (name == "FORWARDER_NETWORK_SERVICE_NAME") {
       if (raw->value.empty()) return env::Invalid(*raw, "the service name must not be empty");
       c.forwarder_service_name = raw->value;
@@ -155,6 +164,7 @@ std::string Describe(const Config& c) {
       "name=", c.name, " listen_on=[", absl::StrJoin(c.listen_on, ","), "] registry_url=\"",
       c.registry_url, "\" max_token_lifetime=", absl::FormatDuration(c.max_token_lifetime),
       " dial_timeout=", absl::FormatDuration(c.dial_timeout),
+      " restart_grace=", absl::FormatDuration(c.restart_grace),
       " forwarder_service=", c.forwarder_service_name, " forwarder_policy=", c.forwarder_policy,
       " excluded_prefixes_file=\"", c.excluded_prefixes_file,
       "\" log_level=", log::LevelName(c.log_level), " log_format=", log::FormatName(c.log_format),

@@ -18,6 +18,7 @@ struct Config {
   std::string registry_url;  // empty: no domain registry
   absl::Duration max_token_lifetime;
   absl::Duration dial_timeout;
+  absl::Duration restart_grace;  // zero: off
   std::string forwarder_service_name;
   std::string forwarder_policy;  // "registration-order" or "least-connections"
   std::string excluded_prefixes_file;

@@ -21,6 +21,7 @@ TEST(NsmgrConfigTest, Defaults) {
   EXPECT_EQ(c->registry_url, "tcp://localhost:5001");
   EXPECT_EQ(c->max_token_lifetime, absl::Minutes(10));
   EXPECT_EQ(c->dial_timeout, absl::Milliseconds(750));
+  EXPECT_EQ(c->restart_grace, absl::Seconds(20));
   EXPECT_EQ(c->forwarder_service_name, "forwarder");
   EXPECT_EQ(c->forwarder_policy, "registration-order");
   EXPECT_EQ(c->log_level, log::Level::kInfo);
@@ -47,6 +48,7 @@ TEST(NsmgrConfigTest, Values) {
                   {"NSM_LISTEN_ON", "unix:///tmp/a.sock,tcp://127.0.0.1:5002"},
                   {"NSM_REGISTRY_URL", ""},
                   {"NSM_DIAL_TIMEOUT", "2s"},
+                  {"NSM_RESTART_GRACE", "0"},
                   {"NSM_MAX_TOKEN_LIFETIME", "1h"},
                   {"NSM_FORWARDER_NETWORK_SERVICE_NAME", "fwd"},
                   {"NSM_FORWARDER_POLICY", "least-connections"},
@@ -56,6 +58,7 @@ TEST(NsmgrConfigTest, Values) {
   EXPECT_EQ(c->listen_on.size(), 2u);
   EXPECT_EQ(c->registry_url, "");
   EXPECT_EQ(c->dial_timeout, absl::Seconds(2));
+  EXPECT_EQ(c->restart_grace, absl::ZeroDuration()) << "0 turns it off";
   EXPECT_EQ(c->max_token_lifetime, absl::Hours(1));
   EXPECT_EQ(c->forwarder_service_name, "fwd");
   EXPECT_EQ(c->forwarder_policy, "least-connections");
@@ -75,6 +78,8 @@ TEST(NsmgrConfigTest, BadValuesNameTheVariable) {
       {"NSM_REGISTRY_URL", "tcp://:5001", "is invalid"},
       {"NSM_DIAL_TIMEOUT", "fast", "want a duration"},
       {"NSM_DIAL_TIMEOUT", "0s", "longer than 0"},
+      {"NSM_RESTART_GRACE", "-5s", "must not be negative"},
+      {"NSM_RESTART_GRACE", "long", "want a duration"},
       {"NSM_MAX_TOKEN_LIFETIME", "-1m", "longer than 0"},
       {"NSM_FORWARDER_NETWORK_SERVICE_NAME", "", "must not be empty"},
       {"NSM_FORWARDER_POLICY", "random", "registration-order or least-connections"},

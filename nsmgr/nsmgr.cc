@@ -16,6 +16,7 @@
 #include "networkservice/monitor/grpc_service.h"
 #include "networkservice/monitor/server.h"
 #include "networkservice/monitor/store.h"
+#include "networkservice/restartgrace/server.h"
 #include "networkservice/updatepath/common.h"
 #include "registry/clientinfo/clientinfo.h"
 #include "registry/clienturl/clienturl.h"
@@ -39,6 +40,7 @@ struct Nsmgr::Parts {
   std::shared_ptr<endpoint::Endpoint> endpoint;
   std::shared_ptr<NetworkServiceServer> network_service;
   std::shared_ptr<reg::memory::NSEServer> nse_store;
+  std::shared_ptr<restartgrace::Server> restart_grace;
   std::shared_ptr<NSRegistryServer> ns_registry;
   std::shared_ptr<NSERegistryServer> nse_registry;
   std::unique_ptr<NetworkServiceGrpcServer> network_service_grpc;
@@ -129,6 +131,8 @@ absl::StatusOr<std::unique_ptr<Nsmgr>> Nsmgr::Create(Options o) {
   // The server chain (nsmgr.md §3.1).
   auto stats = o.metrics ? std::make_shared<metrics::NetworkServiceStats>(o.metrics) : nullptr;
   p.monitor_store = monitor::ConnectionStore::Create();
+  p.restart_grace =
+      restartgrace::NewServer(p.nse_store, {.window = o.restart_grace, .clock = o.clock});
   auto endpoint =
       endpoint::NewServer(
           o.tokens,
@@ -139,7 +143,8 @@ absl::StatusOr<std::unique_ptr<Nsmgr>> Nsmgr::Create(Options o) {
            .additional =
                {
                    clientinfo::NewServer(o.env),  // S10
-                   forwarder_select::NewServer(   // S11
+                   p.restart_grace,  // after a restart: wait for the path's hops to register
+                   forwarder_select::NewServer(  // S11
                        std::make_shared<RegistryServerToClient<NSTraits>>(p.ns_registry),
                        std::make_shared<RegistryServerToClient<NSETraits>>(p.nse_store),
                        {.forwarder_service_name = o.forwarder_service_name,
@@ -147,7 +152,9 @@ absl::StatusOr<std::unique_ptr<Nsmgr>> Nsmgr::Create(Options o) {
                    std::make_shared<excludedprefixes::Server>(o.excluded_prefixes),  // S12
                    connect::NewServer(*std::move(client)),                           // S14
                },
-           .pool = o.pool});
+           .pool = o.pool,
+           // A Close after a restart is routed by its path to the forwarder (DESIGN.md §7).
+           .close_unknown = true});
   if (!endpoint.ok()) return endpoint.status();
   p.endpoint = *std::move(endpoint);
   // A debug line per Request/Close around the whole chain (issue #8).
@@ -186,6 +193,7 @@ const std::shared_ptr<NSERegistryServer>& Nsmgr::nse_registry() const {
 }
 size_t Nsmgr::connections() const { return parts_->endpoint->connections(); }
 size_t Nsmgr::local_endpoints() const { return parts_->nse_store->size(); }
+const restartgrace::Server& Nsmgr::restart_grace() const { return *parts_->restart_grace; }
 
 std::vector<grpc::Service*> Nsmgr::Services() {
   return {parts_->network_service_grpc.get(), parts_->monitor_grpc.get(), parts_->ns_grpc.get(),

@@ -21,6 +21,7 @@
 #include "forwarder_select/policy.h"
 #include "networkservice/clientinfo/server.h"
 #include "networkservice/excludedprefixes/server.h"
+#include "networkservice/restartgrace/server.h"
 
 namespace prometheus {
 class Registry;
@@ -47,6 +48,11 @@ struct Options {
   std::string forwarder_service_name = "forwarder";
   // Order among qualifying forwarders; null = registration order (as NSM).
   std::shared_ptr<forwarder_select::Policy> forwarder_policy = {};
+  // For this long after the start, a refresh, heal or Close of an established connection waits
+  // until the forwarder and local endpoint named in its path have registered again (an nsmgr
+  // restart keeps live data paths, DESIGN.md §7; networkservice/restartgrace explains the
+  // default). Zero: off (NSM_RESTART_GRACE).
+  absl::Duration restart_grace = restartgrace::kDefaultWindow;
   // Cap of local endpoint registrations (nsmgr.md §3.3: 1 minute).
   absl::Duration nse_expiry_cap = absl::Minutes(1);
   // S5; null = allow all.
@@ -77,6 +83,8 @@ class Nsmgr {
   // Connections the server chain holds; local endpoint and forwarder registrations.
   size_t connections() const;
   size_t local_endpoints() const;
+  // The restart grace element: whether its window is open, who waited.
+  const restartgrace::Server& restart_grace() const;
 
   // The gRPC services (NetworkService, MonitorConnection, both registries) and their health names.
   std::vector<grpc::Service*> Services();

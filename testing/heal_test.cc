@@ -32,6 +32,26 @@ NSE Endpoint(const std::string& name) {
   return nse;
 }
 
+NSE Forwarder(const std::string& name) {
+  NSE forwarder;
+  forwarder.set_name(name);
+  forwarder.add_network_service_names("forwarder");
+  (*(*forwarder.mutable_network_service_labels())["forwarder"].mutable_labels())["p2p"] = "true";
+  return forwarder;
+}
+
+// The forwarder a connection goes through (the segment after the nsmgr's).
+std::string ForwarderOf(const Connection& conn) {
+  return conn.path().path_segments_size() > 2 ? conn.path().path_segments(2).name() : "";
+}
+
+// The connection as the NSC holds it now: a refresh with the connection the user has.
+absl::StatusOr<Connection> Current(Nsc& nsc, const Connection& conn) {
+  NetworkServiceRequest refresh = DefaultRequest(kService);
+  *refresh.mutable_connection() = conn;
+  return nsc.Request(refresh);
+}
+
 class HealTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -53,8 +73,8 @@ class HealTest : public ::testing::Test {
 };
 
 // The nsmgr restarts with no state: the NSC's watch breaks and heal re-sends the connection on the
-// same path (the data path is reported alive, so heal never reselects while the forwarders are
-// still registering again). The NSE sees a refresh, not a new connection.
+// same path (here the data path is also reported alive, so heal would keep the path even if an
+// attempt failed). The NSE sees a refresh, not a new connection.
 TEST_F(HealTest, NsmgrRestartIsHealedOnTheSamePath) {
   Node& node = domain->node(0);
   auto counter = NewCountServer();
@@ -77,6 +97,61 @@ TEST_F(HealTest, NsmgrRestartIsHealedOnTheSamePath) {
 
   ASSERT_TRUE((*nsc)->Close(*conn).ok());
   EXPECT_EQ(counter->closes(), 1);
+}
+
+// The same without a data-path checker (the reference NSC and Go NSCs have none): the heal's
+// same-path attempt reaches the restarted nsmgr before the forwarder and the NSE have registered
+// again; the nsmgr's restart grace holds it until they have, so the path is kept (no reselect:
+// the NSE sees a refresh and no Close), and a Close afterwards reaches the NSE once.
+TEST_F(HealTest, NsmgrRestartKeepsThePathWithoutADataPathChecker) {
+  Node& node = domain->node(0);
+  auto counter = NewCountServer();
+  ASSERT_TRUE(node.NewEndpoint(Endpoint("nse-1"), {counter}).ok());
+  auto nsc = node.NewClient();
+  ASSERT_TRUE(nsc.ok()) << nsc.status();
+  auto conn = (*nsc)->Request(DefaultRequest(kService));
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  const std::string used = ForwarderOf(*conn);
+  ASSERT_TRUE(Eventually([&] { return (*nsc)->streams() == 1; }));
+
+  ASSERT_TRUE(node.nsmgr().Restart().ok());
+  ASSERT_TRUE(Eventually([&] { return (*nsc)->heal()->stats().healed.load() == 1; })) << "healed";
+  EXPECT_EQ(counter->requests(), 2) << "one refresh at the NSE";
+  EXPECT_EQ(counter->unique_requests(), 1u);
+  EXPECT_EQ(counter->closes(), 0) << "no reselect closed the old path";
+  auto healed = Current(**nsc, *conn);
+  ASSERT_TRUE(healed.ok()) << healed.status();
+  EXPECT_EQ(ForwarderOf(*healed), used) << "the same forwarder";
+  EXPECT_EQ(healed->network_service_endpoint_name(), "nse-1");
+  EXPECT_EQ(node.forwarder(used)->endpoint().connections(), 1u);
+  EXPECT_EQ(node.nsmgr().nsmgr().connections(), 1u);
+  EXPECT_EQ((*nsc)->heal()->stats().healed.load(), 1u);
+
+  ASSERT_TRUE((*nsc)->Close(*conn).ok());
+  EXPECT_EQ(counter->closes(), 1);
+}
+
+// A Close sent right after the nsmgr restarted, before the forwarder and the NSE have registered
+// with it again, waits for them and still reaches the forwarder and the NSE: nothing is left.
+TEST_F(HealTest, CloseRightAfterAnNsmgrRestartReachesTheEndpoint) {
+  Node& node = domain->node(0);
+  auto counter = NewCountServer();
+  EndpointEntry* nse = *node.NewEndpoint(Endpoint("nse-1"), {counter});
+  auto nsc = node.NewClient();
+  ASSERT_TRUE(nsc.ok()) << nsc.status();
+  auto conn = (*nsc)->Request(DefaultRequest(kService));
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  EndpointEntry* forwarder = node.forwarder(ForwarderOf(*conn));
+  ASSERT_NE(forwarder, nullptr);
+
+  ASSERT_TRUE(node.nsmgr().Restart().ok());
+  ASSERT_EQ(node.nsmgr().nsmgr().local_endpoints(), 0u) << "nothing registered yet";
+  ASSERT_TRUE((*nsc)->Close(*conn).ok());
+  EXPECT_EQ(counter->closes(), 1) << "the Close reached the NSE";
+  EXPECT_EQ(forwarder->endpoint().connections(), 0u);
+  EXPECT_EQ(nse->endpoint().connections(), 0u);
+  EXPECT_GE(node.nsmgr().nsmgr().restart_grace().stats().waits.load(), 1u)
+      << "the Close (or the heal it stopped) waited for the re-registration";
 }
 
 // The forwarder restarts with no state (same name, same URL): the nsmgr's watch of it breaks, the
@@ -135,26 +210,6 @@ TEST_F(HealTest, DeadEndpointIsReplacedByAnother) {
 
   ASSERT_TRUE((*nsc)->Close(*conn).ok());
   EXPECT_EQ(second->closes(), 1);
-}
-
-NSE Forwarder(const std::string& name) {
-  NSE forwarder;
-  forwarder.set_name(name);
-  forwarder.add_network_service_names("forwarder");
-  (*(*forwarder.mutable_network_service_labels())["forwarder"].mutable_labels())["p2p"] = "true";
-  return forwarder;
-}
-
-// The forwarder a connection goes through (the segment after the nsmgr's).
-std::string ForwarderOf(const Connection& conn) {
-  return conn.path().path_segments_size() > 2 ? conn.path().path_segments(2).name() : "";
-}
-
-// The connection as the NSC holds it now: a refresh with the connection the user has.
-absl::StatusOr<Connection> Current(Nsc& nsc, const Connection& conn) {
-  NetworkServiceRequest refresh = DefaultRequest(kService);
-  *refresh.mutable_connection() = conn;
-  return nsc.Request(refresh);
 }
 
 // The forwarder in use dies (not restarted): heal finds the same path broken, reselects a

@@ -181,6 +181,31 @@ TEST(BeginServerTest, CloseOfUnknownConnectionDoesNothing) {
   EXPECT_TRUE(f.rec->closed().empty());
 }
 
+// A passthrough hop after a restart: the caller's connection goes on (with an event factory, so a
+// nested begin passes it through), nothing is kept; a known connection closes as usual.
+TEST(BeginServerTest, CloseOfUnknownConnectionGoesOnWhenAsked) {
+  auto begin = NewServer(DefaultThreadPool(), {.close_unknown = true});
+  auto rec = std::make_shared<Recorder>();
+  ServerChain chain({begin, rec});
+  Connection conn;
+  conn.set_id("unknown");
+  conn.set_network_service("from-the-caller");
+  EXPECT_TRUE(chain.Close(Context(), conn).ok());
+  ASSERT_EQ(rec->closed().size(), 1u);
+  EXPECT_EQ(rec->closed()[0].network_service(), "from-the-caller");
+  EXPECT_EQ(begin->size(), 0u);
+
+  auto req = Req("c1");
+  ASSERT_TRUE(chain.Request(Context(), req).ok());
+  Connection stale;
+  stale.set_id("c1");
+  stale.set_network_service("something-else");
+  ASSERT_TRUE(chain.Close(Context(), stale).ok());
+  ASSERT_EQ(rec->closed().size(), 2u);
+  EXPECT_EQ(rec->closed()[1].network_service(), "ns") << "the last returned connection";
+  EXPECT_EQ(begin->size(), 0u);
+}
+
 TEST(BeginServerTest, FailedFirstRequestIsForgotten) {
   ServerFixture f;
   f.rec->fail = true;

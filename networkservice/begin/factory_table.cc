@@ -136,11 +136,36 @@ absl::StatusOr<Connection> FactoryTable::Request(
   }
 }
 
-absl::Status FactoryTable::Close(const Context& ctx, const Connection& conn,
-                                 Downstream downstream) {
+absl::Status FactoryTable::Close(const Context& ctx, const Connection& conn, Downstream downstream,
+                                 bool close_unknown) {
   if (FromContext(ctx)) {
     Connection c = conn;
     return downstream.close(ctx, c);
+  }
+  if (close_unknown && !conn.id().empty()) {
+    for (;;) {
+      auto factory = GetOrCreate(conn.id());
+      bool stale = false;
+      bool unknown = false;
+      absl::Status status;
+      factory->executor().RunSync([&] {
+        if (Lookup(conn.id()) != factory) {
+          stale = true;
+          return;
+        }
+        if (factory->state == Factory::State::kEstablished && factory->request) return;
+        // Nothing established here (e.g. this hop restarted): the caller's connection goes on,
+        // so the hops after this one still get the Close.
+        unknown = true;
+        Connection c = conn;
+        status = downstream.close(ctx.WithValue<EventFactory>(kEventFactoryKey, factory), c);
+        factory->state = Factory::State::kClosed;
+        factory->Forget();
+      });
+      if (stale) continue;
+      if (unknown) return status;
+      break;  // established: closed below like any other
+    }
   }
   auto factory = Lookup(conn.id());
   if (!factory) return absl::OkStatus();

@@ -62,7 +62,10 @@ class FactoryTable : public std::enable_shared_from_this<FactoryTable> {
   absl::StatusOr<Connection> Request(
       const Context& ctx, NetworkServiceRequest& request, Downstream downstream,
       const std::function<void(const Factory&, NetworkServiceRequest&)>& merge);
-  absl::Status Close(const Context& ctx, const Connection& conn, Downstream downstream);
+  // `close_unknown`: a Close for an id without an established connection still runs downstream
+  // with the caller's connection (serialized with Requests for the id); otherwise it does nothing.
+  absl::Status Close(const Context& ctx, const Connection& conn, Downstream downstream,
+                     bool close_unknown = false);
 
  private:
   std::shared_ptr<ThreadPool> pool_;

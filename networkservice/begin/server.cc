@@ -11,8 +11,8 @@ internal::Downstream Through(const ServerNext& next) {
 
 }  // namespace
 
-Server::Server(std::shared_ptr<ThreadPool> pool)
-    : table_(std::make_shared<internal::FactoryTable>(std::move(pool))) {}
+Server::Server(std::shared_ptr<ThreadPool> pool, ServerOptions options)
+    : table_(std::make_shared<internal::FactoryTable>(std::move(pool))), options_(options) {}
 
 absl::StatusOr<Connection> Server::Request(const Context& ctx, NetworkServiceRequest& request,
                                            const ServerNext& next) {
@@ -20,7 +20,7 @@ absl::StatusOr<Connection> Server::Request(const Context& ctx, NetworkServiceReq
 }
 
 absl::Status Server::Close(const Context& ctx, Connection& conn, const ServerNext& next) {
-  return table_->Close(ctx, conn, Through(next));
+  return table_->Close(ctx, conn, Through(next), options_.close_unknown);
 }
 
 }  // namespace nsm::begin

@@ -11,9 +11,17 @@
 
 namespace nsm::begin {
 
+struct ServerOptions {
+  // A Close for a connection this hop does not hold still runs the rest of the chain with the
+  // caller's connection (default: answered OK at once, as NSM). For passthrough hops that route a
+  // Close by its path after a restart (the nsmgr; DESIGN.md §7).
+  bool close_unknown = false;
+};
+
 class Server : public NetworkServiceServer {
  public:
-  explicit Server(std::shared_ptr<ThreadPool> pool = DefaultThreadPool());
+  explicit Server(std::shared_ptr<ThreadPool> pool = DefaultThreadPool(),
+                  ServerOptions options = {});
 
   absl::StatusOr<Connection> Request(const Context& ctx, NetworkServiceRequest& request,
                                      const ServerNext& next) override;
@@ -24,10 +32,12 @@ class Server : public NetworkServiceServer {
 
  private:
   std::shared_ptr<internal::FactoryTable> table_;
+  ServerOptions options_;
 };
 
-inline std::shared_ptr<Server> NewServer(std::shared_ptr<ThreadPool> pool = DefaultThreadPool()) {
-  return std::make_shared<Server>(std::move(pool));
+inline std::shared_ptr<Server> NewServer(std::shared_ptr<ThreadPool> pool = DefaultThreadPool(),
+                                         ServerOptions options = {}) {
+  return std::make_shared<Server>(std::move(pool), options);
 }
 
 }  // namespace nsm::begin

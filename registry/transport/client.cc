@@ -135,6 +135,12 @@ absl::Status RegistryGrpcClient<T>::Connected(const Context& ctx) const {
   if (ctx.cancelled()) return ctx.Err();
   grpc_connectivity_state state = channel_->GetState(/*try_to_connect=*/true);
   if (state == GRPC_CHANNEL_READY) return absl::OkStatus();
+  if (state == GRPC_CHANNEL_TRANSIENT_FAILURE) {
+    // A channel waiting out gRPC's reconnect backoff (up to 5 s after a long outage) tries again
+    // now: the peer may be back (a restarted nsmgr gets its registrations again without that
+    // extra delay; retries are paced by the caller's own backoff, e.g. registry heal's).
+    grpc::experimental::ChannelResetConnectionBackoff(channel_.get());
+  }
   absl::Duration wait = options_.dial_timeout;
   if (auto remaining = ctx.remaining()) wait = std::min(wait, *remaining);
   if (wait > absl::ZeroDuration() && channel_->WaitForConnected(RealDeadline(wait))) {

@@ -49,7 +49,8 @@ absl::StatusOr<std::shared_ptr<Endpoint>> NewServer(std::shared_ptr<const TokenG
   }
   std::shared_ptr<Endpoint> ep(new Endpoint());
   ep->name_ = options.name.empty() ? "endpoint-" + updatepath::NewUuid() : options.name;
-  auto begin = begin::NewServer(options.pool ? options.pool : DefaultThreadPool());
+  auto begin = begin::NewServer(options.pool ? options.pool : DefaultThreadPool(),
+                                {.close_unknown = options.close_unknown});
   ep->connections_ = [begin] { return begin->size(); };
 
   ServerChain::Elements elements = {

@@ -28,6 +28,9 @@ struct Options {
   std::vector<std::shared_ptr<NetworkServiceServer>> additional = {};
   // Where begin runs timer and heal events; default the process pool.
   std::shared_ptr<ThreadPool> pool = nullptr;
+  // A Close for a connection this hop does not hold still runs the chain (begin's
+  // ServerOptions::close_unknown): a passthrough hop that restarted then routes it by the path.
+  bool close_unknown = false;
 };
 
 // A server chain with the connections it holds observable for leak checks.
