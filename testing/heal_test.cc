@@ -154,6 +154,30 @@ TEST_F(HealTest, CloseRightAfterAnNsmgrRestartReachesTheEndpoint) {
       << "the Close (or the heal it stopped) waited for the re-registration";
 }
 
+// A Close that reaches a restarted forwarder before any heal (this NSC does not heal) is routed by
+// the connection's endpoint name: the NSE gets it, nothing is left at any hop.
+TEST_F(HealTest, CloseRightAfterAForwarderRestartReachesTheEndpoint) {
+  Node& node = domain->node(0);
+  auto counter = NewCountServer();
+  EndpointEntry* nse = *node.NewEndpoint(Endpoint("nse-1"), {counter});
+  ClientOptions options;
+  options.heal = false;
+  auto nsc = node.NewClient(std::move(options));
+  ASSERT_TRUE(nsc.ok()) << nsc.status();
+  auto conn = (*nsc)->Request(DefaultRequest(kService));
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  EndpointEntry* forwarder = node.forwarder(ForwarderOf(*conn));
+  ASSERT_NE(forwarder, nullptr);
+
+  ASSERT_TRUE(forwarder->Restart().ok());
+  ASSERT_EQ(forwarder->endpoint().connections(), 0u) << "the restarted forwarder knows nothing";
+  ASSERT_TRUE((*nsc)->Close(*conn).ok());
+  EXPECT_EQ(counter->closes(), 1) << "the Close reached the NSE";
+  EXPECT_EQ(nse->endpoint().connections(), 0u);
+  EXPECT_EQ(node.nsmgr().nsmgr().connections(), 0u);
+  EXPECT_EQ(forwarder->endpoint().connections(), 0u);
+}
+
 // The forwarder restarts with no state (same name, same URL): the nsmgr's watch of it breaks, the
 // DOWN reaches the NSC and heal re-sends the connection on the same path through the restarted
 // forwarder, which finds the NSE by the name in the connection. The NSE sees a refresh.

@@ -157,10 +157,13 @@ absl::Status EndpointEntry::Start() {
   } else {
     elements.insert(elements.end(), additional_.begin(), additional_.end());
   }
+  // A restarted forwarder routes a Close it does not know by the connection (its endpoint name),
+  // so the Close still reaches the NSE (DESIGN.md §7).
   auto endpoint = endpoint::NewServer(tokens, {.name = name_,
                                                .monitor = monitor::NewServer(store_),
                                                .additional = std::move(elements),
-                                               .pool = pool_});
+                                               .pool = pool_,
+                                               .close_unknown = kind_ == Kind::kForwarder});
   if (!endpoint.ok()) return endpoint.status();
   endpoint_ = *std::move(endpoint);
 

@@ -72,7 +72,10 @@ absl::StatusOr<Chain> NewServer(const Options& o) {
        .authorize = o.authorize,
        .monitor = monitor::NewServer(chain.store),
        .additional = std::move(elements),
-       .pool = pool});
+       .pool = pool,
+       // After a restart, a Close of a connection made before it is routed by the connection's
+       // endpoint name, so it still reaches the NSE (DESIGN.md §7).
+       .close_unknown = true});
   if (!server.ok()) return server.status();
   chain.server = *std::move(server);
   return chain;
