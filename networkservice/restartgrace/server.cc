@@ -150,6 +150,8 @@ Server::Outcome Server::Wait(const Context& ctx, std::vector<Hop> hops) {
   Outcome out;
   if (hops.empty()) return out;
   State& st = *state_;
+  // From the call's arrival: a deadline that passes before the wait is set up still counts.
+  const absl::Time start = st.clock->Now();
   auto missing = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(st.mu) {
     std::vector<Hop> m;
     for (const auto& hop : hops) {
@@ -173,7 +175,6 @@ Server::Outcome Server::Wait(const Context& ctx, std::vector<Hop> hops) {
       *cancelled = true;
     });
   }
-  const absl::Time start = st.clock->Now();
   {
     absl::MutexLock lock(&st.mu);
     auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(st.mu) {
