@@ -69,7 +69,36 @@ class HealTest : public ::testing::Test {
     }
     domain.reset();
   }
+  // The common start: endpoint nse-1 on node 0 counted by `counter`, an NSC with `options`, and
+  // one connection through the nsmgr and the `forwarder` it selected.
+  void Connect(ClientOptions options = {}) {
+    Node& node = domain->node(0);
+    counter = NewCountServer();
+    auto added = node.NewEndpoint(Endpoint("nse-1"), {counter});
+    ASSERT_TRUE(added.ok()) << added.status();
+    nse = *added;
+    auto client = node.NewClient(std::move(options));
+    ASSERT_TRUE(client.ok()) << client.status();
+    nsc = *std::move(client);
+    auto requested = nsc->Request(DefaultRequest(kService));
+    ASSERT_TRUE(requested.ok()) << requested.status();
+    conn = *std::move(requested);
+    forwarder = node.forwarder(ForwarderOf(conn));
+    ASSERT_NE(forwarder, nullptr) << ForwarderOf(conn);
+  }
+  static ClientOptions DataPathAlive() {
+    ClientOptions options;
+    options.heal_options.data_path = healing::heal::CheckerFromFunction(
+        [](const Context&, const Connection&) { return healing::heal::Liveness::kAlive; });
+    return options;
+  }
+
   std::unique_ptr<Domain> domain;
+  std::shared_ptr<CountServer> counter;
+  EndpointEntry* nse = nullptr;
+  std::shared_ptr<Nsc> nsc;
+  Connection conn;
+  EndpointEntry* forwarder = nullptr;  // the one the connection went through
 };
 
 // The nsmgr restarts with no state: the NSC's watch breaks and heal re-sends the connection on the
@@ -77,25 +106,17 @@ class HealTest : public ::testing::Test {
 // attempt failed). The NSE sees a refresh, not a new connection.
 TEST_F(HealTest, NsmgrRestartIsHealedOnTheSamePath) {
   Node& node = domain->node(0);
-  auto counter = NewCountServer();
-  ASSERT_TRUE(node.NewEndpoint(Endpoint("nse-1"), {counter}).ok());
-  ClientOptions options;
-  options.heal_options.data_path = healing::heal::CheckerFromFunction(
-      [](const Context&, const Connection&) { return healing::heal::Liveness::kAlive; });
-  auto nsc = node.NewClient(std::move(options));
-  ASSERT_TRUE(nsc.ok()) << nsc.status();
-  auto conn = (*nsc)->Request(DefaultRequest(kService));
-  ASSERT_TRUE(conn.ok()) << conn.status();
-  ASSERT_TRUE(Eventually([&] { return (*nsc)->streams() == 1; }));
+  ASSERT_NO_FATAL_FAILURE(Connect(DataPathAlive()));
+  ASSERT_TRUE(Eventually([&] { return nsc->streams() == 1; }));
 
   ASSERT_TRUE(node.nsmgr().Restart().ok());
   ASSERT_TRUE(Eventually([&] { return counter->requests() == 2; })) << "healed";
   EXPECT_EQ(counter->unique_requests(), 1u);
   EXPECT_TRUE(Eventually([&] { return node.nsmgr().nsmgr().connections() == 1; }));
-  EXPECT_TRUE(Eventually([&] { return (*nsc)->heal()->stats().healed.load() == 1; }));
+  EXPECT_TRUE(Eventually([&] { return nsc->heal()->stats().healed.load() == 1; }));
   EXPECT_EQ(counter->closes(), 0);
 
-  ASSERT_TRUE((*nsc)->Close(*conn).ok());
+  ASSERT_TRUE(nsc->Close(conn).ok());
   EXPECT_EQ(counter->closes(), 1);
 }
 
@@ -105,29 +126,24 @@ TEST_F(HealTest, NsmgrRestartIsHealedOnTheSamePath) {
 // the NSE sees a refresh and no Close), and a Close afterwards reaches the NSE once.
 TEST_F(HealTest, NsmgrRestartKeepsThePathWithoutADataPathChecker) {
   Node& node = domain->node(0);
-  auto counter = NewCountServer();
-  ASSERT_TRUE(node.NewEndpoint(Endpoint("nse-1"), {counter}).ok());
-  auto nsc = node.NewClient();
-  ASSERT_TRUE(nsc.ok()) << nsc.status();
-  auto conn = (*nsc)->Request(DefaultRequest(kService));
-  ASSERT_TRUE(conn.ok()) << conn.status();
-  const std::string used = ForwarderOf(*conn);
-  ASSERT_TRUE(Eventually([&] { return (*nsc)->streams() == 1; }));
+  ASSERT_NO_FATAL_FAILURE(Connect());
+  const std::string used = ForwarderOf(conn);
+  ASSERT_TRUE(Eventually([&] { return nsc->streams() == 1; }));
 
   ASSERT_TRUE(node.nsmgr().Restart().ok());
-  ASSERT_TRUE(Eventually([&] { return (*nsc)->heal()->stats().healed.load() == 1; })) << "healed";
+  ASSERT_TRUE(Eventually([&] { return nsc->heal()->stats().healed.load() == 1; })) << "healed";
   EXPECT_EQ(counter->requests(), 2) << "one refresh at the NSE";
   EXPECT_EQ(counter->unique_requests(), 1u);
   EXPECT_EQ(counter->closes(), 0) << "no reselect closed the old path";
-  auto healed = Current(**nsc, *conn);
+  auto healed = Current(*nsc, conn);
   ASSERT_TRUE(healed.ok()) << healed.status();
   EXPECT_EQ(ForwarderOf(*healed), used) << "the same forwarder";
   EXPECT_EQ(healed->network_service_endpoint_name(), "nse-1");
   EXPECT_EQ(node.forwarder(used)->endpoint().connections(), 1u);
   EXPECT_EQ(node.nsmgr().nsmgr().connections(), 1u);
-  EXPECT_EQ((*nsc)->heal()->stats().healed.load(), 1u);
+  EXPECT_EQ(nsc->heal()->stats().healed.load(), 1u);
 
-  ASSERT_TRUE((*nsc)->Close(*conn).ok());
+  ASSERT_TRUE(nsc->Close(conn).ok());
   EXPECT_EQ(counter->closes(), 1);
 }
 
@@ -135,18 +151,11 @@ TEST_F(HealTest, NsmgrRestartKeepsThePathWithoutADataPathChecker) {
 // with it again, waits for them and still reaches the forwarder and the NSE: nothing is left.
 TEST_F(HealTest, CloseRightAfterAnNsmgrRestartReachesTheEndpoint) {
   Node& node = domain->node(0);
-  auto counter = NewCountServer();
-  EndpointEntry* nse = *node.NewEndpoint(Endpoint("nse-1"), {counter});
-  auto nsc = node.NewClient();
-  ASSERT_TRUE(nsc.ok()) << nsc.status();
-  auto conn = (*nsc)->Request(DefaultRequest(kService));
-  ASSERT_TRUE(conn.ok()) << conn.status();
-  EndpointEntry* forwarder = node.forwarder(ForwarderOf(*conn));
-  ASSERT_NE(forwarder, nullptr);
+  ASSERT_NO_FATAL_FAILURE(Connect());
 
   ASSERT_TRUE(node.nsmgr().Restart().ok());
   ASSERT_EQ(node.nsmgr().nsmgr().local_endpoints(), 0u) << "nothing registered yet";
-  ASSERT_TRUE((*nsc)->Close(*conn).ok());
+  ASSERT_TRUE(nsc->Close(conn).ok());
   EXPECT_EQ(counter->closes(), 1) << "the Close reached the NSE";
   EXPECT_EQ(forwarder->endpoint().connections(), 0u);
   EXPECT_EQ(nse->endpoint().connections(), 0u);
@@ -158,20 +167,13 @@ TEST_F(HealTest, CloseRightAfterAnNsmgrRestartReachesTheEndpoint) {
 // the connection's endpoint name: the NSE gets it, nothing is left at any hop.
 TEST_F(HealTest, CloseRightAfterAForwarderRestartReachesTheEndpoint) {
   Node& node = domain->node(0);
-  auto counter = NewCountServer();
-  EndpointEntry* nse = *node.NewEndpoint(Endpoint("nse-1"), {counter});
   ClientOptions options;
   options.heal = false;
-  auto nsc = node.NewClient(std::move(options));
-  ASSERT_TRUE(nsc.ok()) << nsc.status();
-  auto conn = (*nsc)->Request(DefaultRequest(kService));
-  ASSERT_TRUE(conn.ok()) << conn.status();
-  EndpointEntry* forwarder = node.forwarder(ForwarderOf(*conn));
-  ASSERT_NE(forwarder, nullptr);
+  ASSERT_NO_FATAL_FAILURE(Connect(std::move(options)));
 
   ASSERT_TRUE(forwarder->Restart().ok());
   ASSERT_EQ(forwarder->endpoint().connections(), 0u) << "the restarted forwarder knows nothing";
-  ASSERT_TRUE((*nsc)->Close(*conn).ok());
+  ASSERT_TRUE(nsc->Close(conn).ok());
   EXPECT_EQ(counter->closes(), 1) << "the Close reached the NSE";
   EXPECT_EQ(nse->endpoint().connections(), 0u);
   EXPECT_EQ(node.nsmgr().nsmgr().connections(), 0u);
@@ -183,16 +185,7 @@ TEST_F(HealTest, CloseRightAfterAForwarderRestartReachesTheEndpoint) {
 // forwarder, which finds the NSE by the name in the connection. The NSE sees a refresh.
 TEST_F(HealTest, ForwarderRestartIsHealedOnTheSamePath) {
   Node& node = domain->node(0);
-  auto counter = NewCountServer();
-  ASSERT_TRUE(node.NewEndpoint(Endpoint("nse-1"), {counter}).ok());
-  ClientOptions options;
-  options.heal_options.data_path = healing::heal::CheckerFromFunction(
-      [](const Context&, const Connection&) { return healing::heal::Liveness::kAlive; });
-  auto nsc = node.NewClient(std::move(options));
-  ASSERT_TRUE(nsc.ok()) << nsc.status();
-  auto conn = (*nsc)->Request(DefaultRequest(kService));
-  ASSERT_TRUE(conn.ok()) << conn.status();
-  EndpointEntry* forwarder = node.forwarders().begin()->second.get();
+  ASSERT_NO_FATAL_FAILURE(Connect(DataPathAlive()));
   ASSERT_TRUE(Eventually([&] { return forwarder->monitor_streams() == 1; }));
 
   ASSERT_TRUE(forwarder->Restart().ok());
@@ -201,7 +194,7 @@ TEST_F(HealTest, ForwarderRestartIsHealedOnTheSamePath) {
   EXPECT_TRUE(Eventually([&] { return forwarder->endpoint().connections() == 1; }));
   EXPECT_EQ(node.nsmgr().nsmgr().connections(), 1u);
 
-  ASSERT_TRUE((*nsc)->Close(*conn).ok());
+  ASSERT_TRUE(nsc->Close(conn).ok());
   EXPECT_EQ(counter->closes(), 1);
 }
 
