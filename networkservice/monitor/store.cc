@@ -109,7 +109,7 @@ void ConnectionStore::Unindex(const Connection& conn) {
 }
 
 absl::Status ConnectionStore::PublishLocked(const ConnectionEvent& event, bool only_present,
-                                            std::vector<std::shared_ptr<Subscription>>& wake) {
+                                            std::vector<Touched>& touched) {
   using connection::ConnectionEventType;
   if (event.type() != ConnectionEventType::UPDATE && event.type() != ConnectionEventType::DELETE) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -126,7 +126,8 @@ absl::Status ConnectionStore::PublishLocked(const ConnectionEvent& event, bool o
           "monitor: event.connections[\"", key, "\"].id is \"", conn.id(), "\", expected the key"));
     }
   }
-  absl::flat_hash_map<Subscription*, ConnectionEvent> out;
+  // Subscribers being destroyed (their Cancel waits for mu_ to unsubscribe) are skipped.
+  absl::flat_hash_map<std::shared_ptr<Subscription>, ConnectionEvent> out;
   for (const auto& [key, in] : event.connections()) {
     Connection conn = in;
     conn.set_id(key);
@@ -143,54 +144,56 @@ absl::Status ConnectionStore::PublishLocked(const ConnectionEvent& event, bool o
     } else if (stored != connections_.end()) {
       connections_.erase(stored);
     }
-    auto consider = [&](Subscription* sub) {
+    auto consider = [&](const std::weak_ptr<Subscription>& weak) {
+      std::shared_ptr<Subscription> sub = weak.lock();
+      if (!sub) return;
       if (!api::MatchesMonitorScopeSelector(conn, sub->selector(), options_.segment_match)) return;
-      auto& e = out[sub];
+      auto& e = out[std::move(sub)];
       e.set_type(event.type());
       (*e.mutable_connections())[key] = conn;
     };
-    for (Subscription* sub : unindexed_) consider(sub);
+    for (const auto& [ptr, weak] : unindexed_) consider(weak);
     absl::flat_hash_set<std::string> seen;
     for (const auto& seg : conn.path().path_segments()) {
       if (seg.id().empty() || !seen.insert(seg.id()).second) continue;
       auto it = by_first_id_.find(seg.id());
       if (it == by_first_id_.end()) continue;
-      for (Subscription* sub : it->second) consider(sub);
+      for (const auto& [ptr, weak] : it->second) consider(weak);
     }
   }
   for (auto& [sub, e] : out) {
-    if (!sub->Offer(std::move(e))) continue;
-    if (sub->ended()) UnsubscribeLocked(sub);  // fell behind: no more events for it
-    if (auto alive = sub->weak_from_this().lock()) wake.push_back(std::move(alive));
+    bool wake = sub->Offer(std::move(e));
+    if (wake && sub->ended()) UnsubscribeLocked(sub.get());  // fell behind: no more events for it
+    touched.push_back({sub, wake});
   }
   return absl::OkStatus();
 }
 
-void ConnectionStore::Wake(const std::vector<std::shared_ptr<Subscription>>& subs) {
-  for (const auto& sub : subs) {
-    if (sub->wake_) sub->wake_();
+void ConnectionStore::Wake(const std::vector<Touched>& touched) {
+  for (const auto& [sub, wake] : touched) {
+    if (wake && sub->wake_) sub->wake_();
   }
 }
 
 absl::Status ConnectionStore::Publish(const ConnectionEvent& event) {
-  std::vector<std::shared_ptr<Subscription>> wake;
+  std::vector<Touched> touched;
   absl::Status s;
   {
     absl::MutexLock lock(&mu_);
-    s = PublishLocked(event, /*only_present=*/false, wake);
+    s = PublishLocked(event, /*only_present=*/false, touched);
   }
-  Wake(wake);
+  Wake(touched);
   return s;
 }
 
 absl::Status ConnectionStore::PublishIfPresent(const ConnectionEvent& event) {
-  std::vector<std::shared_ptr<Subscription>> wake;
+  std::vector<Touched> touched;
   absl::Status s;
   {
     absl::MutexLock lock(&mu_);
-    s = PublishLocked(event, /*only_present=*/true, wake);
+    s = PublishLocked(event, /*only_present=*/true, touched);
   }
-  Wake(wake);
+  Wake(touched);
   return s;
 }
 
@@ -246,11 +249,7 @@ std::shared_ptr<Subscription> ConnectionStore::Subscribe(const MonitorScopeSelec
         for (const auto& id : it->second) add(connections_.at(id));
       }
       sub->Offer(std::move(initial));
-      if (key.empty()) {
-        unindexed_.insert(sub.get());
-      } else {
-        by_first_id_[key].insert(sub.get());
-      }
+      (key.empty() ? unindexed_ : by_first_id_[key]).emplace(sub.get(), sub);
       ++subscribers_;
     }
   }
@@ -281,26 +280,27 @@ size_t ConnectionStore::subscribers() const {
 
 void ConnectionStore::Shutdown(absl::Status status) {
   if (status.ok()) status = absl::UnavailableError("monitor connection server is shutting down");
-  std::vector<std::shared_ptr<Subscription>> wake;
+  std::vector<Touched> touched;
   {
     absl::MutexLock lock(&mu_);
     if (shut_down_) return;
     shut_down_ = true;
     shutdown_status_ = status;
-    auto end = [&](Subscription* sub) {
-      if (sub->End(status)) {
-        if (auto alive = sub->weak_from_this().lock()) wake.push_back(std::move(alive));
-      }
+    auto end = [&](const std::weak_ptr<Subscription>& weak) {
+      std::shared_ptr<Subscription> sub = weak.lock();
+      if (!sub) return;  // being destroyed
+      bool wake = sub->End(status);
+      touched.push_back({std::move(sub), wake});
     };
-    for (Subscription* sub : unindexed_) end(sub);
-    for (auto& [id, subs] : by_first_id_) {
-      for (Subscription* sub : subs) end(sub);
+    for (const auto& [ptr, weak] : unindexed_) end(weak);
+    for (const auto& [id, subs] : by_first_id_) {
+      for (const auto& [ptr, weak] : subs) end(weak);
     }
     unindexed_.clear();
     by_first_id_.clear();
     subscribers_ = 0;
   }
-  Wake(wake);
+  Wake(touched);
 }
 
 }  // namespace nsm::monitor

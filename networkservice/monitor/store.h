@@ -115,16 +115,21 @@ class ConnectionStore : public std::enable_shared_from_this<ConnectionStore> {
  private:
   friend class Subscription;
   explicit ConnectionStore(StoreOptions options) : options_(options) {}
+  // A subscription reached under mu_, held until mu_ is released (dropping the last reference
+  // destroys it, and its Cancel takes mu_); woken then when `wake` is set.
+  struct Touched {
+    std::shared_ptr<Subscription> sub;
+    bool wake;
+  };
   absl::Status PublishLocked(const ConnectionEvent& event, bool only_present,
-                             std::vector<std::shared_ptr<Subscription>>& wake)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                             std::vector<Touched>& touched) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Index(const Connection& conn) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Unindex(const Connection& conn) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The id a subscriber is indexed under ("" = checked against every connection).
   std::string IndexKey(const MonitorScopeSelector& selector) const;
   void Unsubscribe(Subscription* sub);
   void UnsubscribeLocked(Subscription* sub) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  static void Wake(const std::vector<std::shared_ptr<Subscription>>& subs);
+  static void Wake(const std::vector<Touched>& touched);
 
   const StoreOptions options_;
   mutable absl::Mutex mu_;
@@ -135,11 +140,13 @@ class ConnectionStore : public std::enable_shared_from_this<ConnectionStore> {
   // Path segment id -> ids of stored connections whose path has a segment with that id.
   absl::flat_hash_map<std::string, absl::flat_hash_set<std::string>> by_segment_id_
       ABSL_GUARDED_BY(mu_);
-  // Subscribers by the id of their first selector segment, and those without one. Raw pointers:
-  // a Subscription unregisters itself (under mu_) before it is destroyed.
-  absl::flat_hash_map<std::string, absl::flat_hash_set<Subscription*>> by_first_id_
-      ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_set<Subscription*> unindexed_ ABSL_GUARDED_BY(mu_);
+  // Subscribers by the id of their first selector segment, and those without one. A Subscription
+  // unregisters itself before it is destroyed, except while the store itself is being destroyed
+  // (its weak reference to the store no longer locks): so the store reaches a subscriber only
+  // through a weak reference that it locks first.
+  using Subscribers = absl::flat_hash_map<Subscription*, std::weak_ptr<Subscription>>;
+  absl::flat_hash_map<std::string, Subscribers> by_first_id_ ABSL_GUARDED_BY(mu_);
+  Subscribers unindexed_ ABSL_GUARDED_BY(mu_);
   size_t subscribers_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
