@@ -14,7 +14,7 @@ struct Server::Hop {
 };
 
 struct Server::Outcome {
-  enum class End { kNone, kRegistered, kWindowEnded, kCancelled };
+  enum class End { kNone, kRegistered, kWindowEnded, kBudgetSpent, kCancelled };
   End end = End::kNone;
   std::vector<Hop> missing;
   absl::Duration waited;
@@ -167,27 +167,43 @@ Server::Outcome Server::Wait(const Context& ctx, std::vector<Hop> hops) {
     ++st.waiting;
   }
   stats_->waits++;
-  auto cancelled = std::make_shared<bool>(false);  // guarded by st.mu
+  // Set under st.mu by the context's cancellation and by the end of the wait's budget.
+  struct Flags {
+    bool cancelled = false;
+    bool budget_spent = false;
+  };
+  auto flags = std::make_shared<Flags>();
   std::unique_ptr<CancelState::Registration> on_cancel;
   if (const auto& cancel = ctx.cancel_state()) {
-    on_cancel = cancel->OnCancel([state = state_, cancelled] {
+    on_cancel = cancel->OnCancel([state = state_, flags] {
       absl::MutexLock lock(&state->mu);
-      *cancelled = true;
+      flags->cancelled = true;
+    });
+  }
+  // At most half of the call's remaining time: a hop that never comes back (a forwarder recreated
+  // under another name) must leave the rest of the chain time to choose another one.
+  std::unique_ptr<Timer> budget;
+  if (std::optional<absl::Duration> left = ctx.remaining(); left && *left > absl::ZeroDuration()) {
+    budget = ctx.clock().AfterFunc(*left / 2, [state = state_, flags] {
+      absl::MutexLock lock(&state->mu);
+      flags->budget_spent = true;
     });
   }
   {
     absl::MutexLock lock(&st.mu);
     auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(st.mu) {
-      if (*cancelled || !st.open) return true;
+      if (flags->cancelled || flags->budget_spent || !st.open) return true;
       out.missing = missing();
       return out.missing.empty();
     };
     st.mu.Await(absl::Condition(&done));
     --st.waiting;
     out.end = out.missing.empty() ? Outcome::End::kRegistered
-              : *cancelled        ? Outcome::End::kCancelled
+              : flags->cancelled  ? Outcome::End::kCancelled
+              : st.open           ? Outcome::End::kBudgetSpent
                                   : Outcome::End::kWindowEnded;
   }
+  if (budget) budget->Stop();
   out.waited = st.clock->Now() - start;
   switch (out.end) {
     case Outcome::End::kRegistered:
@@ -199,6 +215,14 @@ Server::Outcome Server::Wait(const Context& ctx, std::vector<Hop> hops) {
                 absl::StrCat(Names(out.missing), " did not register again within the ",
                              absl::FormatDuration(st.window), " after the nsmgr started (waited ",
                              absl::FormatDuration(out.waited), ")"));
+      break;
+    case Outcome::End::kBudgetSpent:
+      stats_->budget_spent++;
+      log::Warn("restartgrace",
+                absl::StrCat(Names(out.missing),
+                             " did not register again within half the "
+                             "call's time (waited ",
+                             absl::FormatDuration(out.waited), "); going on without them"));
       break;
     case Outcome::End::kCancelled:
       stats_->cancelled++;
@@ -235,6 +259,12 @@ absl::StatusOr<Connection> Server::Request(const Context& ctx, NetworkServiceReq
                                  " did not register again within the restart grace window (waited ",
                                  absl::FormatDuration(o.waited), ")"));
   }
+  if (!result.ok() && o.end == Outcome::End::kBudgetSpent) {
+    return Annotate(result.status(),
+                    absl::StrCat("restartgrace: ", Names(o.missing),
+                                 " did not register again within half the call's time (waited ",
+                                 absl::FormatDuration(o.waited), ")"));
+  }
   return result;
 }
 
@@ -242,7 +272,7 @@ absl::Status Server::Close(const Context& ctx, Connection& conn, const ServerNex
   Outcome o = Wait(ctx, Named(conn));
   // Always on: the rest of the chain releases this hop's state whatever happened.
   absl::Status s = next.Close(ctx, conn);
-  if (!s.ok() && (o.end == Outcome::End::kWindowEnded || o.end == Outcome::End::kCancelled)) {
+  if (!s.ok() && o.end != Outcome::End::kNone && o.end != Outcome::End::kRegistered) {
     return Annotate(
         s, absl::StrCat("restartgrace: closed without ", Names(o.missing),
                         " registered again (waited ", absl::FormatDuration(o.waited), ")"));

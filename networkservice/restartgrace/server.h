@@ -36,7 +36,8 @@ struct Stats {
   std::atomic<uint64_t> waits{0};         // requests and Closes that had to wait
   std::atomic<uint64_t> registered{0};    // ... until everything they named registered
   std::atomic<uint64_t> window_ended{0};  // ... until the window ended
-  std::atomic<uint64_t> cancelled{0};     // ... until their context ended (deadline, cancel)
+  std::atomic<uint64_t> budget_spent{0};  // ... for half their remaining time, then went on
+  std::atomic<uint64_t> cancelled{0};     // ... until their context was cancelled
 };
 
 // Placed in the nsmgr's chain before forwarder_select, with the nsmgr's memory store of local
@@ -48,10 +49,13 @@ struct Stats {
 // the forwarder (that segment's name) and, when the segment after it carries
 // network_service_endpoint_name, a local endpoint. While the window is open and one of these has
 // not registered since the start, the call waits, without polling, until they have, the window
-// ends, or its context ends (deadline or cancellation). Then:
-// * Request: after a successful wait or the window's end the rest of the chain runs as usual (a
-//   failure then names what was waited for and for how long); an ended context returns its code
-//   (DEADLINE_EXCEEDED, CANCELLED) naming the missing hops and the time waited, next not called.
+// ends, half of the call's remaining time (at its arrival) has passed, or its context is
+// cancelled. The half bound leaves a call whose hop never comes back (a forwarder recreated under
+// another name) the other half to go on without it, and frees the request thread. Then:
+// * Request: after a successful wait, the window's end or the half the rest of the chain runs as
+//   usual (a failure then names what was waited for and for how long); a context that ended
+//   anyway returns its code (CANCELLED, DEADLINE_EXCEEDED) naming the missing hops and the time
+//   waited, next not called.
 // * Close: the rest of the chain always runs (it releases this hop's state); an error from it is
 //   annotated the same way.
 // New connections (no segment after this hop's) and calls after the window pass through at once.

@@ -212,19 +212,46 @@ TEST_F(RestartGraceTest, TheWindowEndReleasesTheWaitAndTheErrorSaysWhatWasMissin
   EXPECT_TRUE(Eventually([&] { return store_->watchers() == 0; })) << "the watch ended";
 }
 
-TEST_F(RestartGraceTest, TheDeadlineEndsTheWait) {
+// A hop that never comes back (a forwarder recreated under another name) holds a call for half
+// its remaining time, not all of it: the rest of the chain gets the other half to go on without it.
+TEST_F(RestartGraceTest, HalfTheRemainingTimeEndsTheWaitAndTheChainGoesOn) {
   auto [ctx, cancel] = ctx_.WithTimeout(absl::Seconds(3));
   auto call = Start([&, ctx = ctx] { return Request(ctx, Established()).status(); });
+  clock_->Advance(absl::Milliseconds(1499));
+  EXPECT_FALSE(call->result().has_value());
+  clock_->Advance(absl::Milliseconds(1));
+  EXPECT_TRUE(call->Await().ok());
+  EXPECT_EQ(tail_->requests(), 1) << "forwarder_select and the rest choose without the old hops";
+  EXPECT_EQ(grace_->stats().budget_spent.load(), 1u);
+  EXPECT_EQ(grace_->waiting(), 0u);
+  EXPECT_TRUE(grace_->open()) << "others may still wait";
+
+  // A failure of the rest then says what was missing.
+  tail_->Answer(absl::NotFoundError("forwarder_select: no forwarder"));
+  auto [ctx2, cancel2] = ctx_.WithTimeout(absl::Seconds(10));
+  auto failed = Start([&, ctx = ctx2] { return Request(ctx, Established()).status(); });
+  clock_->Advance(absl::Seconds(5));
+  absl::Status s = failed->Await();
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(s.message(),
+            "restartgrace: forwarder fwd-1 and endpoint nse-1 did not register again within half "
+            "the call's time (waited 5s): forwarder_select: no forwarder");
+  cancel();
+  cancel2();
+}
+
+// An already expired context is not waited on: the deadline ends the call.
+TEST_F(RestartGraceTest, AnExpiredDeadlineEndsTheCall) {
+  auto [ctx, cancel] = ctx_.WithTimeout(absl::Seconds(3));
   clock_->Advance(absl::Seconds(3));
-  absl::Status s = call->Await();
+  absl::Status s = Request(ctx, Established()).status();
   cancel();
   EXPECT_EQ(s.code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_THAT(s.message(),
-              HasSubstr("restartgrace: gave up after 3s waiting for forwarder fwd-1 and endpoint "
+              HasSubstr("restartgrace: gave up after 0 waiting for forwarder fwd-1 and endpoint "
                         "nse-1 to register again with the restarted nsmgr: "));
   EXPECT_EQ(tail_->requests(), 0);
   EXPECT_EQ(grace_->stats().cancelled.load(), 1u);
-  EXPECT_TRUE(grace_->open()) << "others may still wait";
 }
 
 TEST_F(RestartGraceTest, ACancelledCallStopsWaiting) {
@@ -258,6 +285,17 @@ TEST_F(RestartGraceTest, CloseWaitsTooAndAlwaysGoesOn) {
   cancel();
   EXPECT_TRUE(late->Await().ok());
   EXPECT_EQ(tail_->closes(), 2);
+
+  // So does one whose hop never comes back, after half its time.
+  auto [ctx3, cancel3] = ctx_.WithTimeout(absl::Seconds(4));
+  auto never = Start([&, ctx = ctx3] {
+    Connection c = At({"fwd-3"});
+    return chain_->Close(ctx, c);
+  });
+  clock_->Advance(absl::Seconds(2));
+  EXPECT_TRUE(never->Await().ok());
+  EXPECT_EQ(tail_->closes(), 3);
+  cancel3();
 }
 
 TEST_F(RestartGraceTest, AfterTheWindowNothingWaits) {
