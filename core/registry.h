@@ -2,6 +2,7 @@
 // watch, Unregister), explicit next handles, nesting chains, adapters (chain-model.md §7).
 #pragma once
 
+#include <atomic>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -39,6 +40,10 @@ class FindStream {
   virtual absl::Status Send(const Response& response) = 0;
   // Ends the stream with `status` (OK = end of results). Idempotent; later Sends fail.
   virtual void Finish(absl::Status status) = 0;
+  // A watch that broke was opened again below (registry/heal): a fresh snapshot of the current
+  // matches follows, and what was deleted during the break was never sent. A cache built from the
+  // stream drops what it holds; streams that wrap another pass it on; others ignore it.
+  virtual void Reopened() {}
 };
 
 template <class T>
@@ -513,6 +518,9 @@ class BufferedFindStream : public FindStream<Response> {
     }
     cancel_();
   }
+  void Reopened() override { ++reopened_; }
+  // Times a watch below was opened again after a break.
+  int reopened() const { return reopened_.load(); }
   // Next item; nullopt at the end of a finished stream (its status in final_status()), or when
   // `timeout` (real time) passes with nothing to read.
   std::optional<Response> Recv(absl::Duration timeout = absl::InfiniteDuration()) {
@@ -555,6 +563,7 @@ class BufferedFindStream : public FindStream<Response> {
   std::deque<Response> items_ ABSL_GUARDED_BY(mu_);
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status status_ ABSL_GUARDED_BY(mu_);
+  std::atomic<int> reopened_{0};
 };
 
 }  // namespace nsm

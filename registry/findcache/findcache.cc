@@ -142,6 +142,9 @@ class Server<T>::EntryWatch : public FindStream<typename T::Response> {
     cancel_();
     if (auto state = state_.lock()) state->Drop(key_, id_);
   }
+  // Deletions during the break were missed: the entry goes (and this watch with it); the next
+  // query builds it again from a fresh Find.
+  void Reopened() override { Finish(absl::OkStatus()); }
   void Cancel() { cancel_(); }
 
  private:

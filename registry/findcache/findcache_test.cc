@@ -44,6 +44,15 @@ class Counter : public NSERegistryServer {
     }
     for (auto& s : open) s->Finish(absl::UnavailableError("registry went away"));
   }
+  // As registry/heal does when it opened a broken watch again.
+  void ReopenWatches() {
+    std::vector<Stream> open;
+    {
+      absl::MutexLock lock(&mu);
+      open = watches;
+    }
+    for (auto& s : open) s->Reopened();
+  }
   std::atomic<int> finds{0};
   absl::Mutex mu;
   std::vector<Stream> watches ABSL_GUARDED_BY(mu);
@@ -181,6 +190,18 @@ TEST_F(FindCacheTest, AnEndedWatchDropsTheEntry) {
   StoreDirectly(Make("a", "svc", "tcp://1.1.1.1:1"));
   Find("svc");
   counter_->BreakWatches();
+  EXPECT_EQ(cache_->size(), 0u);
+  Find("svc");
+  EXPECT_EQ(counter_->finds.load(), 2) << "the next query goes to the registry again";
+}
+
+// Deletions during a break of the watch were never sent (a forwarder's watch through its
+// registry heal client, after an nsmgr restart): a reopened watch drops the entry.
+TEST_F(FindCacheTest, AReopenedWatchDropsTheEntry) {
+  StoreDirectly(Make("a", "svc", "tcp://1.1.1.1:1"));
+  Find("svc");
+  EXPECT_EQ(cache_->size(), 1u);
+  counter_->ReopenWatches();
   EXPECT_EQ(cache_->size(), 0u);
   Find("svc");
   EXPECT_EQ(counter_->finds.load(), 2) << "the next query goes to the registry again";

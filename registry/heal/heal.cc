@@ -90,6 +90,7 @@ class Client<T>::HealingWatch : public FindStream<Response>,
 
   const Context& context() const override { return caller_->context(); }
   absl::Status Send(const Response& r) override { return caller_->Send(r); }
+  void Reopened() override { caller_->Reopened(); }
   void Finish(absl::Status status) override {
     auto state = state_.lock();
     if (!state || caller_->context().cancelled() || state->chain_ctx.cancelled()) {
@@ -125,6 +126,8 @@ class Client<T>::HealingWatch : public FindStream<Response>,
       absl::MutexLock lock(&state->mu);
       state->waiting.erase(self);
     }
+    // What the caller built from the broken stream may hold deletions it never saw.
+    caller_->Reopened();
     absl::Status s = next_.Find(caller_->context(), query_, self, opts_);
     if (!s.ok()) Finish(s);
   }

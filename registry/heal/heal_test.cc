@@ -140,6 +140,7 @@ TEST_F(HealTest, WatchesAreReopened) {
   ASSERT_TRUE(got.has_value());
   EXPECT_EQ(got->network_service_endpoint().name(), "nse-c");
   EXPECT_FALSE(watch->finished());
+  EXPECT_EQ(watch->reopened(), 1) << "the caller learns that deletions may have been missed";
   watch->Cancel();
 }
 

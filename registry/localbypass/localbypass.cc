@@ -44,6 +44,7 @@ class NSEServer::BypassStream : public FindStream<Response> {
     return inner_->Send(response);
   }
   void Finish(absl::Status status) override { inner_->Finish(std::move(status)); }
+  void Reopened() override { inner_->Reopened(); }
 
  private:
   std::shared_ptr<const State> state_;

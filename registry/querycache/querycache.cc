@@ -70,6 +70,8 @@ class NSEClient::EntryWatch : public FindStream<Response> {
     cancel_();
     if (auto state = state_.lock()) state->Drop(key_, id_);
   }
+  // A deletion during the break was missed: the entry goes with this watch.
+  void Reopened() override { Finish(absl::OkStatus()); }
   void Cancel() { cancel_(); }
 
  private:

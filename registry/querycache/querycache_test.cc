@@ -5,6 +5,7 @@
 
 #include <atomic>
 
+#include "absl/synchronization/mutex.h"
 #include "core/fake_clock.h"
 #include "gtest/gtest.h"
 #include "registry/memory/memory.h"
@@ -24,13 +25,29 @@ class Counter : public NSERegistryServer {
   }
   absl::Status Find(const Context& ctx, const NSEQuery& q, const Stream& s,
                     const Next& next) override {
-    if (!q.watch()) ++finds;
+    if (!q.watch()) {
+      ++finds;
+    } else {
+      absl::MutexLock lock(&mu);
+      watches.push_back(s);
+    }
     return next.Find(ctx, q, s);
+  }
+  // As registry/heal does when it opened a broken watch again.
+  void ReopenWatches() {
+    std::vector<Stream> open;
+    {
+      absl::MutexLock lock(&mu);
+      open = watches;
+    }
+    for (auto& s : open) s->Reopened();
   }
   absl::Status Unregister(const Context& ctx, NSE& nse, const Next& next) override {
     return next.Unregister(ctx, nse);
   }
   std::atomic<int> finds{0};
+  absl::Mutex mu;
+  std::vector<Stream> watches ABSL_GUARDED_BY(mu);
 };
 
 class QueryCacheTest : public ::testing::Test {
@@ -91,6 +108,17 @@ TEST_F(QueryCacheTest, DeletionDropsTheEntry) {
   EXPECT_EQ(cache_->size(), 0u);
   EXPECT_TRUE(Urls("a").empty());
   EXPECT_EQ(counter_->finds.load(), 2);
+}
+
+// A deletion during a break of the watch was never sent: a reopened watch drops the entry.
+TEST_F(QueryCacheTest, AReopenedWatchDropsTheEntry) {
+  Store("a", "tcp://1.1.1.1:1");
+  Urls("a");
+  EXPECT_EQ(cache_->size(), 1u);
+  counter_->ReopenWatches();
+  EXPECT_EQ(cache_->size(), 0u);
+  Urls("a");
+  EXPECT_EQ(counter_->finds.load(), 2) << "the next lookup goes to the registry again";
 }
 
 TEST_F(QueryCacheTest, EntriesExpireWhenUnused) {
