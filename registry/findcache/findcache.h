@@ -29,7 +29,9 @@ struct Options {
 // with the same query through next that applies updates and deletions to the entry. The watch
 // keeps the values of the context of the Find that created the entry (the registry URL of
 // clienturl): place this element after clienturl, and before anything that depends on the caller.
-// The entry is dropped when the watch ends, after `idle_timeout` without a hit, or after `max_age`.
+// The entry is dropped when the watch ends or is opened again below (FindStream::Reopened: what
+// was deleted during the break was never sent), after `idle_timeout` without a hit, or after
+// `max_age`.
 // Register and Unregister pass through and, when they succeed, are applied at once to the entries
 // whose query matches the item, so a caller finds what it registered through this element without
 // waiting for the watch.
