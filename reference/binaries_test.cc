@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "core/credentials.h"
+#include "core/eventually.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "reference/common/subprocess.h"

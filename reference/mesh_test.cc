@@ -13,6 +13,7 @@
 #include <regex>
 #include <sstream>
 
+#include "core/eventually.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "reference/common/subprocess.h"

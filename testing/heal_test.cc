@@ -5,6 +5,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/eventually.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "testing/count_server.h"
@@ -19,15 +20,6 @@ constexpr absl::Duration kWait = absl::Seconds(10);
 // dialling one new forwarder at once under ASan took more than 200 ms in CI-like load.
 constexpr absl::Duration kHealDialTimeout = absl::Seconds(1);
 constexpr char kService[] = "ns-1";
-
-bool Eventually(const std::function<bool()>& done, absl::Duration timeout = kWait) {
-  const absl::Time end = absl::Now() + timeout;
-  while (!done()) {
-    if (absl::Now() > end) return false;
-    absl::SleepFor(absl::Milliseconds(2));
-  }
-  return true;
-}
 
 NSE Endpoint(const std::string& name) {
   NSE nse;

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "absl/strings/match.h"
+#include "core/eventually.h"
 #include "core/fake_clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -22,15 +23,6 @@ using ::testing::UnorderedElementsAre;
 
 constexpr absl::Duration kWait = absl::Seconds(10);  // bound for anything crossing sockets
 constexpr char kService[] = "ns-1";
-
-bool Eventually(const std::function<bool()>& done, absl::Duration timeout = kWait) {
-  const absl::Time end = absl::Now() + timeout;
-  while (!done()) {
-    if (absl::Now() > end) return false;
-    absl::SleepFor(absl::Milliseconds(2));
-  }
-  return true;
-}
 
 std::vector<std::string> Names(const Connection& conn) {
   std::vector<std::string> names;

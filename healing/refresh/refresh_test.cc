@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "api/path.h"
+#include "core/eventually.h"
 #include "core/fake_clock.h"
 #include "gtest/gtest.h"
 #include "healing/refresh/client.h"
@@ -20,16 +21,6 @@
 
 namespace nsm::healing::refresh {
 namespace {
-
-// Bounded real-time wait for work that begin runs on its pool after a timer fired.
-bool Eventually(const std::function<bool()>& cond, absl::Duration timeout = absl::Seconds(20)) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (!cond()) {
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Milliseconds(1));
-  }
-  return true;
-}
 
 // Forwards to a FakeClock and records the delay of every timer armed through it.
 class RecordingClock : public Clock {

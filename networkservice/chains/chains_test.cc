@@ -12,6 +12,7 @@
 #include "absl/synchronization/mutex.h"
 #include "api/mechanisms.h"
 #include "api/path.h"
+#include "core/eventually.h"
 #include "core/fake_clock.h"
 #include "gmock/gmock.h"
 #include "grpcpp/test/client_context_test_peer.h"
@@ -194,16 +195,6 @@ class FourHopsTest : public ::testing::Test {
   size_t HopConnections() {
     return nsmgr->connections() + forwarder->connections() + nse->connections();
   }
-  // Timer events run on begin's pool: wait (bounded, real time) until they have run.
-  static bool Eventually(const std::function<bool()>& done) {
-    const absl::Time deadline = absl::Now() + absl::Seconds(30);
-    while (!done()) {
-      if (absl::Now() > deadline) return false;
-      absl::SleepFor(absl::Milliseconds(1));
-    }
-    return true;
-  }
-
   std::string dir_;
   std::shared_ptr<FakeClock> clock = FakeClock::Create();
   std::shared_ptr<ThreadPool> pool = std::make_shared<ThreadPool>(8);

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "absl/synchronization/mutex.h"
+#include "core/eventually.h"
 #include "core/fake_clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -18,17 +19,6 @@ namespace {
 using ::testing::HasSubstr;
 
 constexpr absl::Duration kWindow = absl::Seconds(20);
-
-// A bounded real-time wait for another thread (never for a timer: the fake clock moves only when
-// a test advances it).
-bool Eventually(const std::function<bool()>& done) {
-  const absl::Time end = absl::Now() + absl::Seconds(10);
-  while (!done()) {
-    if (absl::Now() > end) return false;
-    absl::SleepFor(absl::Milliseconds(1));
-  }
-  return true;
-}
 
 // The rest of the chain: counts what reaches it and answers with `answer`.
 class Tail : public NetworkServiceServer {

@@ -20,15 +20,6 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
-bool Eventually(const std::function<bool()>& done, absl::Duration timeout) {
-  const absl::Time end = absl::Now() + timeout;
-  while (!done()) {
-    if (absl::Now() > end) return false;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  return true;
-}
-
 Subprocess::Subprocess(const std::string& binary, std::vector<std::string> args,
                        std::vector<std::string> env, const std::string& dir,
                        const std::string& name)

@@ -40,7 +40,4 @@ class Subprocess {
 // The file's contents ("" when missing).
 std::string ReadFile(const std::string& path);
 
-// Waits (real time) until `done` returns true; false on timeout.
-bool Eventually(const std::function<bool()>& done, absl::Duration timeout = absl::Seconds(30));
-
 }  // namespace nsm::reference

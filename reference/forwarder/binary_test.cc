@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "core/credentials.h"
+#include "core/eventually.h"
 #include "core/grpc_server.h"
 #include "core/metrics/read.h"
 #include "gtest/gtest.h"
@@ -18,7 +19,6 @@
 namespace nsm::forwarder {
 namespace {
 
-using reference::Eventually;
 using reference::Subprocess;
 
 std::string Binary() {

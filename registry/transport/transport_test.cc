@@ -6,6 +6,7 @@
 #include <string>
 
 #include "absl/synchronization/notification.h"
+#include "core/eventually.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
 #include "registry/memory/memory.h"
@@ -38,17 +39,6 @@ NSEQuery Query(const std::string& name = "", bool watch = false) {
   q.mutable_network_service_endpoint()->set_name(name);
   q.set_watch(watch);
   return q;
-}
-
-// Bounded real-time wait for something that travels over the socket.
-template <class F>
-bool Eventually(F f) {
-  absl::Time end = absl::Now() + kWait;
-  while (absl::Now() < end) {
-    if (f()) return true;
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  return f();
 }
 
 class TransportTest : public ::testing::Test {

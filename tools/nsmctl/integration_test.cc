@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "core/eventually.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -30,15 +31,6 @@ using ::testing::StartsWith;
 
 constexpr absl::Duration kWait = absl::Seconds(10);  // bound for anything crossing sockets
 constexpr char kService[] = "icmp-responder";
-
-bool Eventually(const std::function<bool()>& done, absl::Duration timeout = kWait) {
-  const absl::Time end = absl::Now() + timeout;
-  while (!done()) {
-    if (absl::Now() > end) return false;
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  return true;
-}
 
 std::string NsmctlBin() {
   if (const char* env = std::getenv("NSMCTL_BIN")) return env;
