@@ -164,11 +164,16 @@ bool Watch::ended() const {
   return ended_;
 }
 
+void Watch::Replied() {
+  absl::MutexLock lock(&mu_);
+  down_ = false;
+}
+
 void Watch::PublishResult(const Connection& conn, bool create) {
   absl::MutexLock lock(&mu_);
-  filter_.Rebase(conn);
   Connection out = conn;
-  if (broken_) out.set_state(::connection::State::DOWN);
+  if (broken_ || down_) out.set_state(::connection::State::DOWN);
+  filter_.Rebase(down_ ? out : conn);
   ConnectionEvent e;
   e.set_type(ConnectionEventType::UPDATE);
   (*e.mutable_connections())[out.id()] = std::move(out);
@@ -177,6 +182,7 @@ void Watch::PublishResult(const Connection& conn, bool create) {
 
 void Watch::PublishLocked(std::vector<Connection> changed) {
   if (changed.empty()) return;
+  down_ = filter_.base().state() == ::connection::State::DOWN;
   ConnectionEvent out;
   out.set_type(ConnectionEventType::UPDATE);
   for (auto& c : changed) (*out.mutable_connections())[c.id()] = std::move(c);
@@ -188,6 +194,7 @@ void Watch::PublishDownLocked() {
   Connection down = filter_.base();
   down.set_state(::connection::State::DOWN);
   filter_.Rebase(down);
+  down_ = true;
   ConnectionEvent e;
   e.set_type(ConnectionEventType::UPDATE);
   (*e.mutable_connections())[down.id()] = std::move(down);

@@ -105,8 +105,12 @@ class Watch : public StreamSink, public std::enable_shared_from_this<Watch> {
   void Cancel();
   // Whether this watch can keep serving `conn` (a refresh): same channel, same segment, not ended.
   bool Serves(const connect::ClientConn* cc, const Connection& conn) const;
+  // A refresh through the next hop succeeded (called before PublishResult): what was learned
+  // before it is superseded by its reply.
+  void Replied();
   // The Request result for the connection: becomes the base, and is published (with state DOWN if
-  // the stream already broke, so a break between next and publication is never lost).
+  // the stream already broke or the next hop's DOWN was learned since the reply, so a DOWN between
+  // next and publication — when the store may not hold the connection yet — is never lost).
   void PublishResult(const Connection& conn, bool create);
   bool ended() const;
 
@@ -145,6 +149,7 @@ class Watch : public StreamSink, public std::enable_shared_from_this<Watch> {
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   bool ended_ ABSL_GUARDED_BY(mu_) = false;   // no longer monitored (stream ended)
   bool broken_ ABSL_GUARDED_BY(mu_) = false;  // ended by a break: published DOWN
+  bool down_ ABSL_GUARDED_BY(mu_) = false;    // the next hop's DOWN, learned since the reply
   std::shared_ptr<MonitorStream> confirm_ ABSL_GUARDED_BY(mu_);
   bool recheck_ ABSL_GUARDED_BY(mu_) = false;  // bad news during the confirmation
   std::shared_ptr<MonitorStream> dedicated_ ABSL_GUARDED_BY(mu_);  // fallback stream
