@@ -24,6 +24,8 @@ absl::StatusOr<Connection> Client::Request(const Context& ctx, NetworkServiceReq
   if (!handle || !handle->watch->Serves(cc.get(), *result)) {
     handle = std::make_shared<WatchHandle>(Watch::Start(cc, *result, store, watches_));
     md->client.Put(kWatchKey, handle);  // the previous handle, if any, cancels its watch
+  } else {
+    handle->watch->Replied();
   }
   if (own_store_) handle->watch->PublishResult(*result, /*create=*/true);
   return result;

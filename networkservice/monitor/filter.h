@@ -19,10 +19,14 @@ class ConnectionFilter {
   // current base, each becoming the new base.
   std::vector<::connection::Connection> Apply(const ::connection::ConnectionEvent& event);
 
+  // The first connection of `event` that is ours (as Apply decides), or null.
+  const ::connection::Connection* Ours(const ::connection::ConnectionEvent& event) const;
+
   const ::connection::Connection& base() const { return base_; }
   void Rebase(::connection::Connection base) { base_ = std::move(base); }
 
  private:
+  bool IsOurs(const ::connection::Connection& x) const;
   ::connection::Connection base_;
 };
 

@@ -1,5 +1,7 @@
 #include "networkservice/monitor/grpc_service.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "core/grpc_transport.h"
@@ -123,8 +125,16 @@ grpc::ServerWriteReactor<ConnectionEvent>* GrpcService::MonitorConnections(
         grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                      absl::StrCat("monitor: ", options_.max_streams, " streams already open")));
   }
-  return new MonitorReactor(*store_, *selector, options_.max_queued_events, open_,
-                            options_.on_streams_changed);
+  size_t max_queued = options_.max_queued_events;
+  const bool shared =
+      std::none_of(selector->path_segments().begin(), selector->path_segments().end(),
+                   [](const auto& seg) { return !seg.id().empty(); });
+  if (shared) {
+    max_queued = options_.max_queued_events_shared != 0
+                     ? options_.max_queued_events_shared
+                     : 32 * (max_queued != 0 ? max_queued : store_->max_queued_events());
+  }
+  return new MonitorReactor(*store_, *selector, max_queued, open_, options_.on_streams_changed);
 }
 
 }  // namespace nsm::monitor

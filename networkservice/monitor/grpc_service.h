@@ -16,6 +16,10 @@ struct ServiceOptions {
   // Undelivered events per stream before the stream is finished with RESOURCE_EXHAUSTED
   // (0 = the store's default).
   size_t max_queued_events = 0;
+  // The same for selectors without any segment id (a next hop's monitor client shares one such
+  // stream for all its connections, so bursts of many connections' events meet in one queue);
+  // 0 = 32 times the bound above.
+  size_t max_queued_events_shared = 0;
   // Streams served at once; more are refused with RESOURCE_EXHAUSTED.
   size_t max_streams = 65536;
   // Called with +1 when a stream is accepted and -1 when it ends (the nsm_monitor_streams gauge,

@@ -1,7 +1,7 @@
 // MonitorConnections over real gRPC on unix sockets: initial state, update on refresh, delete on
 // close, selector filtering, 200 streams without a thread each, a slow subscriber finished with
-// RESOURCE_EXHAUSTED, and a two-hop setup where the monitor client maps the next hop's events and
-// reports DOWN when the next hop goes away.
+// RESOURCE_EXHAUSTED, and a two-hop setup where the monitor client maps the next hop's events over
+// one shared stream per channel, confirms bad news, and reports DOWN when the next hop goes away.
 #include <dirent.h>
 
 #include <atomic>
@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "api/path.h"
 #include "core/grpc_transport.h"
 #include "gmock/gmock.h"
@@ -117,20 +118,74 @@ class Endpoint : public NetworkServiceServer {
   std::atomic<bool> fail{false};
 };
 
+// Runs `after` (when set) on each successful Request's result, in the hop's view, before the
+// hop's monitor server publishes it.
+class AfterRequest : public NetworkServiceServer {
+ public:
+  absl::StatusOr<Connection> Request(const Context& ctx, NetworkServiceRequest& request,
+                                     const ServerNext& next) override {
+    auto result = next.Request(ctx, request);
+    if (result.ok() && after) after(*result);
+    return result;
+  }
+  absl::Status Close(const Context& ctx, Connection& conn, const ServerNext& next) override {
+    return next.Close(ctx, conn);
+  }
+  std::function<void(const Connection&)> after;
+};
+
+// Answers a refused stream.
+class Refused : public grpc::ServerWriteReactor<ConnectionEvent> {
+ public:
+  explicit Refused(grpc::Status status) { Finish(std::move(status)); }
+  void OnDone() override { delete this; }
+};
+
+// A peer that authorizes monitoring per connection: selectors without a segment id are refused.
+// With `refuse_shared`; otherwise it serves every selector, and while `hold_per_connection` is set
+// it holds streams with a segment id (confirmations) back until `release` is notified (5 s at
+// most).
+class PerConnectionOnly : public MonitorConnection::CallbackService {
+ public:
+  explicit PerConnectionOnly(GrpcService& inner) : inner_(inner) {}
+  grpc::ServerWriteReactor<ConnectionEvent>* MonitorConnections(
+      grpc::CallbackServerContext* context, const MonitorScopeSelector* selector) override {
+    for (const auto& seg : selector->path_segments()) {
+      if (seg.id().empty() && refuse_shared) {
+        refused.fetch_add(1);
+        return new Refused(grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "no id"));
+      }
+      if (!seg.id().empty() && hold_per_connection) {
+        release.WaitForNotificationWithTimeout(absl::Seconds(5));
+      }
+    }
+    return inner_.MonitorConnections(context, selector);
+  }
+  bool refuse_shared = true;
+  std::atomic<bool> hold_per_connection{false};
+  absl::Notification release;
+  std::atomic<int> refused{0};
+
+ private:
+  GrpcService& inner_;
+};
+
 // A hop served over gRPC: [updatepath(name), metadata, monitor, endpoint].
 class Hop {
  public:
   Hop(const std::string& name, const std::string& path, bool serve_monitor = true,
-      ServiceOptions options = {})
+      ServiceOptions options = {}, bool per_connection_only = false)
       : url(*api::ParseNsmUrl("unix://" + path)) {
     chain = MakeServerChain(
-        {std::make_shared<PathHop>(name), metadata::NewServer(), NewServer(store), endpoint});
+        {std::make_shared<PathHop>(name), hook, metadata::NewServer(), NewServer(store), endpoint});
     ns_service_ = std::make_unique<NetworkServiceGrpcServer>(chain);
     monitor_service = std::make_unique<GrpcService>(store, options);
+    per_connection = std::make_unique<PerConnectionOnly>(*monitor_service);
     grpc::ServerBuilder builder;
     builder.AddListeningPort("unix:" + path, grpc::InsecureServerCredentials());
     builder.RegisterService(ns_service_.get());
-    if (serve_monitor) builder.RegisterService(monitor_service.get());
+    per_connection->refuse_shared = per_connection_only;
+    if (serve_monitor) builder.RegisterService(per_connection.get());
     server_ = builder.BuildAndStart();
   }
   ~Hop() { Kill(); }
@@ -143,8 +198,10 @@ class Hop {
   api::NsmUrl url;
   std::shared_ptr<ConnectionStore> store = ConnectionStore::Create();
   std::shared_ptr<Endpoint> endpoint = std::make_shared<Endpoint>();
+  std::shared_ptr<AfterRequest> hook = std::make_shared<AfterRequest>();
   std::shared_ptr<ServerChain> chain;
   std::unique_ptr<GrpcService> monitor_service;
+  std::unique_ptr<PerConnectionOnly> per_connection;
 
  private:
   std::unique_ptr<NetworkServiceGrpcServer> ns_service_;
@@ -343,7 +400,8 @@ TEST_F(MonitorGrpcTest, TwoHundredStreamsDoNotCostAThreadEach) {
 }
 
 TEST_F(MonitorGrpcTest, SlowSubscriberIsFinishedWithResourceExhausted) {
-  Hop hop("nse", Path("nse.sock"), true, {.max_queued_events = 8});
+  // The empty selector below has no segment id: the bound for shared streams applies.
+  Hop hop("nse", Path("nse.sock"), true, {.max_queued_events = 8, .max_queued_events_shared = 8});
   ASSERT_TRUE(Call(hop, Req("nsc", "c-1")).ok());
   Connection big = *hop.store->Get("nse-1");
 
@@ -425,10 +483,31 @@ class TwoHopTest : public MonitorGrpcTest {
     return a_chain_->Request(ctx, req);
   }
   // The next event of `sub` about a-1 (bounded wait).
-  std::optional<Connection> NextA(Subscription& sub) {
+  std::optional<Connection> NextA(Subscription& sub, const std::string& id = "a-1") {
     auto e = sub.Recv(absl::Seconds(20));
-    if (!e || !e->connections().contains("a-1")) return std::nullopt;
-    return e->connections().at("a-1");
+    if (!e || !e->connections().contains(id)) return std::nullopt;
+    return e->connections().at(id);
+  }
+  absl::Status CloseA(Connection conn) {
+    auto [ctx, cancel] = Context().WithTimeout(absl::Seconds(20));
+    return a_chain_->Close(ctx, conn);
+  }
+  absl::StatusOr<Connection> RefreshA(const Connection& conn) {
+    NetworkServiceRequest req;
+    *req.mutable_connection() = conn;
+    auto [ctx, cancel] = Context().WithTimeout(absl::Seconds(20));
+    return a_chain_->Request(ctx, req);
+  }
+  // Events queued in `sub` that report some connection DOWN.
+  static int DownEvents(Subscription& sub) {
+    int down = 0;
+    while (auto e = sub.Pop()) {
+      if (e->type() != ConnectionEventType::UPDATE) continue;
+      for (const auto& [id, c] : e->connections()) {
+        if (c.state() == ::connection::State::DOWN) ++down;
+      }
+    }
+    return down;
   }
 
   std::shared_ptr<ConnectionStore> a_store_ = ConnectionStore::Create();
@@ -541,7 +620,9 @@ TEST_F(TwoHopTest, FailedRefreshThroughTheNextHopIsDown) {
   auto down = NextA(*sub);
   ASSERT_TRUE(down);
   EXPECT_EQ(down->state(), ::connection::State::DOWN);
-  EXPECT_EQ(monitor_client_->open_streams(), 1u);  // monitoring goes on (DESIGN.md §7)
+  // Monitoring goes on (DESIGN.md §7): the shared stream stays. B published the DOWN too, so a
+  // short confirmation stream may still be open for a moment.
+  EXPECT_TRUE(Eventually([&] { return monitor_client_->open_streams() == 1; }));
 }
 
 TEST_F(TwoHopTest, NextHopWithoutMonitorServiceIsNotReportedDown) {
@@ -551,6 +632,183 @@ TEST_F(TwoHopTest, NextHopWithoutMonitorServiceIsNotReportedDown) {
   ASSERT_TRUE(conn.ok()) << conn.status();
   ASSERT_TRUE(Eventually([&] { return monitor_client_->open_streams() == 0; }));
   EXPECT_EQ(a_store_->Get("a-1")->state(), ::connection::State::UP);
+}
+
+// Issue #7: connections over the same dialled channel share one MonitorConnections stream; each
+// gets only its own changes; the stream closes with the last connection.
+TEST_F(TwoHopTest, ConnectionsOverOneChannelShareOneStream) {
+  Hop b("b", Path("b.sock"));
+  Build(b);
+  std::vector<Connection> conns;
+  for (int i = 0; i < 5; ++i) {
+    auto conn = RequestA();
+    ASSERT_TRUE(conn.ok()) << conn.status();
+    conns.push_back(*conn);
+  }
+  ASSERT_TRUE(Eventually([&] { return b.monitor_service->open_streams() == 1; }));
+  EXPECT_EQ(monitor_client_->open_streams(), 1u);
+  EXPECT_EQ(monitor_client_->open_channels(), 1u);
+
+  auto sub = a_store_->Subscribe({});
+  ASSERT_TRUE(sub->Recv(absl::Seconds(20)));
+  Connection at_b = *b.store->Get("b-3");
+  (*at_b.mutable_context()->mutable_extra_context())["ip"] = "10.0.0.3/32";
+  ASSERT_TRUE(b.store->Update(at_b).ok());
+  auto changed = sub->Recv(absl::Seconds(20));
+  ASSERT_TRUE(changed);
+  ASSERT_EQ(changed->connections_size(), 1);
+  ASSERT_TRUE(changed->connections().contains("a-3"));
+  EXPECT_EQ(changed->connections().at("a-3").context().extra_context().at("ip"), "10.0.0.3/32");
+
+  // Closing all but one keeps the stream; closing the last closes it (and releases the channel).
+  for (size_t i = 0; i + 1 < conns.size(); ++i) ASSERT_TRUE(CloseA(conns[i]).ok());
+  EXPECT_EQ(monitor_client_->open_streams(), 1u);
+  EXPECT_EQ(b.monitor_service->open_streams(), 1u);
+  ASSERT_TRUE(CloseA(conns.back()).ok());
+  EXPECT_EQ(monitor_client_->open_channels(), 0u);
+  EXPECT_TRUE(Eventually([&] { return b.monitor_service->open_streams() == 0; }));
+  EXPECT_TRUE(Eventually([&] { return monitor_client_->open_streams() == 0; }));
+  EXPECT_TRUE(Eventually([&] { return pool_->size() == 0; }));
+  EXPECT_EQ(DownEvents(*sub), 0);
+}
+
+// The DELETE of a Close that a reselect made just before a new Request to the same next hop
+// arrives on the shared stream, maybe after the new Request's reply: it must not report DOWN.
+TEST_F(TwoHopTest, StaleDeleteAfterCloseAndRequestIsNotDown) {
+  Hop b("b", Path("b.sock"));
+  Build(b);
+  auto keep = RequestA();  // a-1 keeps the shared stream open throughout
+  ASSERT_TRUE(keep.ok()) << keep.status();
+  auto conn = RequestA();
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  ASSERT_EQ(conn->id(), "a-2");
+  auto sub = a_store_->Subscribe(Selector("a", "a-2"));
+  ASSERT_TRUE(sub->Recv(absl::Seconds(20)));
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(CloseA(*conn).ok());
+    auto again = RefreshA(*conn);
+    ASSERT_TRUE(again.ok()) << again.status();
+    ASSERT_EQ(again->id(), "a-2");
+    ASSERT_EQ(again->path().path_segments(1).id(), conn->path().path_segments(1).id());
+  }
+  // A change after the last round trip: by the time it is here, every DELETE has been handled
+  // (the stream is ordered); then the confirmations they started end.
+  Connection at_b = *b.store->Get(conn->path().path_segments(1).id());
+  (*at_b.mutable_context()->mutable_extra_context())["ip"] = "10.0.0.2/32";
+  ASSERT_TRUE(b.store->Update(at_b).ok());
+  ASSERT_TRUE(Eventually([&] {
+    auto a2 = a_store_->Get("a-2");
+    return a2 && a2->context().extra_context().contains("ip");
+  }));
+  ASSERT_TRUE(Eventually([&] { return monitor_client_->open_streams() == 1; }));
+  EXPECT_EQ(DownEvents(*sub), 0);
+  EXPECT_EQ(a_store_->Get("a-2")->state(), ::connection::State::UP);
+  EXPECT_EQ(a_store_->Get("a-1")->state(), ::connection::State::UP);
+}
+
+// The same, deterministic: on the shared stream a DELETE is followed by the connection again.
+TEST_F(TwoHopTest, DeleteOnTheSharedStreamIsConfirmedBeforeDown) {
+  Hop b("b", Path("b.sock"));
+  Build(b);
+  ASSERT_TRUE(RequestA().ok());
+  ASSERT_TRUE(RequestA().ok());
+  auto sub = a_store_->Subscribe({});
+  ASSERT_TRUE(sub->Recv(absl::Seconds(20)));
+  ASSERT_TRUE(Eventually([&] { return b.monitor_service->open_streams() == 1; }));
+
+  // The confirmation must see B after the connection came back, as it does when the DELETE comes
+  // from a Close before a new Request (the watch registers after that Request's reply).
+  b.per_connection->hold_per_connection = true;
+  Connection b1 = *b.store->Get("b-1");
+  ASSERT_TRUE(b.store->Delete(b1).ok());
+  ASSERT_TRUE(b.store->Update(b1).ok());
+  b.per_connection->release.Notify();
+  // A marker after both: once it is republished, the DELETE has been seen (and confirmed or not).
+  Connection b2 = *b.store->Get("b-2");
+  (*b2.mutable_context()->mutable_extra_context())["mark"] = "1";
+  ASSERT_TRUE(b.store->Update(b2).ok());
+  ASSERT_TRUE(Eventually([&] {
+    auto a2 = a_store_->Get("a-2");
+    return a2 && a2->context().extra_context().contains("mark");
+  }));
+  ASSERT_TRUE(Eventually([&] { return monitor_client_->open_streams() == 1; }));
+  EXPECT_EQ(DownEvents(*sub), 0);
+  EXPECT_EQ(a_store_->Get("a-1")->state(), ::connection::State::UP);
+
+  // A real DOWN at the next hop is confirmed and reported, for that connection only.
+  b1.set_state(::connection::State::DOWN);
+  ASSERT_TRUE(b.store->Update(b1).ok());
+  ASSERT_TRUE(
+      Eventually([&] { return a_store_->Get("a-1")->state() == ::connection::State::DOWN; }));
+  EXPECT_EQ(a_store_->Get("a-2")->state(), ::connection::State::UP);
+}
+
+// A DOWN at the next hop right after its reply may reach the shared stream before the connection
+// is registered there: it is remembered and confirmed at registration, not lost.
+TEST_F(TwoHopTest, DownThatOvertakesTheReplyIsReported) {
+  Hop b("b", Path("b.sock"));
+  Build(b);
+  ASSERT_TRUE(RequestA().ok());  // a-1 keeps the shared stream open
+  ASSERT_TRUE(Eventually([&] { return b.monitor_service->open_streams() == 1; }));
+  b.hook->after = [&b](const Connection& conn) {
+    Connection down = conn;
+    down.set_state(::connection::State::DOWN);
+    ASSERT_TRUE(b.store->Update(down).ok());
+  };
+  auto conn = RequestA();
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  ASSERT_EQ(conn->id(), "a-2");
+  EXPECT_EQ(conn->state(), ::connection::State::UP);
+  // The hook runs after B's monitor server published the reply: B's store ends with DOWN.
+  EXPECT_EQ(b.store->Get(conn->path().path_segments(1).id())->state(), ::connection::State::DOWN);
+  ASSERT_TRUE(
+      Eventually([&] { return a_store_->Get("a-2")->state() == ::connection::State::DOWN; }));
+  EXPECT_EQ(a_store_->Get("a-1")->state(), ::connection::State::UP);
+}
+
+TEST_F(TwoHopTest, SharedStreamEndReportsEveryConnectionDown) {
+  auto b = std::make_unique<Hop>("b", Path("b.sock"));
+  Build(*b);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(RequestA().ok());
+  ASSERT_TRUE(Eventually([&] { return b->monitor_service->open_streams() == 1; }));
+  b->Kill();
+  ASSERT_TRUE(Eventually([&] {
+    for (const char* id : {"a-1", "a-2", "a-3"}) {
+      if (a_store_->Get(id)->state() != ::connection::State::DOWN) return false;
+    }
+    return true;
+  }));
+  EXPECT_TRUE(Eventually([&] { return monitor_client_->open_streams() == 0; }));
+  EXPECT_EQ(monitor_client_->open_channels(), 0u);
+}
+
+// A next hop that refuses the shared selector (a peer authorizing per connection): one stream per
+// connection, as before issue #7.
+TEST_F(TwoHopTest, RefusedSharedSelectorFallsBackToAStreamPerConnection) {
+  Hop b("b", Path("b.sock"), /*serve_monitor=*/true, {}, /*per_connection_only=*/true);
+  Build(b);
+  auto c1 = RequestA();
+  ASSERT_TRUE(c1.ok()) << c1.status();
+  ASSERT_TRUE(Eventually([&] { return b.monitor_service->open_streams() == 1; }));
+  auto c2 = RequestA();
+  ASSERT_TRUE(c2.ok()) << c2.status();
+  ASSERT_TRUE(Eventually([&] { return b.monitor_service->open_streams() == 2; }));
+  EXPECT_TRUE(Eventually([&] { return monitor_client_->open_streams() == 2; }));
+  EXPECT_EQ(b.per_connection->refused.load(), 1);
+  EXPECT_EQ(a_store_->Get("a-1")->state(), ::connection::State::UP);
+
+  auto sub = a_store_->Subscribe({});
+  ASSERT_TRUE(sub->Recv(absl::Seconds(20)));
+  ASSERT_TRUE(b.store->Delete(*b.store->Get("b-1")).ok());
+  auto down = NextA(*sub, "a-1");
+  ASSERT_TRUE(down);
+  EXPECT_EQ(down->state(), ::connection::State::DOWN);
+  EXPECT_EQ(a_store_->Get("a-2")->state(), ::connection::State::UP);
+
+  ASSERT_TRUE(CloseA(*c1).ok());
+  ASSERT_TRUE(CloseA(*c2).ok());
+  EXPECT_TRUE(Eventually([&] { return b.monitor_service->open_streams() == 0; }));
+  EXPECT_TRUE(Eventually([&] { return monitor_client_->open_streams() == 0; }));
 }
 
 TEST_F(MonitorGrpcTest, ClientWithItsOwnStoreWatchesForAnNsc) {

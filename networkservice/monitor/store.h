@@ -107,6 +107,8 @@ class ConnectionStore : public std::enable_shared_from_this<ConnectionStore> {
                                           std::function<void()> wake = nullptr,
                                           size_t max_queued = 0);
   size_t subscribers() const;
+  // The default bound of a subscriber's queue (StoreOptions::max_queued_events).
+  size_t max_queued_events() const { return options_.max_queued_events; }
 
   // Ends every subscription with `status` (UNAVAILABLE when OK is given) and refuses new ones: the
   // end of the hop's chain context.

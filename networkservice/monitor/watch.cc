@@ -4,22 +4,118 @@
 #include "core/executor.h"
 
 namespace nsm::monitor {
+namespace {
+
+using ::connection::ConnectionEventType;
+
+bool IsBadNews(ConnectionEventType type, const Connection& x) {
+  return type == ConnectionEventType::DELETE || x.state() == ::connection::State::DOWN;
+}
+
+// Codes of a next hop that will not serve the shared selector (authorizing per connection).
+bool RefusesSharing(const grpc::Status& status) {
+  switch (status.error_code()) {
+    case grpc::StatusCode::INVALID_ARGUMENT:
+    case grpc::StatusCode::PERMISSION_DENIED:
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// MonitorStream
+
+MonitorStream::MonitorStream(std::shared_ptr<connect::ClientConn> conn,
+                             MonitorScopeSelector selector, std::weak_ptr<StreamSink> sink,
+                             std::shared_ptr<WatchSet> set)
+    : conn_(std::move(conn)),
+      stub_(::connection::MonitorConnection::NewStub(conn_->channel())),
+      sink_(std::move(sink)),
+      set_(std::move(set)),
+      selector_(std::move(selector)) {}
+
+MonitorStream::~MonitorStream() = default;
+
+std::shared_ptr<MonitorStream> MonitorStream::Start(std::shared_ptr<connect::ClientConn> conn,
+                                                    MonitorScopeSelector selector,
+                                                    std::weak_ptr<StreamSink> sink,
+                                                    std::shared_ptr<WatchSet> set) {
+  std::shared_ptr<MonitorStream> s(
+      new MonitorStream(std::move(conn), std::move(selector), std::move(sink), set));
+  if (!set->Add(s.get(), s)) return nullptr;
+  s->self_ = s;
+  s->stub_->async()->MonitorConnections(&s->context_, &s->selector_, s.get());
+  s->StartRead(&s->event_);
+  s->StartCall();
+  return s;
+}
+
+void MonitorStream::Cancel() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (cancelled_ || done_) {
+      cancelled_ = true;
+      return;
+    }
+    cancelled_ = true;
+  }
+  context_.TryCancel();  // before the call started, gRPC cancels it when it starts
+}
+
+void MonitorStream::OnReadDone(bool ok) {
+  if (!ok) return;  // the stream ended: OnDone follows
+  got_message_ = true;
+  {
+    absl::MutexLock lock(&mu_);
+    if (cancelled_) return;
+  }
+  if (auto sink = sink_.lock()) sink->OnStreamEvent(this, event_);
+  {
+    absl::MutexLock lock(&mu_);
+    if (cancelled_) return;
+  }
+  StartRead(&event_);
+}
+
+void MonitorStream::OnDone(const grpc::Status& status) {
+  bool notify;
+  {
+    absl::MutexLock lock(&mu_);
+    done_ = true;
+    notify = !cancelled_;
+  }
+  if (notify) {
+    if (auto sink = sink_.lock()) sink->OnStreamDone(this, status, got_message_);
+  }
+  set_->Remove(this);
+  // The last reference may own the channel. gRPC 1.51 can double-free when a channel is destroyed
+  // on one of its own callback threads, so the reference is dropped on a pool thread instead.
+  // Nothing may touch *this after this point.
+  DefaultThreadPool()->Post([keep = std::move(self_)] {});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Watch
 
 Watch::Watch(std::shared_ptr<connect::ClientConn> conn, Connection base,
              std::shared_ptr<ConnectionStore> store, std::shared_ptr<WatchSet> set)
     : conn_(std::move(conn)),
-      stub_(::connection::MonitorConnection::NewStub(conn_->channel())),
       store_(std::move(store)),
       set_(std::move(set)),
       filter_(std::move(base)) {}
 
-Watch::~Watch() = default;
+Watch::~Watch() { Cancel(); }
 
 std::shared_ptr<Watch> Watch::Start(std::shared_ptr<connect::ClientConn> conn, Connection base,
                                     std::shared_ptr<ConnectionStore> store,
                                     std::shared_ptr<WatchSet> set) {
-  std::shared_ptr<Watch> w(
-      new Watch(std::move(conn), std::move(base), std::move(store), std::move(set)));
+  const auto* own = api::CurrentSegment(base);
+  const std::string name = own != nullptr ? own->name() : "";
+  std::shared_ptr<Watch> w(new Watch(conn, std::move(base), std::move(store), set));
   {
     absl::MutexLock lock(&w->mu_);
     auto* seg = w->selector_.add_path_segments();
@@ -30,29 +126,33 @@ std::shared_ptr<Watch> Watch::Start(std::shared_ptr<connect::ClientConn> conn, C
       seg->set_id(w->filter_.base().id());
     }
   }
-  w->self_ = w;
-  w->set_->Add(w.get());
-  w->stub_->async()->MonitorConnections(&w->context_, &w->selector_, w.get());
-  w->StartRead(&w->event_);
-  w->StartCall();
+  if (name.empty() || w->segment_id().empty()) {
+    w->StartDedicated();  // nothing to route a shared stream's events by
+  } else {
+    set->Register(conn, name, w);
+  }
   return w;
 }
 
 void Watch::Cancel() {
+  std::shared_ptr<MonitorStream> confirm, dedicated;
+  std::shared_ptr<Channel> channel;
   {
     absl::MutexLock lock(&mu_);
-    if (cancelled_ || done_) {
-      cancelled_ = true;
-      return;
-    }
+    if (cancelled_) return;
     cancelled_ = true;
+    confirm = std::move(confirm_);
+    dedicated = std::move(dedicated_);
+    channel = channel_.lock();
   }
-  context_.TryCancel();
+  if (confirm) confirm->Cancel();
+  if (dedicated) dedicated->Cancel();
+  if (channel) channel->Remove(this);
 }
 
 bool Watch::Serves(const connect::ClientConn* cc, const Connection& conn) const {
   absl::MutexLock lock(&mu_);
-  if (done_ || cancelled_ || cc != conn_.get()) return false;
+  if (ended_ || cancelled_ || cc != conn_.get()) return false;
   const auto* seg = api::CurrentSegment(conn);
   const auto& want = selector_.path_segments(0);
   return seg != nullptr ? seg->name() == want.name() && seg->id() == want.id()
@@ -61,87 +161,307 @@ bool Watch::Serves(const connect::ClientConn* cc, const Connection& conn) const 
 
 bool Watch::ended() const {
   absl::MutexLock lock(&mu_);
-  return done_;
+  return ended_;
+}
+
+void Watch::Replied() {
+  absl::MutexLock lock(&mu_);
+  down_ = false;
 }
 
 void Watch::PublishResult(const Connection& conn, bool create) {
   absl::MutexLock lock(&mu_);
-  filter_.Rebase(conn);
   Connection out = conn;
-  if (broken_) out.set_state(::connection::State::DOWN);
+  if (broken_ || down_) out.set_state(::connection::State::DOWN);
+  filter_.Rebase(down_ ? out : conn);
   ConnectionEvent e;
-  e.set_type(::connection::ConnectionEventType::UPDATE);
+  e.set_type(ConnectionEventType::UPDATE);
   (*e.mutable_connections())[out.id()] = std::move(out);
   (void)(create ? store_->Publish(e) : store_->PublishIfPresent(e));
 }
 
-void Watch::OnReadDone(bool ok) {
-  if (!ok) return;  // the stream ended: OnDone follows
+void Watch::PublishLocked(std::vector<Connection> changed) {
+  if (changed.empty()) return;
+  down_ = filter_.base().state() == ::connection::State::DOWN;
+  ConnectionEvent out;
+  out.set_type(ConnectionEventType::UPDATE);
+  for (auto& c : changed) (*out.mutable_connections())[c.id()] = std::move(c);
+  (void)store_->PublishIfPresent(out);
+}
+
+void Watch::PublishDownLocked() {
+  if (filter_.base().state() == ::connection::State::DOWN) return;
+  Connection down = filter_.base();
+  down.set_state(::connection::State::DOWN);
+  filter_.Rebase(down);
+  down_ = true;
+  ConnectionEvent e;
+  e.set_type(ConnectionEventType::UPDATE);
+  (*e.mutable_connections())[down.id()] = std::move(down);
+  (void)store_->PublishIfPresent(e);
+}
+
+void Watch::StartConfirmLocked() {
+  recheck_ = false;
+  confirm_ = MonitorStream::Start(conn_, selector_, weak_from_this(), set_);
+}
+
+void Watch::StartDedicatedLocked() {
+  if (confirm_) std::exchange(confirm_, nullptr)->Cancel();
+  recheck_ = false;
+  dedicated_ = MonitorStream::Start(conn_, selector_, weak_from_this(), set_);
+}
+
+void Watch::OnShared(const ConnectionEvent& event) {
+  absl::MutexLock lock(&mu_);
+  if (cancelled_ || ended_ || dedicated_) return;
+  const Connection* x = filter_.Ours(event);
+  if (x == nullptr) return;
+  if (!IsBadNews(event.type(), *x)) {
+    PublishLocked(filter_.Apply(event));
+    return;
+  }
+  if (filter_.base().state() == ::connection::State::DOWN) return;  // said already
+  if (confirm_) {
+    recheck_ = true;  // the confirmation under way may predate this event
+    return;
+  }
+  StartConfirmLocked();
+}
+
+void Watch::Confirm() {
+  absl::MutexLock lock(&mu_);
+  if (cancelled_ || ended_ || dedicated_) return;
+  if (confirm_) {
+    recheck_ = true;
+    return;
+  }
+  StartConfirmLocked();
+}
+
+void Watch::StartDedicated() {
+  absl::MutexLock lock(&mu_);
+  if (cancelled_ || ended_ || dedicated_) return;
+  StartDedicatedLocked();
+}
+
+void Watch::OnSharedEnded(bool unimplemented) {
+  absl::MutexLock lock(&mu_);
+  if (cancelled_ || ended_ || dedicated_) return;
+  ended_ = true;
+  if (confirm_) std::exchange(confirm_, nullptr)->Cancel();
+  if (unimplemented) return;  // the next hop does not monitor: nothing to report
+  broken_ = true;
+  PublishDownLocked();
+}
+
+void Watch::OnStreamEvent(const void* stream, const ConnectionEvent& event) {
+  absl::MutexLock lock(&mu_);
+  if (cancelled_ || ended_) return;
+  if (dedicated_ && stream == dedicated_.get()) {
+    PublishLocked(filter_.Apply(event));
+    return;
+  }
+  if (!confirm_ || stream != confirm_.get()) return;
+  // The confirmation's INITIAL_STATE_TRANSFER: the next hop's state after the hint was sent.
+  std::exchange(confirm_, nullptr)->Cancel();
+  const Connection* x = filter_.Ours(event);
+  if (x == nullptr) {
+    PublishDownLocked();  // gone at the next hop
+  } else if (x->state() == ::connection::State::DOWN) {
+    PublishLocked(filter_.Apply(event));
+    PublishDownLocked();  // in case the mapped connection equalled the base
+  } else if (recheck_) {
+    StartConfirmLocked();  // more bad news came while this confirmation was under way
+  }
+  // Otherwise the hint was stale (a Close before a new Request): the connection lives on.
+}
+
+void Watch::OnStreamDone(const void* stream, const grpc::Status& status, bool got_message) {
+  absl::MutexLock lock(&mu_);
+  if (cancelled_ || ended_) return;
+  if (confirm_ && stream == confirm_.get()) {
+    confirm_ = nullptr;
+    if (!got_message) PublishDownLocked();  // no confirmation to be had: assume the worst
+    return;
+  }
+  if (dedicated_ && stream == dedicated_.get()) {
+    dedicated_ = nullptr;
+    ended_ = true;
+    if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED) return;
+    broken_ = true;
+    PublishDownLocked();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Channel
+
+bool Channel::Add(const std::shared_ptr<Watch>& w, bool& confirm, bool& dedicated) {
+  absl::MutexLock lock(&mu_);
+  if (closing_) return false;
+  const std::string& id = w->segment_id();
+  watches_[id] = {w.get(), w};
+  confirm = recent_bad_set_.erase(id) > 0;
+  if (fallback_) {
+    dedicated = true;
+    return true;
+  }
+  if (!shared_) {
+    if (auto set = set_.lock()) {
+      MonitorScopeSelector selector;
+      selector.add_path_segments()->set_name(name_);
+      shared_ = MonitorStream::Start(conn_, std::move(selector), weak_from_this(), std::move(set));
+    }
+  }
+  return true;
+}
+
+void Channel::Remove(const Watch* w) {
+  std::shared_ptr<MonitorStream> shared;
   {
     absl::MutexLock lock(&mu_);
-    if (!cancelled_) {
-      std::vector<Connection> changed = filter_.Apply(event_);
-      if (!changed.empty()) {
-        ConnectionEvent out;
-        out.set_type(::connection::ConnectionEventType::UPDATE);
-        for (auto& c : changed) (*out.mutable_connections())[c.id()] = std::move(c);
-        (void)store_->PublishIfPresent(out);
+    auto it = watches_.find(w->segment_id());
+    if (it == watches_.end() || it->second.first != w) return;
+    watches_.erase(it);
+    if (!watches_.empty() || closing_) return;
+    closing_ = true;
+    shared = std::move(shared_);
+  }
+  if (shared) shared->Cancel();
+  if (auto set = set_.lock()) set->Forget(this);
+}
+
+void Channel::OnStreamEvent(const void* stream, const ConnectionEvent& event) {
+  std::vector<std::pair<std::shared_ptr<Watch>, ConnectionEvent>> routed;
+  {
+    absl::MutexLock lock(&mu_);
+    if (stream != shared_.get()) return;
+    for (const auto& [key, x] : event.connections()) {
+      bool found = false;
+      for (const auto& seg : x.path().path_segments()) {
+        if (seg.name() != name_ || seg.id().empty()) continue;
+        auto it = watches_.find(seg.id());
+        if (it == watches_.end()) {
+          if (!IsBadNews(event.type(), x) || recent_bad_set_.contains(seg.id())) continue;
+          // Maybe a connection whose Request reply has not been seen yet: remembered briefly.
+          recent_bad_.push_back(seg.id());
+          recent_bad_set_.insert(seg.id());
+          if (recent_bad_.size() > kRecentBadNews) {
+            recent_bad_set_.erase(recent_bad_.front());
+            recent_bad_.pop_front();
+          }
+          continue;
+        }
+        auto w = it->second.second.lock();
+        if (!w || found) continue;
+        found = true;
+        ConnectionEvent one;
+        one.set_type(event.type());
+        (*one.mutable_connections())[key] = x;
+        routed.emplace_back(std::move(w), std::move(one));
       }
     }
   }
-  StartRead(&event_);
+  for (auto& [w, e] : routed) w->OnShared(e);
 }
 
-void Watch::OnDone(const grpc::Status& status) {
+void Channel::OnStreamDone(const void* stream, const grpc::Status& status, bool got_message) {
+  std::vector<std::shared_ptr<Watch>> watches;
+  const bool refused = !got_message && RefusesSharing(status);
   {
     absl::MutexLock lock(&mu_);
-    done_ = true;
-    if (!cancelled_ && status.error_code() != grpc::StatusCode::UNIMPLEMENTED) {
-      broken_ = true;
-      Connection down = filter_.base();
-      down.set_state(::connection::State::DOWN);
-      filter_.Rebase(down);
-      ConnectionEvent e;
-      e.set_type(::connection::ConnectionEventType::UPDATE);
-      (*e.mutable_connections())[down.id()] = std::move(down);
-      (void)store_->PublishIfPresent(e);
+    if (stream != shared_.get()) return;
+    shared_ = nullptr;
+    for (const auto& [id, entry] : watches_) {
+      if (auto w = entry.second.lock()) watches.push_back(std::move(w));
+    }
+    if (refused) {
+      fallback_ = true;
+    } else {
+      watches_.clear();
+      closing_ = true;
     }
   }
-  set_->Remove(this);
-  // The last reference may own the channel. gRPC 1.51 can double-free when a channel is destroyed
-  // on one of its own callback threads, so the reference is dropped on a pool thread instead.
-  // Nothing may touch *this after this point.
-  DefaultThreadPool()->Post([keep = std::move(self_)] {});
+  if (refused) {
+    for (auto& w : watches) w->StartDedicated();
+    return;
+  }
+  const bool unimplemented = status.error_code() == grpc::StatusCode::UNIMPLEMENTED;
+  for (auto& w : watches) w->OnSharedEnded(unimplemented);
+  if (auto set = set_.lock()) set->Forget(this);
 }
+
+// ---------------------------------------------------------------------------------------------
+// WatchSet
 
 size_t WatchSet::open() const {
-  absl::MutexLock lock(&mu_);
-  return watches_.size();
+  absl::MutexLock lock(&streams_mu_);
+  return streams_.size();
 }
 
-void WatchSet::Add(Watch* w) {
-  absl::MutexLock lock(&mu_);
-  watches_.insert(w);
+size_t WatchSet::channels() const {
+  absl::MutexLock lock(&channels_mu_);
+  return channels_.size();
 }
 
-void WatchSet::Remove(Watch* w) {
-  absl::MutexLock lock(&mu_);
-  watches_.erase(w);
+bool WatchSet::Add(MonitorStream* s, std::weak_ptr<MonitorStream> weak) {
+  absl::MutexLock lock(&streams_mu_);
+  if (closed_) return false;
+  streams_.emplace(s, std::move(weak));
+  return true;
+}
+
+void WatchSet::Remove(MonitorStream* s) {
+  absl::MutexLock lock(&streams_mu_);
+  streams_.erase(s);
+}
+
+void WatchSet::Register(const std::shared_ptr<connect::ClientConn>& conn, const std::string& name,
+                        const std::shared_ptr<Watch>& w) {
+  bool confirm = false;
+  bool dedicated = false;
+  std::shared_ptr<Channel> channel;
+  {
+    absl::MutexLock lock(&channels_mu_);
+    auto& slot = channels_[{conn.get(), name}];
+    if (!slot || !slot->Add(w, confirm, dedicated)) {
+      slot = std::make_shared<Channel>(conn, name, weak_from_this());
+      slot->Add(w, confirm, dedicated);
+    }
+    channel = slot;
+  }
+  {
+    absl::MutexLock lock(&w->mu_);
+    w->channel_ = channel;
+  }
+  if (dedicated) w->StartDedicated();
+  if (confirm) w->Confirm();
+}
+
+void WatchSet::Forget(const Channel* c) {
+  std::shared_ptr<Channel> gone;  // destroyed outside the lock
+  absl::MutexLock lock(&channels_mu_);
+  auto it = channels_.find(std::make_pair(c->conn(), c->name()));
+  if (it == channels_.end() || it->second.get() != c) return;
+  gone = std::move(it->second);
+  channels_.erase(it);
 }
 
 bool WatchSet::CancelAll(absl::Duration timeout) {
-  std::vector<std::shared_ptr<Watch>> open;
+  std::vector<std::shared_ptr<MonitorStream>> open;
   {
-    absl::MutexLock lock(&mu_);
-    for (Watch* w : watches_) {
-      if (auto alive = w->weak_from_this().lock()) open.push_back(std::move(alive));
+    absl::MutexLock lock(&streams_mu_);
+    closed_ = true;
+    for (const auto& [ptr, weak] : streams_) {
+      if (auto alive = weak.lock()) open.push_back(std::move(alive));
     }
   }
-  for (auto& w : open) w->Cancel();
+  for (auto& s : open) s->Cancel();
   open.clear();
-  absl::MutexLock lock(&mu_);
-  auto empty = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return watches_.empty(); };
-  return mu_.AwaitWithTimeout(absl::Condition(&empty), timeout);
+  absl::MutexLock lock(&streams_mu_);
+  auto empty = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(streams_mu_) { return streams_.empty(); };
+  return streams_mu_.AwaitWithTimeout(absl::Condition(&empty), timeout);
 }
 
 }  // namespace nsm::monitor

@@ -1,10 +1,15 @@
-// monitor watch: one MonitorConnections stream to the next hop per connection, read by a callback
-// reactor; events are mapped to this hop's view and republished (nsmgr.md §4.4, §13.6).
+// monitor watch: one shared MonitorConnections stream per dialled next hop, routing its events by
+// connection id to per-connection filters, with bad news confirmed per connection (nsmgr.md §4.4).
 #pragma once
 
-#include <atomic>
+#include <cstdint>
+#include <deque>
 #include <memory>
+#include <string>
+#include <utility>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "connection.grpc.pb.h"
 #include "core/typed_key.h"
@@ -15,65 +20,209 @@
 
 namespace nsm::monitor {
 
-// Counts and cancels the watches of one monitor client.
+// How it works (the choice is explained in healing/README.md "Choices"):
+// * Every connection watched over the same dialled channel (connect::ClientConn) by the same hop
+//   (own segment name) is a Watch registered on one Channel. The Channel opens one shared stream
+//   with selector [{name: own segment name}] (no id: every connection whose path has our segment
+//   name, at v1.1.1 and v1.11+ peers alike) when its first Watch registers and cancels it when
+//   its last Watch is gone. Events are routed by the id of our segment in each connection's path.
+// * Good news (UPDATE, INITIAL_STATE_TRANSFER with a state other than DOWN) goes through the
+//   Watch's ConnectionFilter into the hop's store at once.
+// * Bad news (DELETE, or state DOWN) may be stale: a reselect's Close and the following Request to
+//   the same next hop can be answered before the DELETE of that Close arrives on the shared
+//   stream. So it is only a hint: the Watch opens a short confirmation stream with selector
+//   [{name, id}], whose INITIAL_STATE_TRANSFER is taken after the hint was sent and is
+//   authoritative; DOWN is published only when the connection is absent or DOWN there (or the
+//   confirmation cannot be had). Bad news arriving during a confirmation asks for another one.
+//   Bad news for ids not registered (yet) is remembered briefly per Channel, so a real DOWN that
+//   overtakes the Request reply is confirmed when the connection registers.
+// * The shared stream ending without our cancel publishes every registered connection DOWN
+//   (UNIMPLEMENTED: left unmonitored). A next hop that refuses the shared selector before sending
+//   anything (INVALID_ARGUMENT, PERMISSION_DENIED, UNAUTHENTICATED: a peer authorizing per
+//   connection) gets one stream per connection from then on (fallback, as before the change).
+// Streams are callback reactors (no thread each); every object is reached through weak references;
+// a stream's channel reference is dropped on a pool thread.
+
 class WatchSet;
+class Channel;
 
-class Watch : public grpc::ClientReadReactor<ConnectionEvent>,
-              public std::enable_shared_from_this<Watch> {
+// Receives what one stream reads.
+class StreamSink {
  public:
-  // Opens the stream with selector [{name, id} of base's current segment]. Events for the
-  // connection go to `store` as UPDATEs of connections it holds; when the stream ends without
-  // having been cancelled, `base` is published with state DOWN (unless the next hop does not
-  // implement MonitorConnection: UNIMPLEMENTED leaves the connection unmonitored).
-  static std::shared_ptr<Watch> Start(std::shared_ptr<connect::ClientConn> conn, Connection base,
-                                      std::shared_ptr<ConnectionStore> store,
-                                      std::shared_ptr<WatchSet> set);
-  ~Watch() override;
+  virtual ~StreamSink() = default;
+  virtual void OnStreamEvent(const void* stream, const ConnectionEvent& event) = 0;
+  // `got_message`: the stream delivered at least one event before it ended.
+  virtual void OnStreamDone(const void* stream, const grpc::Status& status, bool got_message) = 0;
+};
 
-  // Stops the stream. Synchronous for publication: nothing is published after it returns.
+// One MonitorConnections stream to a next hop, read by a callback reactor.
+class MonitorStream : public grpc::ClientReadReactor<ConnectionEvent>,
+                      public std::enable_shared_from_this<MonitorStream> {
+ public:
+  // Null when the set has been closed (the monitor client is going away).
+  static std::shared_ptr<MonitorStream> Start(std::shared_ptr<connect::ClientConn> conn,
+                                              MonitorScopeSelector selector,
+                                              std::weak_ptr<StreamSink> sink,
+                                              std::shared_ptr<WatchSet> set);
+  ~MonitorStream() override;
+  // Stops the stream; the sink hears nothing more from it.
   void Cancel();
-  // Whether this watch can keep serving `conn` (a refresh): same channel, same segment, not ended.
-  bool Serves(const connect::ClientConn* cc, const Connection& conn) const;
-  // The Request result for the connection: becomes the base, and is published (with state DOWN if
-  // the stream already broke, so a break between next and publication is never lost).
-  void PublishResult(const Connection& conn, bool create);
-  bool ended() const;
 
   void OnReadDone(bool ok) override;
   void OnDone(const grpc::Status& status) override;
 
  private:
-  Watch(std::shared_ptr<connect::ClientConn> conn, Connection base,
-        std::shared_ptr<ConnectionStore> store, std::shared_ptr<WatchSet> set);
+  MonitorStream(std::shared_ptr<connect::ClientConn> conn, MonitorScopeSelector selector,
+                std::weak_ptr<StreamSink> sink, std::shared_ptr<WatchSet> set);
 
   std::shared_ptr<connect::ClientConn> conn_;
   std::unique_ptr<::connection::MonitorConnection::Stub> stub_;
-  std::shared_ptr<ConnectionStore> store_;
+  std::weak_ptr<StreamSink> sink_;
   std::shared_ptr<WatchSet> set_;
   grpc::ClientContext context_;
   MonitorScopeSelector selector_;
   ConnectionEvent event_;
-  std::shared_ptr<Watch> self_;  // keeps the reactor alive until OnDone
+  bool got_message_ = false;             // reactor callbacks are serialized
+  std::shared_ptr<MonitorStream> self_;  // keeps the reactor alive until OnDone
 
-  mutable absl::Mutex mu_;
-  ConnectionFilter filter_ ABSL_GUARDED_BY(mu_);
+  absl::Mutex mu_;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
-  bool broken_ ABSL_GUARDED_BY(mu_) = false;
   bool done_ ABSL_GUARDED_BY(mu_) = false;
 };
 
-class WatchSet {
+// One connection watched at the next hop.
+class Watch : public StreamSink, public std::enable_shared_from_this<Watch> {
  public:
+  // Registers `base` (this hop's view of a connection just returned by the next hop) on the
+  // shared stream of (conn, own segment name), opening it if needed. Changes go to `store` as
+  // UPDATEs of connections it holds.
+  static std::shared_ptr<Watch> Start(std::shared_ptr<connect::ClientConn> conn, Connection base,
+                                      std::shared_ptr<ConnectionStore> store,
+                                      std::shared_ptr<WatchSet> set);
+  ~Watch() override;
+
+  // Unregisters. Synchronous for publication: nothing is published after it returns.
+  void Cancel();
+  // Whether this watch can keep serving `conn` (a refresh): same channel, same segment, not ended.
+  bool Serves(const connect::ClientConn* cc, const Connection& conn) const;
+  // A refresh through the next hop succeeded (called before PublishResult): what was learned
+  // before it is superseded by its reply.
+  void Replied();
+  // The Request result for the connection: becomes the base, and is published (with state DOWN if
+  // the stream already broke or the next hop's DOWN was learned since the reply, so a DOWN between
+  // next and publication — when the store may not hold the connection yet — is never lost).
+  void PublishResult(const Connection& conn, bool create);
+  bool ended() const;
+
+  // From the Channel: the shared stream's event restricted to this connection; the shared stream
+  // ended (UNIMPLEMENTED: unmonitored, otherwise DOWN); the next hop refused the shared selector.
+  void OnShared(const ConnectionEvent& event);
+  void OnSharedEnded(bool unimplemented);
+  // From the Channel at registration: bad news about this id arrived before we registered.
+  void Confirm();
+  // A stream of its own (no segment to share a stream by, or the next hop refused sharing).
+  void StartDedicated();
+
+  void OnStreamEvent(const void* stream, const ConnectionEvent& event) override;
+  void OnStreamDone(const void* stream, const grpc::Status& status, bool got_message) override;
+
+  const std::string& segment_id() const { return selector_.path_segments(0).id(); }
+
+ private:
+  friend class WatchSet;
+  Watch(std::shared_ptr<connect::ClientConn> conn, Connection base,
+        std::shared_ptr<ConnectionStore> store, std::shared_ptr<WatchSet> set);
+  void StartConfirmLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void StartDedicatedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void PublishLocked(std::vector<Connection> changed) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Publishes the base with state DOWN (no-op when it is DOWN already).
+  void PublishDownLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const std::shared_ptr<connect::ClientConn> conn_;
+  const std::shared_ptr<ConnectionStore> store_;
+  const std::shared_ptr<WatchSet> set_;
+  MonitorScopeSelector selector_;  // [{own name, own id}]; set before the watch is shared
+
+  mutable absl::Mutex mu_;
+  std::weak_ptr<Channel> channel_ ABSL_GUARDED_BY(mu_);
+  ConnectionFilter filter_ ABSL_GUARDED_BY(mu_);
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  bool ended_ ABSL_GUARDED_BY(mu_) = false;   // no longer monitored (stream ended)
+  bool broken_ ABSL_GUARDED_BY(mu_) = false;  // ended by a break: published DOWN
+  bool down_ ABSL_GUARDED_BY(mu_) = false;    // the next hop's DOWN, learned since the reply
+  std::shared_ptr<MonitorStream> confirm_ ABSL_GUARDED_BY(mu_);
+  bool recheck_ ABSL_GUARDED_BY(mu_) = false;  // bad news during the confirmation
+  std::shared_ptr<MonitorStream> dedicated_ ABSL_GUARDED_BY(mu_);  // fallback stream
+};
+
+// The watches of one hop over one dialled channel, and their shared stream.
+class Channel : public StreamSink, public std::enable_shared_from_this<Channel> {
+ public:
+  Channel(std::shared_ptr<connect::ClientConn> conn, std::string name, std::weak_ptr<WatchSet> set)
+      : conn_(std::move(conn)), name_(std::move(name)), set_(std::move(set)) {}
+
+  // Under the set's channel lock. False when the channel is already closing (use a new one).
+  // Sets `confirm` when bad news about the watch's id came before it registered, `dedicated` when
+  // the next hop refused the shared selector (the watch needs a stream of its own).
+  bool Add(const std::shared_ptr<Watch>& w, bool& confirm, bool& dedicated);
+  // Unregisters `w` if it is still the watch of its id; the last one closes the shared stream.
+  void Remove(const Watch* w);
+
+  void OnStreamEvent(const void* stream, const ConnectionEvent& event) override;
+  void OnStreamDone(const void* stream, const grpc::Status& status, bool got_message) override;
+
+  const connect::ClientConn* conn() const { return conn_.get(); }
+  const std::string& name() const { return name_; }
+
+ private:
+  // Bad news for unregistered ids kept per channel (the most recent ones).
+  static constexpr size_t kRecentBadNews = 256;
+  const std::shared_ptr<connect::ClientConn> conn_;
+  const std::string name_;
+  const std::weak_ptr<WatchSet> set_;  // the set holds the channel
+
+  absl::Mutex mu_;
+  // By the id of our segment; the raw pointer only identifies (Remove of a replaced watch).
+  absl::flat_hash_map<std::string, std::pair<const Watch*, std::weak_ptr<Watch>>> watches_
+      ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<MonitorStream> shared_ ABSL_GUARDED_BY(mu_);
+  bool fallback_ ABSL_GUARDED_BY(mu_) = false;  // the next hop refused the shared selector
+  bool closing_ ABSL_GUARDED_BY(mu_) = false;
+  std::deque<std::string> recent_bad_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_set<std::string> recent_bad_set_ ABSL_GUARDED_BY(mu_);
+};
+
+// The channels and streams of one monitor client.
+class WatchSet : public std::enable_shared_from_this<WatchSet> {
+ public:
+  // Streams open to next hops (shared, confirmation and fallback streams).
   size_t open() const;
-  // Cancels every open watch and waits (real time, bounded) until their streams are done.
+  // Channels with at least one watch.
+  size_t channels() const;
+  // Cancels every open stream, refuses new ones, and waits (real time, bounded) until they are
+  // done.
   bool CancelAll(absl::Duration timeout);
 
  private:
+  friend class MonitorStream;
   friend class Watch;
-  void Add(Watch* w);
-  void Remove(Watch* w);
-  mutable absl::Mutex mu_;
-  absl::flat_hash_set<Watch*> watches_ ABSL_GUARDED_BY(mu_);
+  friend class Channel;
+  bool Add(MonitorStream* s, std::weak_ptr<MonitorStream> weak);
+  void Remove(MonitorStream* s);
+  // Registers `w` on the channel for (conn, name), created when needed.
+  void Register(const std::shared_ptr<connect::ClientConn>& conn, const std::string& name,
+                const std::shared_ptr<Watch>& w);
+  void Forget(const Channel* c);
+
+  mutable absl::Mutex streams_mu_;
+  bool closed_ ABSL_GUARDED_BY(streams_mu_) = false;
+  absl::flat_hash_map<MonitorStream*, std::weak_ptr<MonitorStream>> streams_
+      ABSL_GUARDED_BY(streams_mu_);
+
+  // Lock order: channels_mu_, then a Channel's mu_, then streams_mu_.
+  mutable absl::Mutex channels_mu_;
+  absl::flat_hash_map<std::pair<const connect::ClientConn*, std::string>, std::shared_ptr<Channel>>
+      channels_ ABSL_GUARDED_BY(channels_mu_);
 };
 
 // What a connection's client metadata holds: cancels the watch when dropped, so a watch never
