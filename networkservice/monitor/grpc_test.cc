@@ -13,6 +13,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "api/path.h"
+#include "core/eventually.h"
 #include "core/grpc_transport.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -41,16 +42,6 @@ size_t ThreadCount() {
   }
   closedir(d);
   return n;
-}
-
-// Bounded real-time wait for a condition that other threads make true.
-bool Eventually(const std::function<bool()>& cond, absl::Duration timeout = absl::Seconds(20)) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (!cond()) {
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  return true;
 }
 
 // A test-only updatepath: own segment per hop, the connection id is the hop's segment id, the
