@@ -1,6 +1,7 @@
 #include "networkservice/connect/channel_pool.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 
 namespace nsm::connect {
 
@@ -14,6 +15,32 @@ ClientConn::ClientConn(std::weak_ptr<ChannelPool> pool, api::NsmUrl url, std::st
 
 ClientConn::~ClientConn() {
   if (auto pool = pool_.lock()) pool->Forget(target_, this);
+}
+
+struct ClientConn::ProbeState {
+  absl::Notification done;
+  ProbeResult result = ProbeResult::kUnknown;  // written before `done` is notified
+};
+
+ClientConn::ProbeResult ClientConn::Probe(absl::Time deadline) {
+  std::shared_ptr<ProbeState> probe;
+  bool mine = false;
+  {
+    absl::MutexLock lock(&probe_mu_);
+    if (probe_ == nullptr || probe_->done.HasBeenNotified()) {
+      probe_ = std::make_shared<ProbeState>();  // a finished probe says nothing about now
+      mine = true;
+    }
+    probe = probe_;
+  }
+  if (!mine) {
+    if (!probe->done.WaitForNotificationWithDeadline(deadline)) return ProbeResult::kUnknown;
+    return probe->result;
+  }
+  auto pool = pool_.lock();
+  probe->result = pool ? pool->ProbeTarget(target_, deadline) : ProbeResult::kUnknown;
+  probe->done.Notify();
+  return probe->result;
 }
 
 std::shared_ptr<ChannelPool> ChannelPool::Create(
@@ -34,19 +61,41 @@ absl::StatusOr<std::shared_ptr<ClientConn>> ChannelPool::Acquire(const api::NsmU
   absl::MutexLock lock(&mu_);
   auto& slot = conns_[*target];
   if (auto existing = slot.lock()) return existing;
+  auto channel = grpc::CreateCustomChannel(*target, credentials_, Arguments());
+  std::shared_ptr<ClientConn> conn(
+      new ClientConn(weak_from_this(), url, *target, std::move(channel)));
+  slot = conn;
+  return conn;
+}
+
+grpc::ChannelArguments ChannelPool::Arguments() const {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
               static_cast<int>(absl::ToInt64Milliseconds(options_.initial_reconnect_backoff)));
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
               static_cast<int>(absl::ToInt64Milliseconds(options_.max_reconnect_backoff)));
-  // A channel of its own: dropping the last holder really closes the transport.
+  // A channel of its own: dropping the last holder really closes the transport (and a probe's
+  // connection attempt is its own, not the shared channel's).
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   if (options_.customize) options_.customize(args);
-  auto channel = grpc::CreateCustomChannel(*target, credentials_, args);
-  std::shared_ptr<ClientConn> conn(
-      new ClientConn(weak_from_this(), url, *target, std::move(channel)));
-  slot = conn;
-  return conn;
+  return args;
+}
+
+ClientConn::ProbeResult ChannelPool::ProbeTarget(const std::string& target,
+                                                 absl::Time deadline) const {
+  auto channel = grpc::CreateCustomChannel(target, credentials_, Arguments());
+  grpc_connectivity_state state = channel->GetState(/*try_to_connect=*/true);
+  // A new channel reaches TRANSIENT_FAILURE only through a failed attempt: no sticky state yet.
+  while (state != GRPC_CHANNEL_READY) {
+    if (state == GRPC_CHANNEL_TRANSIENT_FAILURE || state == GRPC_CHANNEL_SHUTDOWN) {
+      return ClientConn::ProbeResult::kFailed;
+    }
+    if (!channel->WaitForStateChange(state, absl::ToChronoTime(deadline))) {
+      return ClientConn::ProbeResult::kUnknown;
+    }
+    state = channel->GetState(/*try_to_connect=*/true);
+  }
+  return ClientConn::ProbeResult::kConnected;
 }
 
 void ChannelPool::Forget(const std::string& target, const ClientConn* conn) {

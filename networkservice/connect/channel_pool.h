@@ -32,8 +32,17 @@ class ClientConn {
   const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
   NetworkServiceGrpcClient& network_service() { return client_; }
 
+  // Whether a fresh connection to the target succeeds now, tried on a short-lived channel of its
+  // own. A failed shared channel stays in TRANSIENT_FAILURE while gRPC tries again, so its state
+  // cannot tell a refused retry from one still under way; a fresh channel's can (CONNECTING, then
+  // READY or TRANSIENT_FAILURE). Concurrent callers share one probe. kUnknown: no answer by
+  // `deadline` (a peer that neither accepts nor refuses), or the pool is gone.
+  enum class ProbeResult { kConnected, kFailed, kUnknown };
+  ProbeResult Probe(absl::Time deadline);
+
  private:
   friend class ChannelPool;
+  struct ProbeState;
   ClientConn(std::weak_ptr<ChannelPool> pool, api::NsmUrl url, std::string target,
              std::shared_ptr<grpc::Channel> channel);
 
@@ -42,6 +51,8 @@ class ClientConn {
   std::string target_;
   std::shared_ptr<grpc::Channel> channel_;
   NetworkServiceGrpcClient client_;
+  absl::Mutex probe_mu_;
+  std::shared_ptr<ProbeState> probe_ ABSL_GUARDED_BY(probe_mu_);  // the latest probe
 };
 
 // Dial sets this in the context for the rest of the chain and keeps it in the connection's client
@@ -76,6 +87,9 @@ class ChannelPool : public std::enable_shared_from_this<ChannelPool> {
 
  private:
   friend class ClientConn;
+  grpc::ChannelArguments Arguments() const;
+  // One connection attempt on a new channel of its own (ClientConn::Probe).
+  ClientConn::ProbeResult ProbeTarget(const std::string& target, absl::Time deadline) const;
   ChannelPool(std::shared_ptr<grpc::ChannelCredentials> credentials, ChannelOptions options)
       : credentials_(std::move(credentials)), options_(std::move(options)) {}
   void Forget(const std::string& target, const ClientConn* conn);

@@ -255,6 +255,48 @@ class HangingListener {
   int fd_ = -1;
 };
 
+// A failed channel gives no sign that gRPC's next attempt failed too; a probe on a channel of its
+// own does: refused, connected (the peer is back), or no answer from a peer that hangs.
+TEST_F(ConnectTest, ProbeTellsRefusedFromConnectedFromNoAnswer) {
+  auto conn = pool_->Acquire(*api::ParseNsmUrl("unix://" + Path("nse.sock")));
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  EXPECT_EQ((*conn)->Probe(deadline), ClientConn::ProbeResult::kFailed) << "nobody listens";
+  {
+    Remote remote(Path("nse.sock"));
+    EXPECT_EQ((*conn)->Probe(deadline), ClientConn::ProbeResult::kConnected);
+  }
+  std::filesystem::remove(Path("nse.sock"));
+  HangingListener hanging(Path("nse.sock"));
+  EXPECT_EQ((*conn)->Probe(absl::Now() + absl::Milliseconds(100)),
+            ClientConn::ProbeResult::kUnknown);
+  EXPECT_EQ(pool_->size(), 1u) << "probes do not take a place in the pool";
+}
+
+// A hop that stays dead (the heal of many connections after a forwarder died): a Request or a
+// Close through its failed channel is answered by a fresh connection's refusal, not by the end
+// of a grace period.
+TEST_F(ConnectTest, FailedChannelToADeadHopIsAnsweredByAFreshConnection) {
+  auto url = *api::ParseNsmUrl("unix://" + Path("missing.sock"));
+  auto chain = Chain(url, absl::Seconds(30));
+  auto [ctx, cancel] = Context().WithTimeout(absl::Seconds(60));
+  auto others = pool_->Acquire(url);  // the connections still held through the hop keep it open
+  ASSERT_TRUE(others.ok()) << others.status();
+  auto first = Req("c0");
+  ASSERT_FALSE(chain->Request(ctx, first).ok());  // the channel has failed once
+  auto again = Req("c1");
+  auto conn = chain->Request(ctx, again);
+  ASSERT_FALSE(conn.ok());
+  EXPECT_EQ(conn.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(conn.status().message()),
+              HasSubstr("the channel had failed and a fresh connection failed after"));
+  Connection closing = first.connection();
+  absl::Status closed = chain->Close(ctx, closing);
+  EXPECT_THAT(std::string(closed.message()),
+              HasSubstr("the channel had failed and a fresh connection failed after"));
+  EXPECT_EQ(server_md_->size(), 0u) << "the Close still released this hop's state";
+}
+
 TEST_F(ConnectTest, UnreachableUrlFailsWithinTheDialTimeout) {
   HangingListener hanging(Path("missing.sock"));
   auto url = *api::ParseNsmUrl("unix://" + Path("missing.sock"));

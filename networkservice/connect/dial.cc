@@ -38,14 +38,32 @@ absl::Status Dial::WaitReady(const Context& ctx, ClientConn& conn, absl::Duratio
   // the wait at once (refused: waiting the dial timeout would only delay heal).
   bool changed = false;  // a state change seen during this wait: an attempt was made
   // gRPC keeps a failed channel in TRANSIENT_FAILURE while it tries again (sticky), so no state
-  // change tells a waiter that the new attempt failed too: a channel found failed gets a short
-  // grace for the immediate attempt (a restarted peer on this node answers in microseconds, a
-  // remote one keeps connecting in the background for the next attempt), not the dial timeout.
-  const bool failed_before = state == GRPC_CHANNEL_TRANSIENT_FAILURE;
+  // change tells a waiter that the new attempt failed too. A fresh connection on a channel of its
+  // own answers that (ClientConn::Probe): refused → fail now; connected (the peer is back) → wait
+  // for the shared channel like any connecting one; no answer within a short grace (a restarted
+  // peer on this node answers in microseconds, a remote one keeps connecting in the background
+  // for the next attempt) → fail then, not after the dial timeout.
+  bool failed_before = state == GRPC_CHANNEL_TRANSIENT_FAILURE;
   absl::Time give_up = deadline;
   if (failed_before) {
     grpc::experimental::ChannelResetConnectionBackoff(channel.get());
     give_up = std::min(deadline, start + kFailedChannelGrace);
+    switch (conn.Probe(give_up)) {
+      case ClientConn::ProbeResult::kFailed:
+        return absl::UnavailableError(absl::StrCat(
+            "failed to dial ", conn.url().ToString(), " (target ", conn.target(),
+            "): the channel had failed and a fresh connection failed after ",
+            absl::FormatDuration(absl::Now() - start), " (channel TRANSIENT_FAILURE)"));
+      case ClientConn::ProbeResult::kConnected:
+        // The shared channel may have retried before the peer was back: once more, now.
+        grpc::experimental::ChannelResetConnectionBackoff(channel.get());
+        failed_before = false;
+        give_up = deadline;
+        break;
+      case ClientConn::ProbeResult::kUnknown:
+        break;
+    }
+    state = channel->GetState(/*try_to_connect=*/true);
   }
   while (state != GRPC_CHANNEL_READY) {
     if (changed && state == GRPC_CHANNEL_TRANSIENT_FAILURE) {

@@ -19,7 +19,8 @@ struct DialOptions {
 // Request: no client URL in the context → pass-through. Otherwise acquire the pool's connection
 // for the URL (a refresh reuses the one kept in client metadata; when the URL changed, the
 // connection is first closed at the old hop, errors ignored), wait until it is ready (UNAVAILABLE
-// naming the URL on dial timeout or as soon as a connection attempt fails, e.g. refused;
+// naming the URL on dial timeout or as soon as a connection attempt fails, e.g. refused; a channel
+// found failed is answered by a fresh connection's outcome (ClientConn::Probe), within 50 ms;
 // DEADLINE_EXCEEDED when the request deadline ends the wait), put
 // it into the context and client metadata, and call next. A failed first Request releases it.
 // Close: use the kept connection (or the URL in the context), wait as above, call next.Close in

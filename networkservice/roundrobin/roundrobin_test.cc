@@ -1,5 +1,8 @@
 // roundrobin: order across requests, next candidate on failure, the all-failed error naming every
 // candidate, unusable URLs, a request that ends mid-way, missing candidates.
+#include <functional>
+#include <utility>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "networkservice/clienturl/clienturl.h"
@@ -18,6 +21,7 @@ class Endpoints : public NetworkServiceServer {
                                      const ServerNext& next) override {
     const std::string name = request.connection().network_service_endpoint_name();
     tried.push_back(name);
+    if (during) std::exchange(during, nullptr)();
     urls.push_back(clienturl::FromContext(ctx)->ToString());
     if (auto it = failing.find(name); it != failing.end()) return it->second;
     return next.Request(ctx, request);
@@ -27,6 +31,7 @@ class Endpoints : public NetworkServiceServer {
     return next.Close(ctx, conn);
   }
   std::map<std::string, absl::Status> failing;
+  std::function<void()> during;  // run once, inside the next candidate's call
   std::vector<std::string> tried;
   std::vector<std::string> urls;
   int closes = 0;
@@ -88,6 +93,24 @@ TEST_F(RoundRobinTest, FailedCandidateIsSkippedAndCounted) {
   EXPECT_EQ(conn->network_service_endpoint_name(), "nse-b");
   ASSERT_TRUE(Request().ok());  // the counter moved past b: c is next
   EXPECT_EQ(endpoints_->tried, (std::vector<std::string>{"nse-a", "nse-b", "nse-c"}));
+}
+
+// Other requests take turns while one is trying its candidates (heal of many connections at
+// once): it still tries each candidate once, in order from its first turn, and does not give up
+// with a live candidate untried.
+TEST_F(RoundRobinTest, ConcurrentTurnsDoNotMakeARequestSkipACandidate) {
+  endpoints_->failing["nse-a"] = absl::UnavailableError("connection refused");
+  endpoints_->during = [this] {
+    endpoints_->failing.clear();
+    ASSERT_TRUE(Request().ok());  // takes b's turn
+    ASSERT_TRUE(Request().ok());  // takes c's turn
+    endpoints_->failing["nse-a"] = absl::UnavailableError("connection refused");
+  };
+  auto conn = Request();
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  EXPECT_EQ(conn->network_service_endpoint_name(), "nse-b");
+  EXPECT_EQ(endpoints_->tried, (std::vector<std::string>{"nse-a", "nse-b", "nse-c", "nse-b"}))
+      << "nse-a once, then the next candidate after it";
 }
 
 TEST_F(RoundRobinTest, AllFailedNamesEveryCandidate) {

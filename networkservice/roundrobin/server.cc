@@ -39,6 +39,9 @@ absl::StatusOr<Connection> Server::Request(const Context& ctx, NetworkServiceReq
     code = code == absl::StatusCode::kOk || code == s.code() ? s.code()
                                                              : absl::StatusCode::kUnavailable;
   };
+  // The turn taken first decides the order of this request's candidates: concurrent requests
+  // taking turns meanwhile must not make it try one candidate twice and skip another.
+  uint64_t first = 0;
   for (size_t attempt = 0; attempt < endpoints.size(); ++attempt) {
     if (ctx.cancelled()) {
       absl::Status err = ctx.Err();
@@ -48,7 +51,9 @@ absl::StatusOr<Connection> Server::Request(const Context& ctx, NetworkServiceReq
                        endpoints.size(), " candidates: ", err.message(),
                        failures.empty() ? "" : "; tried: ", absl::StrJoin(failures, "; ")));
     }
-    const auto& nse = endpoints[Take(service) % endpoints.size()];
+    const uint64_t turn = Take(service);  // every candidate tried moves the counter on
+    if (attempt == 0) first = turn;
+    const auto& nse = endpoints[(first + attempt) % endpoints.size()];
     auto url = api::ParseNsmUrl(nse.url());
     if (!url.ok()) {
       fail(nse,
