@@ -10,6 +10,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "api/nsm_url.h"
+#include "core/eventually.h"
 #include "core/fake_clock.h"
 #include "core/grpc_transport.h"
 #include "core/token.h"
@@ -27,15 +28,6 @@
 
 namespace nsm::healing::heal {
 namespace {
-
-bool Eventually(const std::function<bool()>& cond, absl::Duration timeout = absl::Seconds(30)) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (!cond()) {
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Milliseconds(2));
-  }
-  return true;
-}
 
 // An NSE process: the endpoint chain with a monitor server, served over gRPC on a unix socket.
 class Nse {

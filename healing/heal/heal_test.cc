@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "api/path.h"
+#include "core/eventually.h"
 #include "core/fake_clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -25,15 +26,6 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-
-bool Eventually(const std::function<bool()>& cond, absl::Duration timeout = absl::Seconds(20)) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (!cond()) {
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Milliseconds(1));
-  }
-  return true;
-}
 
 // A stand-in for nsmgr + forwarders + endpoints: keeps the forwarder and endpoint named in the
 // path (sticky), otherwise picks the first live one; publishes its view of each connection in a
