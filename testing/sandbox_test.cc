@@ -4,6 +4,7 @@
 // ends with nothing left at any hop.
 #include "testing/sandbox.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <thread>
 
@@ -11,7 +12,9 @@
 #include "core/eventually.h"
 #include "core/fake_clock.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
+#include "registry/transport/client.h"
 #include "testing/count_server.h"
 
 namespace nsm::testing {
@@ -61,6 +64,32 @@ NS ServiceWantingForwarders(std::map<std::string, std::string> labels) {
 }
 
 std::string OnlyForwarder(Node& node) { return node.forwarders().begin()->first; }
+
+// Whether `node`'s nsmgr answers a Find for `ns` with its matches. The nsmgr answers from its
+// cache (registry/findcache), which the domain registry's watch updates a moment after `ns` was
+// registered again elsewhere.
+bool NsmgrFinds(Domain& domain, Node& node, const NS& ns) {
+  auto channel = domain.registry_channels()->Get(node.nsmgr().url());
+  if (!channel.ok()) return false;
+  reg::transport::NSRegistryGrpcClient nsmgr(*channel, node.nsmgr().url());
+  ::registry::NetworkServiceQuery query;
+  query.mutable_network_service()->set_name(ns.name());
+  auto [ctx, cancel] = domain.WithTimeout();
+  auto found = BufferedFindStream<::registry::NetworkServiceResponse>::Create(ctx);
+  bool same = false;
+  if (nsmgr.Find(ctx, query, found, {}, {}).ok()) {
+    for (const auto& r : found->Drain()) {
+      const auto& got = r.network_service().matches();
+      same = got.size() == ns.matches().size() &&
+             std::equal(got.begin(), got.end(), ns.matches().begin(),
+                        [](const auto& a, const auto& b) {
+                          return google::protobuf::util::MessageDifferencer::Equals(a, b);
+                        });
+    }
+  }
+  cancel();
+  return same;
+}
 
 template <class T>
 T Must(absl::StatusOr<T> v) {
@@ -244,6 +273,7 @@ TEST_F(SandboxTest, ForwarderIsSelectedByTheServiceMatchLabels) {
 
   // Re-registered with an empty metadata: p2p=true by default.
   ASSERT_TRUE(domain->RegisterNS(ServiceWantingForwarders({})).ok());
+  ASSERT_TRUE(Eventually([&] { return NsmgrFinds(*domain, node, ServiceWantingForwarders({})); }));
   auto p2p = nsc->Request(DefaultRequest(kService));
   ASSERT_TRUE(p2p.ok()) << p2p.status();
   EXPECT_EQ(p2p->path().path_segments(2).name(), "fwd-p2p");
