@@ -119,7 +119,8 @@ absl::StatusOr<std::unique_ptr<Nsmgr>> Nsmgr::Create(Options o) {
 
   // The client chain inside connect, towards the forwarder (nsmgr.md §3.2): no refresh, no heal
   // (the NSC owns both), the forwarder's events relayed into this hop's monitor store.
-  auto channels = connect::ChannelPool::Create(o.credentials->ChannelCredentials());
+  auto channels = connect::ChannelPool::Create(o.credentials->ChannelCredentials(),
+                                               {.clock = o.clock});
   auto client = client::NewClient(
       o.tokens, {.name = m->name_,
                  .dial = connect::NewDial(channels, {.dial_timeout = o.dial_timeout}),

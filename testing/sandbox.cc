@@ -537,6 +537,7 @@ absl::StatusOr<std::unique_ptr<Domain>> Builder::Build() {
   connect::ChannelOptions channel_options;
   channel_options.initial_reconnect_backoff = absl::Milliseconds(20);
   channel_options.max_reconnect_backoff = absl::Milliseconds(200);
+  channel_options.clock = clock_;  // an unused channel lingers on the sandbox's time
   d->channels_ =
       connect::ChannelPool::Create(d->credentials_->ChannelCredentials(), channel_options);
   d->registry_channels_ = std::make_shared<reg::transport::ChannelPool>(d->credentials_);

@@ -1,5 +1,9 @@
 #include "networkservice/connect/channel_pool.h"
 
+#include <vector>
+
+#include "absl/algorithm/container.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 
@@ -13,9 +17,7 @@ ClientConn::ClientConn(std::weak_ptr<ChannelPool> pool, api::NsmUrl url, std::st
       channel_(std::move(channel)),
       client_(channel_) {}
 
-ClientConn::~ClientConn() {
-  if (auto pool = pool_.lock()) pool->Forget(target_, this);
-}
+ClientConn::~ClientConn() = default;
 
 struct ClientConn::ProbeState {
   absl::Notification done;
@@ -43,6 +45,30 @@ ClientConn::ProbeResult ClientConn::Probe(absl::Time deadline) {
   return probe->result;
 }
 
+struct ChannelPool::Lease {
+  std::weak_ptr<ChannelPool> pool;
+  std::shared_ptr<ClientConn> conn;
+  ~Lease() {
+    if (auto p = pool.lock()) {
+      auto closing = p->Released(conn);
+      // `closing` and `conn` drop here, outside the pool's lock.
+    }
+  }
+};
+
+namespace {
+bool Healthy(const ClientConn& conn) {
+  const grpc_connectivity_state state = conn.channel()->GetState(/*try_to_connect=*/false);
+  return state == GRPC_CHANNEL_READY || state == GRPC_CHANNEL_IDLE;
+}
+}  // namespace
+
+ChannelPool::ChannelPool(std::shared_ptr<grpc::ChannelCredentials> credentials,
+                         ChannelOptions options)
+    : credentials_(std::move(credentials)), options_(std::move(options)) {
+  if (!options_.clock) options_.clock = RealClock();
+}
+
 std::shared_ptr<ChannelPool> ChannelPool::Create(
     std::shared_ptr<grpc::ChannelCredentials> credentials, ChannelOptions options) {
   return std::shared_ptr<ChannelPool>(new ChannelPool(std::move(credentials), std::move(options)));
@@ -58,14 +84,77 @@ absl::StatusOr<std::shared_ptr<ClientConn>> ChannelPool::Acquire(const api::NsmU
     return absl::FailedPreconditionError(
         absl::StrCat("cannot dial ", url.ToString(), ": no channel credentials configured"));
   }
+  std::shared_ptr<ClientConn> stale;  // a lingering channel that failed meanwhile: closed unlocked
   absl::MutexLock lock(&mu_);
-  auto& slot = conns_[*target];
-  if (auto existing = slot.lock()) return existing;
+  auto& entry = conns_[*target];
+  if (entry.conn != nullptr) {
+    if (!entry.lease.expired() || Healthy(*entry.conn)) return LeaseLocked(entry);
+    stale = std::move(entry.conn);
+  }
   auto channel = grpc::CreateCustomChannel(*target, credentials_, Arguments());
-  std::shared_ptr<ClientConn> conn(
-      new ClientConn(weak_from_this(), url, *target, std::move(channel)));
-  slot = conn;
-  return conn;
+  entry.conn.reset(new ClientConn(weak_from_this(), url, *target, std::move(channel)));
+  return LeaseLocked(entry);
+}
+
+std::shared_ptr<ClientConn> ChannelPool::LeaseLocked(Entry& entry) {
+  auto lease = entry.lease.lock();
+  if (lease == nullptr) {
+    lease = std::make_shared<Lease>();
+    lease->pool = weak_from_this();
+    lease->conn = entry.conn;
+    entry.lease = lease;
+    entry.idle = false;
+  }
+  // Every holder shares the lease's count and sees the one ClientConn.
+  return std::shared_ptr<ClientConn>(lease, lease->conn.get());
+}
+
+std::shared_ptr<ClientConn> ChannelPool::Released(const std::shared_ptr<ClientConn>& conn) {
+  absl::MutexLock lock(&mu_);
+  auto it = conns_.find(conn->target());
+  // Replaced meanwhile, or leased again between the last holder's drop and this call.
+  if (it == conns_.end() || it->second.conn != conn || !it->second.lease.expired()) return nullptr;
+  if (options_.idle_linger <= absl::ZeroDuration() || !Healthy(*conn)) {
+    auto closing = std::move(it->second.conn);
+    conns_.erase(it);
+    return closing;
+  }
+  it->second.idle = true;
+  it->second.idle_since = options_.clock->Now();
+  ArmSweepLocked();
+  return nullptr;
+}
+
+void ChannelPool::ArmSweepLocked() {
+  absl::Time next = absl::InfiniteFuture();
+  for (const auto& [target, entry] : conns_) {
+    if (entry.idle) next = std::min(next, entry.idle_since + options_.idle_linger);
+  }
+  if (next == sweep_at_) return;
+  sweep_at_ = next;
+  if (next == absl::InfiniteFuture()) {
+    sweep_.reset();
+    return;
+  }
+  sweep_ = options_.clock->At(next, [weak = weak_from_this()] {
+    if (auto pool = weak.lock()) pool->Sweep();
+  });
+}
+
+void ChannelPool::Sweep() {
+  std::vector<std::shared_ptr<ClientConn>> closing;
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = options_.clock->Now();
+  absl::erase_if(conns_, [&](auto& kv) {
+    Entry& entry = kv.second;
+    if (!entry.idle || now < entry.idle_since + options_.idle_linger) return false;
+    closing.push_back(std::move(entry.conn));
+    return true;
+  });
+  sweep_.reset();  // spent (or a newer one: re-armed below either way)
+  sweep_at_ = absl::InfiniteFuture();
+  ArmSweepLocked();
+  // `closing` is declared before the lock: the channels close after it is released.
 }
 
 grpc::ChannelArguments ChannelPool::Arguments() const {
@@ -74,8 +163,8 @@ grpc::ChannelArguments ChannelPool::Arguments() const {
               static_cast<int>(absl::ToInt64Milliseconds(options_.initial_reconnect_backoff)));
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
               static_cast<int>(absl::ToInt64Milliseconds(options_.max_reconnect_backoff)));
-  // A channel of its own: dropping the last holder really closes the transport (and a probe's
-  // connection attempt is its own, not the shared channel's).
+  // A channel of its own: closing it really closes the transport (and a probe's connection attempt
+  // is its own, not the shared channel's).
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   if (options_.customize) options_.customize(args);
   return args;
@@ -98,18 +187,14 @@ ClientConn::ProbeResult ChannelPool::ProbeTarget(const std::string& target,
   return ClientConn::ProbeResult::kConnected;
 }
 
-void ChannelPool::Forget(const std::string& target, const ClientConn* conn) {
-  absl::MutexLock lock(&mu_);
-  auto it = conns_.find(target);
-  if (it == conns_.end()) return;
-  // A newer connection may already sit in the slot (created after this one's count hit zero).
-  auto current = it->second.lock();
-  if (!current || current.get() == conn) conns_.erase(it);
-}
-
 size_t ChannelPool::size() const {
   absl::MutexLock lock(&mu_);
   return conns_.size();
+}
+
+size_t ChannelPool::in_use() const {
+  absl::MutexLock lock(&mu_);
+  return absl::c_count_if(conns_, [](const auto& kv) { return !kv.second.idle; });
 }
 
 }  // namespace nsm::connect

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "core/fake_clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "networkservice/clienturl/clienturl.h"
@@ -165,10 +166,19 @@ TEST_F(ConnectTest, TwoConnectionsToTheSameUrlShareOneChannel) {
   EXPECT_EQ(see_->seen[2], see_->seen[0]);
 
   ASSERT_TRUE(chain->Close(ctx, *c1).ok());
-  EXPECT_EQ(pool_->size(), 1u);  // c2 still uses it
+  EXPECT_EQ(pool_->in_use(), 1u);  // c2 still uses it
   ASSERT_TRUE(chain->Close(ctx, *c2).ok());
-  EXPECT_EQ(pool_->size(), 0u);  // closed when unused
-  EXPECT_EQ(remote.recorder->Closes(), (std::vector<std::string>{"c1", "c2"}));
+  EXPECT_EQ(pool_->in_use(), 0u);  // released
+  EXPECT_EQ(pool_->size(), 1u);    // and lingering for the next connection
+
+  // The next connection to the hop finds the channel open.
+  auto r3 = Req("c3");
+  auto c3 = chain->Request(ctx, r3);
+  ASSERT_TRUE(c3.ok()) << c3.status();
+  EXPECT_EQ(see_->seen.back(), see_->seen[0]);
+  EXPECT_EQ(pool_->size(), 1u);
+  ASSERT_TRUE(chain->Close(ctx, *c3).ok());
+  EXPECT_EQ(remote.recorder->Closes(), (std::vector<std::string>{"c1", "c2", "c3"}));
   EXPECT_EQ(server_md_->size(), 0u);
 }
 
@@ -315,7 +325,7 @@ TEST_F(ConnectTest, UnreachableUrlFailsWithinTheDialTimeout) {
   EXPECT_GE(took, absl::Milliseconds(300));
   EXPECT_LT(took, absl::Seconds(10));  // the dial timeout, not the 60 s request deadline
   EXPECT_EQ(server_md_->size(), 0u);
-  EXPECT_EQ(pool_->size(), 0u);
+  EXPECT_EQ(pool_->size(), 0u);  // a channel still connecting does not linger
 }
 
 TEST_F(ConnectTest, RequestDeadlineEndsTheDialFirst) {
@@ -338,7 +348,7 @@ TEST_F(ConnectTest, WithoutDialTimeoutTheCallFailsFast) {
   auto conn = chain->Request(ctx, req);
   ASSERT_FALSE(conn.ok());
   EXPECT_EQ(conn.status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(pool_->size(), 0u);
+  EXPECT_EQ(pool_->size(), 0u);  // a failed channel does not linger
 }
 
 TEST_F(ConnectTest, CloseWithUnreachableUrlStillReturnsAndCleansUp) {
@@ -358,7 +368,7 @@ TEST_F(ConnectTest, CloseWithUnreachableUrlStillReturnsAndCleansUp) {
   EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
   EXPECT_THAT(s.message(), HasSubstr(url.ToString()));
   EXPECT_EQ(server_md_->size(), 0u);
-  EXPECT_EQ(pool_->size(), 0u);
+  EXPECT_EQ(pool_->in_use(), 0u);
   // Close continued either way: without a connection when the channel already knew the hop was
   // gone, with one when the call itself found the broken socket.
   EXPECT_EQ(see_->seen.size(), 2u);
@@ -381,13 +391,13 @@ TEST_F(ConnectTest, ChangedUrlClosesTheConnectionAtTheOldHop) {
   EXPECT_EQ(a.recorder->Requests(), std::vector<std::string>{"c1"});
   EXPECT_EQ(a.recorder->Closes(), std::vector<std::string>{"c1"});
   EXPECT_EQ(b.recorder->Requests(), std::vector<std::string>{"c1"});
-  EXPECT_EQ(pool_->size(), 1u);  // a's channel was released
+  EXPECT_EQ(pool_->in_use(), 1u);  // a's channel was released
 
   // Close goes where the connection is now, whatever URL the context carries.
   ASSERT_TRUE(chain->Close(clienturl::WithClientUrl(ctx, a.url()), *conn).ok());
   EXPECT_EQ(b.recorder->Closes(), std::vector<std::string>{"c1"});
   EXPECT_EQ(a.recorder->Closes(), std::vector<std::string>{"c1"});
-  EXPECT_EQ(pool_->size(), 0u);
+  EXPECT_EQ(pool_->in_use(), 0u);
 }
 
 TEST_F(ConnectTest, ServerSideFailureClosesTheClientSide) {
@@ -401,7 +411,7 @@ TEST_F(ConnectTest, ServerSideFailureClosesTheClientSide) {
   EXPECT_EQ(conn.status().message(), "sendfd failed");
   EXPECT_EQ(remote.recorder->Closes(), std::vector<std::string>{"c1"});
   EXPECT_EQ(server_md_->size(), 0u);
-  EXPECT_EQ(pool_->size(), 0u);
+  EXPECT_EQ(pool_->in_use(), 0u);
 }
 
 TEST_F(ConnectTest, CloseRunsBothSidesAndCombinesErrors) {
@@ -459,7 +469,7 @@ TEST_F(ConnectTest, PoolWithoutCredentialsRefusesToDial) {
             "cannot dial tcp://127.0.0.1:5001: no channel credentials configured");
 }
 
-TEST_F(ConnectTest, PoolSharesPerTargetAndForgetsUnused) {
+TEST_F(ConnectTest, PoolSharesPerTarget) {
   auto a1 = pool_->Acquire(*api::ParseNsmUrl("unix:///x/a.sock"));
   auto a2 = pool_->Acquire(*api::ParseNsmUrl("unix:///x/a.sock"));
   auto b = pool_->Acquire(*api::ParseNsmUrl("tcp://127.0.0.1:5001"));
@@ -469,12 +479,119 @@ TEST_F(ConnectTest, PoolSharesPerTargetAndForgetsUnused) {
   EXPECT_EQ((*a1)->target(), "unix:/x/a.sock");
   EXPECT_EQ(pool_->size(), 2u);
   a1->reset();
-  EXPECT_EQ(pool_->size(), 2u);
+  EXPECT_EQ(pool_->in_use(), 2u);
   a2->reset();
-  EXPECT_EQ(pool_->size(), 1u);
+  EXPECT_EQ(pool_->in_use(), 1u);
   auto a3 = pool_->Acquire(*api::ParseNsmUrl("unix:///x/a.sock"));
   ASSERT_TRUE(a3.ok());
-  EXPECT_EQ(pool_->size(), 2u);
+  EXPECT_EQ(pool_->in_use(), 2u);
+}
+
+class LingerTest : public ConnectTest {
+ protected:
+  std::shared_ptr<ChannelPool> Pool(absl::Duration linger) {
+    ChannelOptions options;
+    options.idle_linger = linger;
+    options.clock = clock_;
+    return ChannelPool::Create(grpc::InsecureChannelCredentials(), options);
+  }
+  std::shared_ptr<FakeClock> clock_ = FakeClock::Create();
+};
+
+TEST_F(LingerTest, AnUnusedChannelStaysForTheLingerThenCloses) {
+  auto pool = Pool(absl::Seconds(60));
+  const auto url = *api::ParseNsmUrl("unix:///x/a.sock");
+  auto first = pool->Acquire(url);
+  ASSERT_TRUE(first.ok());
+  const ClientConn* conn = first->get();
+  first->reset();
+  EXPECT_EQ(pool->size(), 1u);
+  EXPECT_EQ(pool->in_use(), 0u);
+  EXPECT_EQ(clock_->PendingTimers(), 1u);
+
+  // Taken again within the linger: the same channel, and the linger starts over when it is let go.
+  clock_->Advance(absl::Seconds(59));
+  auto again = pool->Acquire(url);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->get(), conn);
+  EXPECT_EQ(pool->in_use(), 1u);
+  again->reset();
+  clock_->Advance(absl::Seconds(59));
+  EXPECT_EQ(pool->size(), 1u);
+  clock_->Advance(absl::Seconds(1));
+  EXPECT_EQ(pool->size(), 0u);
+  EXPECT_EQ(clock_->PendingTimers(), 0u);
+}
+
+TEST_F(LingerTest, EachTargetLingersFromItsOwnRelease) {
+  auto pool = Pool(absl::Seconds(10));
+  auto a = pool->Acquire(*api::ParseNsmUrl("unix:///x/a.sock"));
+  auto b = pool->Acquire(*api::ParseNsmUrl("unix:///x/b.sock"));
+  ASSERT_TRUE(a.ok() && b.ok());
+  a->reset();
+  clock_->Advance(absl::Seconds(4));
+  b->reset();
+  clock_->Advance(absl::Seconds(6));
+  EXPECT_EQ(pool->size(), 1u);  // a closed, b has 4 s left
+  clock_->Advance(absl::Seconds(4));
+  EXPECT_EQ(pool->size(), 0u);
+  EXPECT_EQ(clock_->PendingTimers(), 0u);
+}
+
+TEST_F(LingerTest, ZeroLingerClosesWithTheLastHolder) {
+  auto pool = Pool(absl::ZeroDuration());
+  auto a = pool->Acquire(*api::ParseNsmUrl("unix:///x/a.sock"));
+  ASSERT_TRUE(a.ok());
+  a->reset();
+  EXPECT_EQ(pool->size(), 0u);
+  EXPECT_EQ(clock_->PendingTimers(), 0u);
+}
+
+// Waits (bounded) until `conn`'s channel has tried to connect and failed.
+bool FailsToConnect(const ClientConn& conn) {
+  auto state = conn.channel()->GetState(/*try_to_connect=*/true);
+  const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(20);
+  while (state != GRPC_CHANNEL_TRANSIENT_FAILURE) {
+    if (!conn.channel()->WaitForStateChange(state, deadline)) return false;
+    state = conn.channel()->GetState(/*try_to_connect=*/true);
+  }
+  return true;
+}
+
+TEST_F(LingerTest, AFailedChannelDoesNotLinger) {
+  auto pool = Pool(absl::Seconds(60));
+  auto a = pool->Acquire(*api::ParseNsmUrl("unix://" + Path("missing.sock")));
+  ASSERT_TRUE(a.ok());
+  ASSERT_TRUE(FailsToConnect(**a));
+  a->reset();
+  EXPECT_EQ(pool->size(), 0u);
+  EXPECT_EQ(clock_->PendingTimers(), 0u);
+}
+
+TEST_F(LingerTest, ALingeringChannelThatFailedIsReplaced) {
+  auto pool = Pool(absl::Seconds(60));
+  auto remote = std::make_unique<Remote>(Path("nse.sock"));
+  const auto url = remote->url();
+  auto a = pool->Acquire(url);
+  ASSERT_TRUE(a.ok());
+  ASSERT_TRUE((*a)->channel()->WaitForConnected(std::chrono::system_clock::now() +
+                                                std::chrono::seconds(20)));
+  const ClientConn* first = a->get();
+  a->reset();
+  ASSERT_EQ(pool->size(), 1u);
+
+  remote.reset();  // the hop goes away while its channel lingers
+  std::filesystem::remove(Path("nse.sock"));
+  auto lingering = pool->Acquire(url);  // still healthy-looking (IDLE) until a connect fails
+  ASSERT_TRUE(lingering.ok());
+  ASSERT_TRUE(FailsToConnect(**lingering));
+  const ClientConn* failed = lingering->get();
+  EXPECT_EQ(failed, first);
+  lingering->reset();  // failed: closed at once
+  EXPECT_EQ(pool->size(), 0u);
+  auto fresh = pool->Acquire(url);
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_EQ(pool->size(), 1u);
 }
 
 }  // namespace

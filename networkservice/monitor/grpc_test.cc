@@ -550,7 +550,7 @@ TEST_F(TwoHopTest, MapsTheNextHopEventsAndReportsDownWhenItDies) {
   EXPECT_EQ(deleted->type(), ConnectionEventType::DELETE);
   EXPECT_EQ(a_store_->size(), 0u);
   // The ended watch drops its channel reference on a pool thread, after it stopped counting.
-  EXPECT_TRUE(Eventually([&] { return pool_->size() == 0; }));
+  EXPECT_TRUE(Eventually([&] { return pool_->in_use() == 0; }));
 }
 
 TEST_F(TwoHopTest, DeleteAtTheNextHopBecomesDown) {
@@ -659,7 +659,7 @@ TEST_F(TwoHopTest, ConnectionsOverOneChannelShareOneStream) {
   EXPECT_EQ(monitor_client_->open_channels(), 0u);
   EXPECT_TRUE(Eventually([&] { return b.monitor_service->open_streams() == 0; }));
   EXPECT_TRUE(Eventually([&] { return monitor_client_->open_streams() == 0; }));
-  EXPECT_TRUE(Eventually([&] { return pool_->size() == 0; }));
+  EXPECT_TRUE(Eventually([&] { return pool_->in_use() == 0; }));
   EXPECT_EQ(DownEvents(*sub), 0);
 }
 

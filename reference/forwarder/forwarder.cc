@@ -34,7 +34,9 @@ absl::StatusOr<Chain> NewServer(const Options& o) {
                : NewInsecureTokenGenerator(o.name, o.max_token_lifetime,
                                            o.clock ? o.clock : RealClock());
   auto channels =
-      o.channels ? o.channels : connect::ChannelPool::Create(o.credentials->ChannelCredentials());
+      o.channels ? o.channels
+                 : connect::ChannelPool::Create(o.credentials->ChannelCredentials(),
+                                                {.clock = o.clock ? o.clock : RealClock()});
   auto pool = o.pool ? o.pool : DefaultThreadPool();
 
   std::vector<std::shared_ptr<NetworkServiceClient>> client_elements = {

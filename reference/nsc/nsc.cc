@@ -24,7 +24,8 @@ absl::StatusOr<std::shared_ptr<client::Client>> NewClient(const Options& o) {
       o.tokens ? o.tokens
                : NewInsecureTokenGenerator(o.name, o.max_token_lifetime,
                                            o.clock ? o.clock : RealClock());
-  auto channels = connect::ChannelPool::Create(o.credentials->ChannelCredentials());
+  auto channels = connect::ChannelPool::Create(o.credentials->ChannelCredentials(),
+                                               {.clock = o.clock ? o.clock : RealClock()});
   return client::NewClient(tokens,
                            {.name = o.name,
                             .refresh = o.refresh,
