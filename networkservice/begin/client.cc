@@ -40,15 +40,16 @@ absl::StatusOr<Connection> Client::Request(const Context& ctx, NetworkServiceReq
                                            const ClientNext& next, const CallOptions& opts) {
   return table_->Request(ctx, request, Through(next, opts),
                          [](const internal::Factory& f, NetworkServiceRequest& req) {
-                           const Connection& stored = f.request->connection();
-                           *req.mutable_connection() = MergeConnection(
-                               f.returned ? *f.returned : stored, req.connection(), stored);
+                           const NetworkServiceRequest last = f.request->Unpack();
+                           const Connection& stored = last.connection();
+                           *req.mutable_connection() =
+                               MergeConnection(f.returned ? f.returned->Unpack() : stored,
+                                               req.connection(), stored);
                            // A refresh with the connection alone keeps the mechanisms offered
                            // before: heal replays this request, and a reselect (no mechanism
                            // chosen) needs something to negotiate.
                            if (req.mechanism_preferences().empty()) {
-                             *req.mutable_mechanism_preferences() =
-                                 f.request->mechanism_preferences();
+                             *req.mutable_mechanism_preferences() = last.mechanism_preferences();
                            }
                          });
 }

@@ -20,7 +20,7 @@ std::shared_ptr<Completion> Factory::Request(EventOptions opts) {
     auto [ctx, cancel] = self->ctx_factory.Make();
     Context event_ctx = ctx.WithValue<EventFactory>(kEventFactoryKey, self);
     if (opts.decorate) event_ctx = opts.decorate(event_ctx);
-    NetworkServiceRequest req = *self->request;
+    NetworkServiceRequest req = self->request->Unpack();
     if (opts.reselect) {
       Connection old = req.connection();
       (void)self->downstream.close(event_ctx, old);
@@ -30,7 +30,7 @@ std::shared_ptr<Completion> Factory::Request(EventOptions opts) {
     auto result = self->downstream.request(event_ctx, req);
     if (result.ok()) {
       *req.mutable_connection() = *result;
-      self->request = std::move(req);
+      self->request = Packed<NetworkServiceRequest>(req);
     }
     cancel();
     done->Set(result.status());
@@ -50,7 +50,7 @@ std::shared_ptr<Completion> Factory::Close(EventOptions opts) {
       return;
     }
     auto [ctx, cancel] = self->ctx_factory.Make();
-    Connection conn = self->request->connection();
+    Connection conn = self->request->Unpack().connection();
     Context event_ctx = ctx.WithValue<EventFactory>(kEventFactoryKey, self);
     if (opts.decorate) event_ctx = opts.decorate(event_ctx);
     absl::Status s = self->downstream.close(event_ctx, conn);
@@ -126,10 +126,10 @@ absl::StatusOr<Connection> FactoryTable::Request(
       }
       NetworkServiceRequest stored = request;
       *stored.mutable_connection() = *result;
-      factory->request = std::move(stored);
+      factory->request = Packed<NetworkServiceRequest>(stored);
       factory->downstream = downstream;
       factory->ctx_factory = std::move(postponed);
-      if (merge) factory->returned = *result;
+      if (merge) factory->returned = Packed<Connection>(*result);
       factory->state = Factory::State::kEstablished;
     });
     if (!stale) return result;
@@ -174,7 +174,7 @@ absl::Status FactoryTable::Close(const Context& ctx, const Connection& conn, Dow
     if (factory->state != Factory::State::kEstablished || !factory->request) return;
     if (Lookup(conn.id()) != factory) return;
     // Close what we last returned, not what the caller sent (chain-model.md §3.4).
-    Connection stored = factory->request->connection();
+    Connection stored = factory->request->Unpack().connection();
     status = downstream.close(ctx.WithValue<EventFactory>(kEventFactoryKey, factory), stored);
     factory->state = Factory::State::kClosed;
     factory->request.reset();

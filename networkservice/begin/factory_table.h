@@ -9,6 +9,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "core/executor.h"
+#include "core/packed.h"
 #include "core/networkservice.h"
 #include "networkservice/begin/event_factory.h"
 
@@ -35,11 +36,12 @@ class Factory : public EventFactory, public std::enable_shared_from_this<Factory
   // The following run on the executor (one at a time per connection).
   SerialExecutor& executor() { return executor_; }
   State state = State::kZero;
-  std::optional<NetworkServiceRequest> request;  // last successful, connection = returned one
+  // Held per connection for its whole life, read back only by events and refreshes: packed.
+  std::optional<Packed<NetworkServiceRequest>> request;  // last successful, connection = returned
   Downstream downstream;                         // rest of the chain after begin
   PostponedContext ctx_factory;                  // values of the last successful request
   // begin client: what the last outside Request returned to its caller, the baseline of its edits.
-  std::optional<Connection> returned;
+  std::optional<Packed<Connection>> returned;
   const std::string& id() const { return id_; }
   void Forget();  // drop from the table if still the current factory for the id
 

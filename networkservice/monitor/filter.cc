@@ -1,15 +1,23 @@
 #include "networkservice/monitor/filter.h"
 
+#include <optional>
+
 #include "google/protobuf/util/message_differencer.h"
 
 namespace nsm::monitor {
 
+void ConnectionFilter::Rebase(const ::connection::Connection& base) {
+  id_ = base.id();
+  index_ = base.path().index();
+  state_ = base.state();
+  base_ = Packed<::connection::Connection>(base);
+}
+
 bool ConnectionFilter::IsOurs(const ::connection::Connection& x) const {
-  const uint32_t i = base_.path().index();
   const auto& segments = x.path().path_segments();
-  if (segments.size() < static_cast<int>(i) + 1) return false;
-  if (segments[static_cast<int>(i)].id() != base_.id()) return false;
-  return x.path().index() == i || x.path().index() == i + 1;
+  if (segments.size() < static_cast<int>(index_) + 1) return false;
+  if (segments[static_cast<int>(index_)].id() != id_) return false;
+  return x.path().index() == index_ || x.path().index() == index_ + 1;
 }
 
 const ::connection::Connection* ConnectionFilter::Ours(
@@ -23,21 +31,23 @@ const ::connection::Connection* ConnectionFilter::Ours(
 std::vector<::connection::Connection> ConnectionFilter::Apply(
     const ::connection::ConnectionEvent& event) {
   std::vector<::connection::Connection> out;
+  std::optional<::connection::Connection> base;  // unpacked once, when an event is ours
   const bool deleted = event.type() == ::connection::ConnectionEventType::DELETE;
   for (const auto& [key, x] : event.connections()) {
     if (!IsOurs(x)) continue;
-    const uint32_t i = base_.path().index();
-    ::connection::Connection mapped = base_;
+    if (!base) base = base_.Unpack();
+    ::connection::Connection mapped = *base;
     *mapped.mutable_path() = x.path();
-    mapped.mutable_path()->set_index(i);
+    mapped.mutable_path()->set_index(index_);
     if (x.has_context()) {
       *mapped.mutable_context() = x.context();
     } else {
       mapped.clear_context();
     }
     mapped.set_state(deleted ? ::connection::State::DOWN : x.state());
-    if (google::protobuf::util::MessageDifferencer::Equals(mapped, base_)) continue;
-    base_ = mapped;
+    if (google::protobuf::util::MessageDifferencer::Equals(mapped, *base)) continue;
+    Rebase(mapped);
+    base = mapped;
     out.push_back(std::move(mapped));
   }
   return out;

@@ -5,13 +5,14 @@
 #include <vector>
 
 #include "connection.pb.h"
+#include "core/packed.h"
 
 namespace nsm::monitor {
 
 class ConnectionFilter {
  public:
   // `base` is this hop's connection in its own view (id = own segment id, path.index = own index).
-  explicit ConnectionFilter(::connection::Connection base) : base_(std::move(base)) {}
+  explicit ConnectionFilter(const ::connection::Connection& base) { Rebase(base); }
 
   // For each connection x of `event` (state DOWN when the event is a DELETE) that is ours — x has
   // our segment id at our index and x.path.index is our index or the next — builds our connection
@@ -22,12 +23,17 @@ class ConnectionFilter {
   // The first connection of `event` that is ours (as Apply decides), or null.
   const ::connection::Connection* Ours(const ::connection::ConnectionEvent& event) const;
 
-  const ::connection::Connection& base() const { return base_; }
-  void Rebase(::connection::Connection base) { base_ = std::move(base); }
+  // The base is kept packed (one per watched connection): base() unpacks a copy.
+  ::connection::Connection base() const { return base_.Unpack(); }
+  ::connection::State base_state() const { return state_; }
+  void Rebase(const ::connection::Connection& base);
 
  private:
   bool IsOurs(const ::connection::Connection& x) const;
-  ::connection::Connection base_;
+  std::string id_;
+  uint32_t index_ = 0;
+  ::connection::State state_ = ::connection::State::UP;
+  Packed<::connection::Connection> base_;
 };
 
 }  // namespace nsm::monitor

@@ -137,10 +137,10 @@ absl::Status ConnectionStore::PublishLocked(const ConnectionEvent& event, bool o
         (only_present || event.type() == ConnectionEventType::DELETE)) {
       continue;
     }
-    if (stored != connections_.end()) Unindex(stored->second);
+    if (stored != connections_.end()) Unindex(stored->second.Unpack());
     if (event.type() == ConnectionEventType::UPDATE) {
       Index(conn);
-      connections_[key] = conn;
+      connections_[key] = Packed<Connection>(conn);
     } else if (stored != connections_.end()) {
       connections_.erase(stored);
     }
@@ -215,7 +215,7 @@ std::optional<Connection> ConnectionStore::Get(const std::string& id) const {
   absl::MutexLock lock(&mu_);
   auto it = connections_.find(id);
   if (it == connections_.end()) return std::nullopt;
-  return it->second;
+  return it->second.Unpack();
 }
 
 size_t ConnectionStore::size() const {
@@ -244,9 +244,9 @@ std::shared_ptr<Subscription> ConnectionStore::Subscribe(const MonitorScopeSelec
       };
       const std::string key = IndexKey(selector);
       if (key.empty()) {
-        for (const auto& [id, conn] : connections_) add(conn);
+        for (const auto& [id, conn] : connections_) add(conn.Unpack());
       } else if (auto it = by_segment_id_.find(key); it != by_segment_id_.end()) {
-        for (const auto& id : it->second) add(connections_.at(id));
+        for (const auto& id : it->second) add(connections_.at(id).Unpack());
       }
       sub->Offer(std::move(initial));
       (key.empty() ? unindexed_ : by_first_id_[key]).emplace(sub.get(), sub);

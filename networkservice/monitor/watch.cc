@@ -115,16 +115,14 @@ std::shared_ptr<Watch> Watch::Start(std::shared_ptr<connect::ClientConn> conn, C
                                     std::shared_ptr<WatchSet> set) {
   const auto* own = api::CurrentSegment(base);
   const std::string name = own != nullptr ? own->name() : "";
+  MonitorScopeSelector selector;
+  auto* seg = selector.add_path_segments();
+  seg->set_name(name);
+  seg->set_id(own != nullptr ? own->id() : base.id());
   std::shared_ptr<Watch> w(new Watch(conn, std::move(base), std::move(store), set));
   {
     absl::MutexLock lock(&w->mu_);
-    auto* seg = w->selector_.add_path_segments();
-    if (const auto* own = api::CurrentSegment(w->filter_.base())) {
-      seg->set_name(own->name());
-      seg->set_id(own->id());
-    } else {
-      seg->set_id(w->filter_.base().id());
-    }
+    w->selector_ = std::move(selector);
   }
   if (name.empty() || w->segment_id().empty()) {
     w->StartDedicated();  // nothing to route a shared stream's events by
@@ -182,7 +180,7 @@ void Watch::PublishResult(const Connection& conn, bool create) {
 
 void Watch::PublishLocked(std::vector<Connection> changed) {
   if (changed.empty()) return;
-  down_ = filter_.base().state() == ::connection::State::DOWN;
+  down_ = filter_.base_state() == ::connection::State::DOWN;
   ConnectionEvent out;
   out.set_type(ConnectionEventType::UPDATE);
   for (auto& c : changed) (*out.mutable_connections())[c.id()] = std::move(c);
@@ -190,7 +188,7 @@ void Watch::PublishLocked(std::vector<Connection> changed) {
 }
 
 void Watch::PublishDownLocked() {
-  if (filter_.base().state() == ::connection::State::DOWN) return;
+  if (filter_.base_state() == ::connection::State::DOWN) return;
   Connection down = filter_.base();
   down.set_state(::connection::State::DOWN);
   filter_.Rebase(down);
@@ -221,7 +219,7 @@ void Watch::OnShared(const ConnectionEvent& event) {
     PublishLocked(filter_.Apply(event));
     return;
   }
-  if (filter_.base().state() == ::connection::State::DOWN) return;  // said already
+  if (filter_.base_state() == ::connection::State::DOWN) return;  // said already
   if (confirm_) {
     recheck_ = true;  // the confirmation under way may predate this event
     return;
