@@ -9,8 +9,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "core/executor.h"
-#include "core/packed.h"
 #include "core/networkservice.h"
+#include "core/packed.h"
 #include "networkservice/begin/event_factory.h"
 
 namespace nsm::begin::internal {
@@ -38,8 +38,8 @@ class Factory : public EventFactory, public std::enable_shared_from_this<Factory
   State state = State::kZero;
   // Held per connection for its whole life, read back only by events and refreshes: packed.
   std::optional<Packed<NetworkServiceRequest>> request;  // last successful, connection = returned
-  Downstream downstream;                         // rest of the chain after begin
-  PostponedContext ctx_factory;                  // values of the last successful request
+  Downstream downstream;                                 // rest of the chain after begin
+  PostponedContext ctx_factory;                          // values of the last successful request
   // begin client: what the last outside Request returned to its caller, the baseline of its edits.
   std::optional<Packed<Connection>> returned;
   const std::string& id() const { return id_; }
