@@ -183,8 +183,11 @@ absl::Status RunBaselineBench(const Env& env, const LoadSettings& load, Report& 
   }
 
   absl::SleepFor(absl::Milliseconds(300));
-  report.Add(section, "hop_rss_idle_kb", static_cast<double>(ReadProc(hops[0]->pid()).rss_kb), "kB",
+  const ProcSample idle_hop = ReadProc(hops[0]->pid());
+  report.Add(section, "hop_rss_idle_kb", static_cast<double>(idle_hop.rss_kb), "kB",
              "RSS of an idle no-op gRPC hop process (the floor)", Better::kLower);
+  report.Add(section, "hop_anon_idle_kb", static_cast<double>(idle_hop.anon_kb), "kB",
+             "of which private (RssAnon)", Better::kLower);
   std::vector<std::unique_ptr<::networkservice::NetworkService::Stub>> stubs;
   for (int w = 0; w < std::max(1, load.workers); ++w) {
     stubs.push_back(::networkservice::NetworkService::NewStub(OwnChannel(urls[0])));

@@ -84,6 +84,7 @@ ProcSample ReadProc(pid_t pid) {
   const std::string stat = Slurp(base + "/stat");
   if (status.empty() || stat.empty()) return s;
   s.rss_kb = StatusField(status, "VmRSS");
+  s.anon_kb = StatusField(status, "RssAnon");
   s.hwm_kb = StatusField(status, "VmHWM");
   s.threads = static_cast<int>(StatusField(status, "Threads"));
   std::error_code ec;

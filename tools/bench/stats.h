@@ -43,6 +43,7 @@ LatencySummary Summarize(std::vector<double> us);
 struct ProcSample {
   bool ok = false;
   int64_t rss_kb = 0;        // VmRSS
+  int64_t anon_kb = 0;       // RssAnon: the process's own pages (VmRSS less shared library files)
   int64_t hwm_kb = 0;        // VmHWM (peak RSS)
   double cpu_s = 0;          // utime + stime
   int threads = 0;           // Threads
