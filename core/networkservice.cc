@@ -1,6 +1,22 @@
 #include "core/networkservice.h"
 
+#include "absl/strings/cord.h"
+
 namespace nsm {
+
+namespace {
+constexpr absl::string_view kNextHopUnreachable = "type.nsm-cpp/next-hop-unreachable";
+}  // namespace
+
+absl::Status MarkNextHopUnreachable(absl::Status s) {
+  if (!s.ok()) s.SetPayload(kNextHopUnreachable, absl::Cord());
+  return s;
+}
+
+bool IsNextHopUnreachable(const absl::Status& s) {
+  return !s.ok() && s.GetPayload(kNextHopUnreachable).has_value();
+}
+
 namespace {
 
 absl::Status ChainGone() { return absl::UnavailableError("chain has been shut down"); }

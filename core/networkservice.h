@@ -29,6 +29,14 @@ struct CallOptions {
   std::vector<std::function<void(grpc::ClientContext&)>> apply;
 };
 
+// An error saying that the next hop could not be reached at all (dial: refused, or no connection
+// within the dial timeout), as opposed to one the next hop answered with, which may come from
+// further down the path (its own next hop). Selection elements demote only unreachable hops
+// (forwarder_select). The mark is a payload of the status: it never crosses gRPC, so a status
+// received from a peer does not carry it.
+absl::Status MarkNextHopUnreachable(absl::Status s);
+bool IsNextHopUnreachable(const absl::Status& s);
+
 class ServerNext;
 class ClientNext;
 

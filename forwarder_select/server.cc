@@ -195,10 +195,10 @@ absl::StatusOr<Connection> Server::Select(const Context& ctx, NetworkServiceRequ
 
 void Server::MarkUnreachable(const std::string& name, const absl::Status& s, absl::Time now) {
   if (options_.unreachable_last_for <= absl::ZeroDuration()) return;
-  if (s.code() != absl::StatusCode::kUnavailable &&
-      s.code() != absl::StatusCode::kDeadlineExceeded) {
-    return;
-  }
+  // Only a forwarder that could not be reached: an UNAVAILABLE it answered with may be its next
+  // hop's (an NSE gone), and demoting a working forwarder for that would send the next requests
+  // to worse ones. A DEADLINE_EXCEEDED (a forwarder that accepts but does not answer) counts.
+  if (!IsNextHopUnreachable(s) && s.code() != absl::StatusCode::kDeadlineExceeded) return;
   absl::MutexLock lock(&mu_);
   if (unreachable_.size() >= kMaxUnreachable && !unreachable_.contains(name)) {
     auto oldest =

@@ -22,9 +22,10 @@ struct Options {
   std::string forwarder_service_name = "forwarder";
   // The order among qualifying forwarders; null = RegistrationOrder.
   std::shared_ptr<Policy> policy = nullptr;
-  // A forwarder that could not be reached (UNAVAILABLE, DEADLINE_EXCEEDED) is tried after the
-  // others for this long: a killed forwarder stays registered until its registration expires, and
-  // heal should not wait for its dial timeout again on every reselect. Zero: off.
+  // A forwarder that could not be reached (dial failed: IsNextHopUnreachable; or
+  // DEADLINE_EXCEEDED) is tried after the others for this long: a killed forwarder stays registered
+  // until its registration expires, and heal should not wait for its dial timeout again on every
+  // reselect. An UNAVAILABLE the forwarder answered with (its NSE gone) does not count. Zero: off.
   absl::Duration unreachable_last_for = absl::Seconds(10);
 };
 

@@ -258,7 +258,8 @@ TEST_F(ForwarderSelectTest, FailsOverAndNamesEveryFailure) {
   (*(*bad.mutable_network_service_labels())["forwarder"].mutable_labels())["p2p"] = "true";
   ASSERT_TRUE(registrations_->Register(ctx_, bad, {}).ok());
   SetService({});
-  forwarders_->failing["fwd-a"] = absl::UnavailableError("connection refused");
+  forwarders_->failing["fwd-a"] =
+      MarkNextHopUnreachable(absl::UnavailableError("connection refused"));
   ASSERT_TRUE(Request("conn-1").ok());
   EXPECT_THAT(forwarders_->tried, ElementsAre("fwd-a", "fwd-b"));
   EXPECT_EQ(SelectedForwarder(*forwarders_->md), "fwd-b");
@@ -310,7 +311,8 @@ TEST_F(ForwarderSelectTest, FailedRefreshClearsTheStoredForwarder) {
   AddForwarder("fwd-b");
   SetService({});
   ASSERT_TRUE(Request("conn-1").ok());
-  forwarders_->failing["fwd-a"] = absl::UnavailableError("forwarder restarted");
+  forwarders_->failing["fwd-a"] =
+      MarkNextHopUnreachable(absl::UnavailableError("forwarder restarted"));
   auto conn = Request("conn-1");
   EXPECT_EQ(conn.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(conn.status().message(),
@@ -329,7 +331,8 @@ TEST_F(ForwarderSelectTest, UnreachableForwardersGoLastForAWhile) {
   AddForwarder("fwd-b");
   AddForwarder("fwd-c");
   SetService({});
-  forwarders_->failing["fwd-a"] = absl::UnavailableError("connection refused");
+  forwarders_->failing["fwd-a"] =
+      MarkNextHopUnreachable(absl::UnavailableError("connection refused"));
   forwarders_->failing["fwd-b"] = absl::PermissionDeniedError("policy");  // reachable: no mark
   ASSERT_TRUE(Request("conn-1").ok());
   EXPECT_THAT(forwarders_->tried, ElementsAre("fwd-a", "fwd-b", "fwd-c"));
@@ -352,6 +355,21 @@ TEST_F(ForwarderSelectTest, UnreachableForwardersGoLastForAWhile) {
   forwarders_->tried.clear();
   ASSERT_TRUE(Request("conn-5").ok());
   EXPECT_THAT(forwarders_->tried, ElementsAre("fwd-a")) << "off";
+}
+
+TEST_F(ForwarderSelectTest, AnUnavailableTheForwarderAnsweredDoesNotDemoteIt) {
+  AddForwarder("fwd-a");
+  AddForwarder("fwd-b");
+  SetService({});
+  // fwd-a was reached and answered UNAVAILABLE: its NSE is gone, fwd-a itself works.
+  forwarders_->failing["fwd-a"] = absl::UnavailableError("failed to dial the NSE: refused");
+  ASSERT_TRUE(Request("conn-1").ok());
+  EXPECT_THAT(forwarders_->tried, ElementsAre("fwd-a", "fwd-b"));
+
+  forwarders_->failing.clear();
+  forwarders_->tried.clear();
+  ASSERT_TRUE(Request("conn-2").ok());
+  EXPECT_THAT(forwarders_->tried, ElementsAre("fwd-a")) << "still first";
 }
 
 TEST_F(ForwarderSelectTest, StoredForwarderGoneSelectsAgain) {

@@ -37,6 +37,7 @@ class Recorder : public NetworkServiceServer {
                                      const ServerNext& next) override {
     absl::MutexLock lock(&mu_);
     requests.push_back(request.connection().id());
+    if (!request_error.ok()) return request_error;
     return next.Request(ctx, request);
   }
   absl::Status Close(const Context& ctx, Connection& conn, const ServerNext& next) override {
@@ -57,6 +58,7 @@ class Recorder : public NetworkServiceServer {
   std::vector<std::string> requests;
   std::vector<std::string> closes;
   absl::Status close_error;
+  absl::Status request_error;
 };
 
 // A NetworkService gRPC server on a unix socket.
@@ -192,6 +194,7 @@ TEST_F(ConnectTest, RefusedConnectionFailsWithoutWaitingTheDialTimeout) {
     auto conn = chain->Request(ctx, req);
     ASSERT_FALSE(conn.ok());
     EXPECT_EQ(conn.status().code(), absl::StatusCode::kUnavailable);
+    EXPECT_TRUE(IsNextHopUnreachable(conn.status())) << "selection may demote this hop";
     EXPECT_THAT(std::string(conn.status().message()),
                 StartsWith("failed to dial " + url.ToString() +
                            " (target unix:" + Path("missing.sock") + "): "));
@@ -322,6 +325,7 @@ TEST_F(ConnectTest, UnreachableUrlFailsWithinTheDialTimeout) {
       std::string(conn.status().message()),
       StartsWith("failed to dial " + url.ToString() + " (target unix:" + Path("missing.sock") +
                  "): not connected within the dial timeout of 300ms"));
+  EXPECT_TRUE(IsNextHopUnreachable(conn.status()));
   EXPECT_GE(took, absl::Milliseconds(300));
   EXPECT_LT(took, absl::Seconds(10));  // the dial timeout, not the 60 s request deadline
   EXPECT_EQ(server_md_->size(), 0u);
@@ -337,6 +341,7 @@ TEST_F(ConnectTest, RequestDeadlineEndsTheDialFirst) {
   auto conn = chain->Request(ctx, req);
   ASSERT_FALSE(conn.ok());
   EXPECT_EQ(conn.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_FALSE(IsNextHopUnreachable(conn.status())) << "the caller's deadline, not the hop";
   EXPECT_THAT(std::string(conn.status().message()), StartsWith("dialing " + url.ToString() + ": "));
 }
 
@@ -436,6 +441,19 @@ TEST_F(ConnectTest, CloseRunsBothSidesAndCombinesErrors) {
   EXPECT_EQ(s.message(),
             "sendfd close failed; closing the next hop also failed: NOT_FOUND: no such "
             "connection c1");
+}
+
+TEST_F(ConnectTest, AnUnavailableTheNextHopAnsweredIsNotMarkedUnreachable) {
+  Remote remote(Path("nse.sock"));
+  remote.recorder->request_error = absl::UnavailableError("its own next hop is gone");
+  auto chain = Chain(remote.url(), absl::Seconds(5));
+  auto [ctx, cancel] = Context().WithTimeout(absl::Seconds(20));
+  auto req = Req("c1");
+  auto conn = chain->Request(ctx, req);
+  ASSERT_FALSE(conn.ok());
+  EXPECT_EQ(conn.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(conn.status().message()), HasSubstr("its own next hop is gone"));
+  EXPECT_FALSE(IsNextHopUnreachable(conn.status()));
 }
 
 TEST_F(ConnectTest, NoUrlMeansNoNextHop) {

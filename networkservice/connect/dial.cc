@@ -50,10 +50,10 @@ absl::Status Dial::WaitReady(const Context& ctx, ClientConn& conn, absl::Duratio
     give_up = std::min(deadline, start + kFailedChannelGrace);
     switch (conn.Probe(give_up)) {
       case ClientConn::ProbeResult::kFailed:
-        return absl::UnavailableError(absl::StrCat(
+        return MarkNextHopUnreachable(absl::UnavailableError(absl::StrCat(
             "failed to dial ", conn.url().ToString(), " (target ", conn.target(),
             "): the channel had failed and a fresh connection failed after ",
-            absl::FormatDuration(absl::Now() - start), " (channel TRANSIENT_FAILURE)"));
+            absl::FormatDuration(absl::Now() - start), " (channel TRANSIENT_FAILURE)")));
       case ClientConn::ProbeResult::kConnected:
         // The shared channel may have retried before the peer was back: once more, now.
         grpc::experimental::ChannelResetConnectionBackoff(channel.get());
@@ -67,10 +67,10 @@ absl::Status Dial::WaitReady(const Context& ctx, ClientConn& conn, absl::Duratio
   }
   while (state != GRPC_CHANNEL_READY) {
     if (changed && state == GRPC_CHANNEL_TRANSIENT_FAILURE) {
-      return absl::UnavailableError(
+      return MarkNextHopUnreachable(absl::UnavailableError(
           absl::StrCat("failed to dial ", conn.url().ToString(), " (target ", conn.target(),
                        "): connection failed after ", absl::FormatDuration(absl::Now() - start),
-                       " (channel TRANSIENT_FAILURE)"));
+                       " (channel TRANSIENT_FAILURE)")));
     }
     if (ctx.cancelled()) {
       absl::Status err = ctx.Err();
@@ -83,10 +83,10 @@ absl::Status Dial::WaitReady(const Context& ctx, ClientConn& conn, absl::Duratio
     // real attempt, which gets the whole dial timeout.
     if (failed_before && !changed && state == GRPC_CHANNEL_TRANSIENT_FAILURE && now >= give_up &&
         now < deadline) {
-      return absl::UnavailableError(
+      return MarkNextHopUnreachable(absl::UnavailableError(
           absl::StrCat("failed to dial ", conn.url().ToString(), " (target ", conn.target(),
                        "): the last connection attempt failed and another did not succeed within ",
-                       absl::FormatDuration(kFailedChannelGrace), " (channel TRANSIENT_FAILURE)"));
+                       absl::FormatDuration(kFailedChannelGrace), " (channel TRANSIENT_FAILURE)")));
     }
     if (now >= deadline) {
       if (by_deadline) {
@@ -94,10 +94,10 @@ absl::Status Dial::WaitReady(const Context& ctx, ClientConn& conn, absl::Duratio
             "dialing ", conn.url().ToString(), ": request deadline reached after ",
             absl::FormatDuration(now - start), " (channel ", ConnectivityStateName(state), ")"));
       }
-      return absl::UnavailableError(absl::StrCat(
+      return MarkNextHopUnreachable(absl::UnavailableError(absl::StrCat(
           "failed to dial ", conn.url().ToString(), " (target ", conn.target(),
           "): not connected within the dial timeout of ", absl::FormatDuration(timeout),
-          " (channel ", ConnectivityStateName(state), ")"));
+          " (channel ", ConnectivityStateName(state), ")")));
     }
     const absl::Time wake = failed_before && !changed && now < give_up ? give_up : deadline;
     changed |=
