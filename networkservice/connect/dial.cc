@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "core/grpc_transport.h"
 #include "networkservice/clienturl/clienturl.h"
 #include "networkservice/metadata/metadata.h"
@@ -33,6 +34,11 @@ absl::Status Dial::WaitReady(const Context& ctx, ClientConn& conn, absl::Duratio
   }
   const absl::Time start = absl::Now();
   const absl::Time deadline = start + bound;
+  // Dial failures say the hop could not be reached (forwarder_select demotes only those).
+  auto unreachable = [&](absl::string_view why) {
+    return MarkNextHopUnreachable(absl::UnavailableError(absl::StrCat(
+        "failed to dial ", conn.url().ToString(), " (target ", conn.target(), "): ", why)));
+  };
   // A channel still waiting out gRPC's reconnect backoff from an earlier failure tries again now
   // (the peer may have restarted); a connection attempt made during this wait that fails ends
   // the wait at once (refused: waiting the dial timeout would only delay heal).
@@ -50,10 +56,9 @@ absl::Status Dial::WaitReady(const Context& ctx, ClientConn& conn, absl::Duratio
     give_up = std::min(deadline, start + kFailedChannelGrace);
     switch (conn.Probe(give_up)) {
       case ClientConn::ProbeResult::kFailed:
-        return MarkNextHopUnreachable(absl::UnavailableError(absl::StrCat(
-            "failed to dial ", conn.url().ToString(), " (target ", conn.target(),
-            "): the channel had failed and a fresh connection failed after ",
-            absl::FormatDuration(absl::Now() - start), " (channel TRANSIENT_FAILURE)")));
+        return unreachable(absl::StrCat(
+            "the channel had failed and a fresh connection failed after ",
+            absl::FormatDuration(absl::Now() - start), " (channel TRANSIENT_FAILURE)"));
       case ClientConn::ProbeResult::kConnected:
         // The shared channel may have retried before the peer was back: once more, now.
         grpc::experimental::ChannelResetConnectionBackoff(channel.get());
@@ -67,10 +72,9 @@ absl::Status Dial::WaitReady(const Context& ctx, ClientConn& conn, absl::Duratio
   }
   while (state != GRPC_CHANNEL_READY) {
     if (changed && state == GRPC_CHANNEL_TRANSIENT_FAILURE) {
-      return MarkNextHopUnreachable(absl::UnavailableError(
-          absl::StrCat("failed to dial ", conn.url().ToString(), " (target ", conn.target(),
-                       "): connection failed after ", absl::FormatDuration(absl::Now() - start),
-                       " (channel TRANSIENT_FAILURE)")));
+      return unreachable(absl::StrCat("connection failed after ",
+                                      absl::FormatDuration(absl::Now() - start),
+                                      " (channel TRANSIENT_FAILURE)"));
     }
     if (ctx.cancelled()) {
       absl::Status err = ctx.Err();
@@ -83,10 +87,9 @@ absl::Status Dial::WaitReady(const Context& ctx, ClientConn& conn, absl::Duratio
     // real attempt, which gets the whole dial timeout.
     if (failed_before && !changed && state == GRPC_CHANNEL_TRANSIENT_FAILURE && now >= give_up &&
         now < deadline) {
-      return MarkNextHopUnreachable(absl::UnavailableError(
-          absl::StrCat("failed to dial ", conn.url().ToString(), " (target ", conn.target(),
-                       "): the last connection attempt failed and another did not succeed within ",
-                       absl::FormatDuration(kFailedChannelGrace), " (channel TRANSIENT_FAILURE)")));
+      return unreachable(
+          absl::StrCat("the last connection attempt failed and another did not succeed within ",
+                       absl::FormatDuration(kFailedChannelGrace), " (channel TRANSIENT_FAILURE)"));
     }
     if (now >= deadline) {
       if (by_deadline) {
@@ -94,10 +97,9 @@ absl::Status Dial::WaitReady(const Context& ctx, ClientConn& conn, absl::Duratio
             "dialing ", conn.url().ToString(), ": request deadline reached after ",
             absl::FormatDuration(now - start), " (channel ", ConnectivityStateName(state), ")"));
       }
-      return MarkNextHopUnreachable(absl::UnavailableError(absl::StrCat(
-          "failed to dial ", conn.url().ToString(), " (target ", conn.target(),
-          "): not connected within the dial timeout of ", absl::FormatDuration(timeout),
-          " (channel ", ConnectivityStateName(state), ")")));
+      return unreachable(absl::StrCat("not connected within the dial timeout of ",
+                                      absl::FormatDuration(timeout), " (channel ",
+                                      ConnectivityStateName(state), ")"));
     }
     const absl::Time wake = failed_before && !changed && now < give_up ? give_up : deadline;
     changed |=

@@ -127,8 +127,8 @@ grpc::ServerWriteReactor<ConnectionEvent>* GrpcService::MonitorConnections(
   }
   size_t max_queued = options_.max_queued_events;
   const bool shared =
-      std::none_of(selector->path_segments().begin(), selector->path_segments().end(),
-                   [](const auto& seg) { return !seg.id().empty(); });
+      std::all_of(selector->path_segments().begin(), selector->path_segments().end(),
+                  [](const auto& seg) { return seg.id().empty(); });
   if (shared) {
     max_queued = options_.max_queued_events_shared != 0
                      ? options_.max_queued_events_shared
