@@ -1,5 +1,8 @@
 #include "networkservice/restartgrace/server.h"
 
+#include <algorithm>
+#include <optional>
+
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -152,6 +155,7 @@ Server::Outcome Server::Wait(const Context& ctx, std::vector<Hop> hops) {
   State& st = *state_;
   // From the call's arrival: a deadline that passes before the wait is set up still counts.
   const absl::Time start = st.clock->Now();
+  const std::optional<absl::Duration> left = ctx.remaining();
   auto missing = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(st.mu) {
     std::vector<Hop> m;
     for (const auto& hop : hops) {
@@ -164,7 +168,6 @@ Server::Outcome Server::Wait(const Context& ctx, std::vector<Hop> hops) {
     if (!st.open) return out;
     out.missing = missing();
     if (out.missing.empty()) return out;
-    ++st.waiting;
   }
   stats_->waits++;
   // Set under st.mu by the context's cancellation and by the end of the wait's budget.
@@ -182,15 +185,21 @@ Server::Outcome Server::Wait(const Context& ctx, std::vector<Hop> hops) {
   }
   // At most half of the call's remaining time: a hop that never comes back (a forwarder recreated
   // under another name) must leave the rest of the chain time to choose another one.
+  // It ends at a time fixed by the arrival, however long setting it up took.
   std::unique_ptr<Timer> budget;
-  if (std::optional<absl::Duration> left = ctx.remaining(); left && *left > absl::ZeroDuration()) {
-    budget = ctx.clock().AfterFunc(*left / 2, [state = state_, flags] {
+  if (left && *left > absl::ZeroDuration()) {
+    const absl::Duration until_end =
+        std::max(absl::ZeroDuration(), start + *left / 2 - ctx.clock().Now());
+    budget = ctx.clock().AfterFunc(until_end, [state = state_, flags] {
       absl::MutexLock lock(&state->mu);
       flags->budget_spent = true;
     });
   }
   {
     absl::MutexLock lock(&st.mu);
+    // Counted only now that the cancellation and the budget are armed: a waiter seen by
+    // waiting() reacts to both.
+    ++st.waiting;
     auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(st.mu) {
       if (flags->cancelled || flags->budget_spent || !st.open) return true;
       out.missing = missing();
