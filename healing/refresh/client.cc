@@ -145,6 +145,13 @@ absl::StatusOr<Connection> Client::Request(const Context& ctx, NetworkServiceReq
   armed->cancel = std::move(cancel);
   std::weak_ptr<begin::EventFactory> weak_events = events;
   std::shared_ptr<Marker> marker = marker_;
+  // The chain's end (or the cancel above) stops the timer at once, not only when it fires. Hooked
+  // before the timer is armed: a timer that is visible (PendingTimers) is always stoppable.
+  if (const auto& cs = armed_ctx.cancel_state()) {
+    armed->on_cancel = cs->OnCancel([weak = std::weak_ptr<TimerSlot>(armed->slot)] {
+      if (auto slot = weak.lock()) slot->Stop();
+    });
+  }
   armed->slot->Set(ctx.clock().AfterFunc(delay, [weak_events, marker, armed_ctx = armed_ctx] {
     if (armed_ctx.cancelled()) return;
     std::shared_ptr<begin::EventFactory> factory = weak_events.lock();
@@ -154,12 +161,6 @@ absl::StatusOr<Connection> Client::Request(const Context& ctx, NetworkServiceReq
     o.decorate = [marker](const Context& c) { return c.WithValue(OwnEventKey(), marker); };
     factory->Request(std::move(o));  // queued on begin's executor; this callback stays short
   }));
-  // The chain's end (or the cancel above) stops the timer at once, not only when it fires.
-  if (const auto& cs = armed_ctx.cancel_state()) {
-    armed->on_cancel = cs->OnCancel([weak = std::weak_ptr<TimerSlot>(armed->slot)] {
-      if (auto slot = weak.lock()) slot->Stop();
-    });
-  }
   state->armed = std::move(armed);  // replaces (and stops) the previous one
   return result;
 }

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "absl/random/random.h"
+#include "core/eventually.h"
 #include "core/fake_clock.h"
 #include "gtest/gtest.h"
 #include "registry/chains/memory.h"
@@ -95,6 +96,8 @@ TEST_F(MemoryGrpcTest, RegisterFindWatchUnregister) {
   Registry reg(dir_, "registry", clock_);
   auto watch = BufferedFindStream<NSEResponse>::Create(Context());
   ASSERT_TRUE(reg.nse->Find(Context(), Query("nse-1", true), watch, {}, {}).ok());
+  // The server adds the watcher on its own pool: wait, or the Unregister may come first.
+  ASSERT_TRUE(Eventually([&] { return reg.chains.nse_store->watchers() == 1u; }));
   NSE nse = Endpoint("nse-1");
   auto r = reg.nse->Register(Context(), nse, {}, {});
   ASSERT_TRUE(r.ok()) << r.status();
