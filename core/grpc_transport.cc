@@ -1,9 +1,15 @@
 #include "core/grpc_transport.h"
 
 #include <chrono>
+#include <string>
+
+#include "nsmcpp_status.pb.h"
 
 namespace nsm {
 namespace {
+
+// Longer error messages are sent without details (gRPC's default metadata limit is 8 KiB).
+constexpr size_t kMaxDetailedMessage = 2048;
 
 void ApplyDeadline(const Context& ctx, grpc::ClientContext& cc) {
   if (auto remaining = ctx.remaining()) {
@@ -46,12 +52,33 @@ const char* ConnectivityStateName(grpc_connectivity_state s) {
 
 grpc::Status ToGrpcStatus(const absl::Status& s) {
   if (s.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
+  const auto code = static_cast<grpc::StatusCode>(s.code());
+  std::string message(s.message());
+  const std::string hop = UnreachableHop(s);
+  // The details repeat the message, and both travel in the trailers: a long message goes alone.
+  if (hop.empty() || message.size() > kMaxDetailedMessage) return grpc::Status(code, message);
+  ::nsmcpp::RpcStatus details;
+  details.set_code(static_cast<int32_t>(s.code()));
+  details.set_message(message);
+  ::nsmcpp::HopUnreachable unreachable;
+  unreachable.set_name(hop);
+  details.add_details()->PackFrom(unreachable);
+  return grpc::Status(code, std::move(message), details.SerializeAsString());
 }
 
 absl::Status FromGrpcStatus(const grpc::Status& s) {
   if (s.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+  absl::Status out(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+  if (s.error_details().empty()) return out;
+  ::nsmcpp::RpcStatus details;
+  if (!details.ParseFromString(s.error_details())) return out;  // not ours to read: ignored
+  for (const auto& any : details.details()) {
+    ::nsmcpp::HopUnreachable unreachable;
+    if (any.Is<::nsmcpp::HopUnreachable>() && any.UnpackTo(&unreachable)) {
+      out = MarkReportedUnreachable(std::move(out), unreachable.name());
+    }
+  }
+  return out;
 }
 
 NetworkServiceGrpcServer::NetworkServiceGrpcServer(std::shared_ptr<NetworkServiceServer> chain,

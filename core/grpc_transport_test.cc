@@ -8,6 +8,7 @@
 
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
+#include "nsmcpp_status.pb.h"
 
 namespace nsm {
 namespace {
@@ -119,6 +120,55 @@ TEST(GrpcStatusTest, CodesMapBothWays) {
     absl::Status s(static_cast<absl::StatusCode>(code), code == 0 ? "" : "m");
     EXPECT_EQ(FromGrpcStatus(ToGrpcStatus(s)), s);
   }
+}
+
+// A named "unreachable" mark crosses as a google.rpc.Status-shaped detail and comes back as the
+// name of a hop further down, never as a mark of the receiver's own next hop.
+TEST(GrpcStatusTest, AnUnreachableHopIsNamedInTheDetails) {
+  absl::Status s = MarkNextHopUnreachable(absl::UnavailableError("failed to dial nse"), "nse-1");
+  grpc::Status wire = ToGrpcStatus(s);
+  EXPECT_EQ(wire.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(wire.error_message(), "failed to dial nse");
+  ::nsmcpp::RpcStatus details;
+  ASSERT_TRUE(details.ParseFromString(wire.error_details()));
+  EXPECT_EQ(details.code(), 14);
+  EXPECT_EQ(details.message(), "failed to dial nse");
+  ASSERT_EQ(details.details_size(), 1);
+  EXPECT_EQ(details.details(0).type_url(), "type.googleapis.com/nsmcpp.HopUnreachable");
+
+  absl::Status back = FromGrpcStatus(wire);
+  EXPECT_EQ(back.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(back.message(), "failed to dial nse");
+  EXPECT_EQ(UnreachableHop(back), "nse-1");
+  EXPECT_FALSE(IsNextHopUnreachable(back));
+  // Passed on by the receiver (an nsmgr answering its client), the name goes on.
+  EXPECT_EQ(UnreachableHop(FromGrpcStatus(ToGrpcStatus(Annotated(back, "forwarder")))), "nse-1");
+}
+
+TEST(GrpcStatusTest, NoDetailsWithoutANameOrForALongMessage) {
+  EXPECT_EQ(ToGrpcStatus(MarkNextHopUnreachable(absl::UnavailableError("x"))).error_details(), "");
+  EXPECT_EQ(ToGrpcStatus(absl::UnavailableError("x")).error_details(), "");
+  const std::string long_message(4096, 'm');
+  EXPECT_EQ(ToGrpcStatus(MarkNextHopUnreachable(absl::UnavailableError(long_message), "nse-1"))
+                .error_details(),
+            "");
+}
+
+// Details a peer sent that are not ours, or not parseable, are ignored.
+TEST(GrpcStatusTest, ForeignOrBrokenDetailsAreIgnored) {
+  ::nsmcpp::RpcStatus other;
+  other.set_code(14);
+  other.set_message("m");
+  ::nsmcpp::RpcStatus inner;  // any message of another type
+  other.add_details()->PackFrom(inner);
+  absl::Status s =
+      FromGrpcStatus(grpc::Status(grpc::StatusCode::UNAVAILABLE, "m", other.SerializeAsString()));
+  EXPECT_EQ(s, absl::UnavailableError("m"));
+  EXPECT_EQ(UnreachableHop(s), "");
+  s = FromGrpcStatus(grpc::Status(grpc::StatusCode::UNAVAILABLE, "m", "\xff\xff not a proto"));
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(s.message(), "m");
+  EXPECT_EQ(UnreachableHop(s), "");
 }
 
 }  // namespace

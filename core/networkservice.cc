@@ -1,20 +1,50 @@
 #include "core/networkservice.h"
 
 #include "absl/strings/cord.h"
+#include "absl/strings/str_cat.h"
 
 namespace nsm {
 
 namespace {
+// Payload type URLs of the marks; the value is the hop's name.
 constexpr absl::string_view kNextHopUnreachable = "type.nsm-cpp/next-hop-unreachable";
+constexpr absl::string_view kReportedUnreachable = "type.nsm-cpp/reported-unreachable";
 }  // namespace
 
-absl::Status MarkNextHopUnreachable(absl::Status s) {
-  if (!s.ok()) s.SetPayload(kNextHopUnreachable, absl::Cord());
+absl::Status MarkNextHopUnreachable(absl::Status s, absl::string_view name) {
+  if (!s.ok()) s.SetPayload(kNextHopUnreachable, absl::Cord(name));
   return s;
 }
 
 bool IsNextHopUnreachable(const absl::Status& s) {
   return !s.ok() && s.GetPayload(kNextHopUnreachable).has_value();
+}
+
+absl::Status MarkReportedUnreachable(absl::Status s, absl::string_view name) {
+  if (!s.ok() && !name.empty()) s.SetPayload(kReportedUnreachable, absl::Cord(name));
+  return s;
+}
+
+std::string UnreachableHop(const absl::Status& s) {
+  if (s.ok()) return "";
+  if (auto local = s.GetPayload(kNextHopUnreachable); local && !local->empty()) {
+    return std::string(*local);
+  }
+  if (auto reported = s.GetPayload(kReportedUnreachable)) return std::string(*reported);
+  return "";
+}
+
+absl::Status Reworded(const absl::Status& s, absl::string_view message) {
+  if (s.ok()) return s;
+  absl::Status out(s.code(), message);
+  s.ForEachPayload(
+      [&](absl::string_view type, const absl::Cord& value) { out.SetPayload(type, value); });
+  return out;
+}
+
+absl::Status Annotated(const absl::Status& s, absl::string_view prefix) {
+  if (s.ok()) return s;
+  return Reworded(s, absl::StrCat(prefix, ": ", s.message()));
 }
 
 namespace {

@@ -5,6 +5,7 @@
 #include <functional>
 #include <initializer_list>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -32,10 +33,24 @@ struct CallOptions {
 // An error saying that the next hop could not be reached at all (dial: refused, or no connection
 // within the dial timeout), as opposed to one the next hop answered with, which may come from
 // further down the path (its own next hop). Selection elements demote only unreachable hops
-// (forwarder_select). The mark is a payload of the status: it never crosses gRPC, so a status
-// received from a peer does not carry it.
-absl::Status MarkNextHopUnreachable(absl::Status s);
+// (forwarder_select). `name` is the hop's name when the element that chose its URL gave one
+// (clienturl::WithClientUrl). The mark is a payload of the status: IsNextHopUnreachable is never
+// true of a status received from a peer.
+absl::Status MarkNextHopUnreachable(absl::Status s, absl::string_view name = "");
 bool IsNextHopUnreachable(const absl::Status& s);
+
+// A status received from a peer that reported hop `name`, somewhere after it on the path,
+// unreachable (ToGrpcStatus sends a named mark as a gRPC status detail, FromGrpcStatus sets this).
+absl::Status MarkReportedUnreachable(absl::Status s, absl::string_view name);
+
+// The name of the hop that `s` says could not be reached: this process's next hop (a named
+// MarkNextHopUnreachable), else the hop a peer reported. Empty when `s` says nothing of the kind.
+std::string UnreachableHop(const absl::Status& s);
+
+// `s` with another message, its code and every payload kept, so the marks above survive the
+// elements that add context on the way back. Annotated: `prefix: message`.
+absl::Status Reworded(const absl::Status& s, absl::string_view message);
+absl::Status Annotated(const absl::Status& s, absl::string_view prefix);
 
 class ServerNext;
 class ClientNext;

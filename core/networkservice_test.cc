@@ -77,6 +77,36 @@ NetworkServiceRequest MakeRequest(const std::string& id) {
   return r;
 }
 
+TEST(UnreachableTest, MarksAndNames) {
+  const absl::Status refused = absl::UnavailableError("refused");
+  EXPECT_FALSE(IsNextHopUnreachable(refused));
+  EXPECT_EQ(UnreachableHop(refused), "");
+  EXPECT_TRUE(IsNextHopUnreachable(MarkNextHopUnreachable(refused)));
+  EXPECT_EQ(UnreachableHop(MarkNextHopUnreachable(refused)), "");
+  EXPECT_EQ(UnreachableHop(MarkNextHopUnreachable(refused, "fwd-1")), "fwd-1");
+  EXPECT_TRUE(MarkNextHopUnreachable(absl::OkStatus(), "fwd-1").ok()) << "OK stays OK";
+  // Reported by a peer: a name, but not this process's next hop.
+  const absl::Status reported = MarkReportedUnreachable(refused, "nse-1");
+  EXPECT_FALSE(IsNextHopUnreachable(reported));
+  EXPECT_EQ(UnreachableHop(reported), "nse-1");
+  // This process's own next hop is named first.
+  EXPECT_EQ(UnreachableHop(MarkNextHopUnreachable(reported, "fwd-1")), "fwd-1");
+  EXPECT_EQ(UnreachableHop(MarkNextHopUnreachable(reported)), "nse-1");
+}
+
+TEST(UnreachableTest, AnnotatingKeepsCodeAndMarks) {
+  const absl::Status marked = MarkNextHopUnreachable(absl::UnavailableError("refused"), "nse-1");
+  const absl::Status annotated = Annotated(marked, "connect: next hop unix:///x.sock");
+  EXPECT_EQ(annotated.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(annotated.message(), "connect: next hop unix:///x.sock: refused");
+  EXPECT_TRUE(IsNextHopUnreachable(annotated));
+  EXPECT_EQ(UnreachableHop(annotated), "nse-1");
+  const absl::Status reworded = Reworded(marked, "all failed");
+  EXPECT_EQ(reworded.message(), "all failed");
+  EXPECT_EQ(UnreachableHop(reworded), "nse-1");
+  EXPECT_TRUE(Annotated(absl::OkStatus(), "x").ok());
+}
+
 TEST(ServerChainTest, RunsElementsInOrderAndUnwindsInReverse) {
   std::string log;
   auto chain = MakeServerChain({std::make_shared<LogServer>("a", &log),

@@ -26,10 +26,6 @@ struct Selection {
 
 const TypedKey<Selection> kSelectionKey{"forwarder_select.selection"};
 
-absl::Status Annotate(const absl::Status& s, absl::string_view what) {
-  return absl::Status(s.code(), absl::StrCat(what, ": ", s.message()));
-}
-
 }  // namespace
 
 std::string SelectedForwarder(const metadata::MetaData& md) {
@@ -53,7 +49,7 @@ absl::StatusOr<std::optional<NetworkServiceEndpoint>> Server::FindForwarder(
       options_.forwarder_service_name);
   auto found = discover::FindAll<NSETraits>(*forwarder_registry_, ctx, query);
   if (!found.ok()) {
-    return Annotate(found.status(), absl::StrCat("forwarder_select: find forwarder ", name));
+    return Annotated(found.status(), absl::StrCat("forwarder_select: find forwarder ", name));
   }
   for (auto& nse : *found) {
     if (nse.name() == name) return std::move(nse);
@@ -90,13 +86,13 @@ absl::StatusOr<Connection> Server::Request(const Context& ctx, NetworkServiceReq
     return Select(ctx, request, next, *md, /*prefer_path=*/false);
   }
   const std::string url_text = url->ToString();
-  auto result = next.Request(clienturl::WithClientUrl(ctx, *std::move(url)), request);
+  auto result = next.Request(clienturl::WithClientUrl(ctx, *std::move(url), name), request);
   if (!result.ok()) {
     MarkUnreachable(name, result.status(), ctx.clock().Now());
     md->server.Put(kSelectionKey, std::make_shared<Selection>());  // §13.1: select again next time
-    return Annotate(result.status(),
-                    absl::StrCat("forwarder ", name, " (", url_text,
-                                 ") failed; the next request selects a forwarder again"));
+    return Annotated(result.status(),
+                     absl::StrCat("forwarder ", name, " (", url_text,
+                                  ") failed; the next request selects a forwarder again"));
   }
   return result;
 }
@@ -111,8 +107,8 @@ absl::StatusOr<Connection> Server::Select(const Context& ctx, NetworkServiceRequ
   ns_query.mutable_network_service()->set_payload(conn.payload());
   auto services = discover::FindAll<NSTraits>(*ns_registry_, ctx, ns_query);
   if (!services.ok()) {
-    return Annotate(services.status(),
-                    absl::StrCat("forwarder_select: find network service ", service));
+    return Annotated(services.status(),
+                     absl::StrCat("forwarder_select: find network service ", service));
   }
   auto ns = std::find_if(services->begin(), services->end(),
                          [&](const auto& s) { return s.name() == service; });
@@ -125,8 +121,8 @@ absl::StatusOr<Connection> Server::Select(const Context& ctx, NetworkServiceRequ
   query.mutable_network_service_endpoint()->add_network_service_names(fwd_service);
   auto registered = discover::FindAll<NSETraits>(*forwarder_registry_, ctx, query);
   if (!registered.ok()) {
-    return Annotate(registered.status(),
-                    absl::StrCat("forwarder_select: find forwarders (service ", fwd_service, ")"));
+    return Annotated(registered.status(),
+                     absl::StrCat("forwarder_select: find forwarders (service ", fwd_service, ")"));
   }
   std::erase_if(*registered, [&](const auto& nse) {
     const auto& names = nse.network_service_names();
@@ -175,7 +171,8 @@ absl::StatusOr<Connection> Server::Select(const Context& ctx, NetworkServiceRequ
     }
     auto lease = options_.policy->Acquire(forwarder.name());
     NetworkServiceRequest copy = request;
-    auto result = next.Request(clienturl::WithClientUrl(ctx, *std::move(url)), copy);
+    auto result =
+        next.Request(clienturl::WithClientUrl(ctx, *std::move(url), forwarder.name()), copy);
     if (result.ok()) {
       {
         absl::MutexLock lock(&mu_);
@@ -227,7 +224,7 @@ absl::Status Server::Close(const Context& ctx, Connection& conn, const ServerNex
   if (!name.empty()) {
     if (auto found = FindForwarder(ctx, name); found.ok() && *found) {
       if (auto url = api::ParseNsmUrl((*found)->url()); url.ok()) {
-        next_ctx = clienturl::WithClientUrl(ctx, *std::move(url));
+        next_ctx = clienturl::WithClientUrl(ctx, *std::move(url), name);
       }
     }
   }

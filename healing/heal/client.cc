@@ -62,9 +62,12 @@ const char* ModeName(Mode mode) {
   return "unknown";
 }
 
-Mode NextMode(Mode failed, bool next_hop_reachable, Liveness liveness, bool keep_endpoint) {
+Mode NextMode(Mode failed, bool next_hop_reachable, Liveness liveness, bool keep_endpoint,
+              bool endpoint_unreachable) {
   if (liveness == Liveness::kAlive) return Mode::kSamePath;
   if (!next_hop_reachable) return failed;
+  // Another forwarder would only find the same endpoint gone.
+  if (endpoint_unreachable && !keep_endpoint) return Mode::kReselectEndpoint;
   switch (failed) {
     case Mode::kSamePath:
       return Mode::kReselectForwarder;
@@ -191,7 +194,10 @@ class Client::Conn : public HealTrigger, public std::enable_shared_from_this<Con
     const Liveness liveness = shared_->options.data_path
                                   ? shared_->options.data_path->Check(ctx, conn)
                                   : Liveness::kUnknown;
-    const Mode next = NextMode(a.mode, reachable, liveness, keep_endpoint_);
+    const std::string unreachable = UnreachableHop(status);
+    const bool endpoint_unreachable =
+        !unreachable.empty() && unreachable == conn.network_service_endpoint_name();
+    const Mode next = NextMode(a.mode, reachable, liveness, keep_endpoint_, endpoint_unreachable);
     bool step_down = false;
     {
       absl::MutexLock lock(&mu_);

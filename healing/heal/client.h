@@ -35,10 +35,13 @@ enum class Mode {
 const char* ModeName(Mode mode);
 
 // The mode after an attempt in `failed` mode failed. A data path reported alive keeps the same
-// path; a next hop that could not be reached keeps the mode (reselecting needs the next hop);
-// otherwise one step: same path → reselect forwarder → reselect endpoint (→ reselect forwarder
-// again when the caller named the endpoint and `keep_endpoint` is set).
-Mode NextMode(Mode failed, bool next_hop_reachable, Liveness liveness, bool keep_endpoint);
+// path; a next hop that could not be reached keeps the mode (reselecting needs the next hop); an
+// attempt whose error named the connection's endpoint unreachable (UnreachableHop: a hop on the
+// path could not dial it) goes straight to reselect endpoint; otherwise one step: same path →
+// reselect forwarder → reselect endpoint. When the caller named the endpoint and `keep_endpoint`
+// is set, reselect forwarder is as far as it goes.
+Mode NextMode(Mode failed, bool next_hop_reachable, Liveness liveness, bool keep_endpoint,
+              bool endpoint_unreachable = false);
 
 // Heal's outcome per connection. Callbacks run on heal's threads (watch callbacks, begin's pool,
 // the clock's timer thread): keep them short, never call back into the chain synchronously.

@@ -55,7 +55,11 @@ class NextHop : public NetworkServiceClient {
       if (endpoints.empty()) return absl::UnavailableError("no endpoints");
       nse = *endpoints.begin();
     }
-    if (!endpoints.contains(nse)) return absl::UnavailableError(absl::StrCat(nse, " is gone"));
+    if (!endpoints.contains(nse)) {
+      absl::Status gone = absl::UnavailableError(absl::StrCat(nse, " is gone"));
+      // What the nsmgr answers when its forwarder could not dial the endpoint (nsm-cpp peers).
+      return name_unreachable ? MarkReportedUnreachable(gone, nse) : gone;
+    }
     const std::string id = c.id();
     while (path->path_segments_size() > 1) path->mutable_path_segments()->RemoveLast();
     for (const std::string& name : {std::string("nsmgr"), fwd, nse}) {
@@ -130,12 +134,17 @@ class NextHop : public NetworkServiceClient {
     absl::MutexLock lock(&mu);
     fail_all = f;
   }
+  void set_name_unreachable(bool n) {
+    absl::MutexLock lock(&mu);
+    name_unreachable = n;
+  }
 
   std::shared_ptr<monitor::ConnectionStore> store = monitor::ConnectionStore::Create();
   absl::Mutex mu;
   std::set<std::string> forwarders ABSL_GUARDED_BY(mu) = {"forwarder-1", "forwarder-2"};
   std::set<std::string> endpoints ABSL_GUARDED_BY(mu) = {"nse-1", "nse-2"};
   bool fail_all ABSL_GUARDED_BY(mu) = false;
+  bool name_unreachable ABSL_GUARDED_BY(mu) = false;
   std::vector<Seen> seen ABSL_GUARDED_BY(mu);
 };
 
@@ -235,6 +244,12 @@ TEST(NextModeTest, Ladder) {
   EXPECT_EQ(NextMode(Mode::kReselectEndpoint, true, L::kAlive, false), Mode::kSamePath);
   EXPECT_EQ(NextMode(Mode::kSamePath, false, L::kUnknown, false), Mode::kSamePath);
   EXPECT_EQ(NextMode(Mode::kReselectForwarder, false, L::kDead, false), Mode::kReselectForwarder);
+  // The endpoint named unreachable: straight to reselect endpoint, unless it is kept or the data
+  // path is alive, or nothing can be reselected.
+  EXPECT_EQ(NextMode(Mode::kSamePath, true, L::kUnknown, false, true), Mode::kReselectEndpoint);
+  EXPECT_EQ(NextMode(Mode::kSamePath, true, L::kUnknown, true, true), Mode::kReselectForwarder);
+  EXPECT_EQ(NextMode(Mode::kSamePath, true, L::kAlive, false, true), Mode::kSamePath);
+  EXPECT_EQ(NextMode(Mode::kSamePath, false, L::kUnknown, false, true), Mode::kSamePath);
 }
 
 TEST_F(HealTest, DownHealsOnTheSamePathAtOnce) {
@@ -324,6 +339,31 @@ TEST_F(HealTest, SamePathThenReselectsTheForwarderThenTheEndpoint) {
   ASSERT_TRUE(Request("c1").ok());
   EXPECT_EQ(next->last_request().state(), ::connection::State::UP);
   EXPECT_EQ(next->last_request().path().path_segments_size(), 4);
+}
+
+// An error that names the endpoint unreachable skips the forwarder reselect: two attempts, the
+// second without the endpoint's name. Naming another hop (the forwarder) changes nothing.
+TEST_F(HealTest, AnEndpointNamedUnreachableIsReselectedAtOnce) {
+  Build({});
+  next->set_name_unreachable(true);
+  ASSERT_TRUE(Request("c1").ok());
+  next->Kill("nse-1");
+  next->PublishState("c1", ::connection::State::DOWN);
+  ASSERT_TRUE(Eventually([&] { return reports.healed_count() == 1; }));
+  EXPECT_EQ(clock->PendingTimers(), 0u);
+  std::vector<NextHop::Seen> log = next->log();
+  ASSERT_EQ(log.size(), 4u);  // request, failed same path, Close of the old path, reselect
+  EXPECT_EQ(log[1].conn.network_service_endpoint_name(), "nse-1");
+  EXPECT_TRUE(log[2].close);
+  EXPECT_EQ(log[3].conn.network_service_endpoint_name(), "");
+  EXPECT_EQ(log[3].conn.path().path_segments_size(), 2);
+  auto stored = next->store->Get("nsmgr-c1");
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->network_service_endpoint_name(), "nse-2");
+  {
+    absl::MutexLock lock(&reports.mu);
+    EXPECT_THAT(reports.healed, ElementsAre(2));
+  }
 }
 
 // A data path reported alive, then not, then alive again moves the ladder down and back up: only

@@ -20,8 +20,7 @@ absl::Status NoConnection(const Context& ctx) {
 // the URL. Errors that the next hop returned keep their code.
 absl::Status NameTheHop(absl::Status s, const ClientConn& cc) {
   if (s.code() != absl::StatusCode::kUnavailable) return s;
-  return absl::UnavailableError(
-      absl::StrCat("connect: next hop ", cc.url().ToString(), ": ", s.message()));
+  return Annotated(s, absl::StrCat("connect: next hop ", cc.url().ToString()));
 }
 
 }  // namespace

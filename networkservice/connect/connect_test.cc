@@ -456,6 +456,62 @@ TEST_F(ConnectTest, AnUnavailableTheNextHopAnsweredIsNotMarkedUnreachable) {
   EXPECT_FALSE(IsNextHopUnreachable(conn.status()));
 }
 
+// Puts a URL and the name of the hop there in the context, as forwarder_select and discover do.
+class NamedUrl : public NetworkServiceServer {
+ public:
+  NamedUrl(api::NsmUrl url, std::string name) : url_(std::move(url)), name_(std::move(name)) {}
+  absl::StatusOr<Connection> Request(const Context& ctx, NetworkServiceRequest& request,
+                                     const ServerNext& next) override {
+    return next.Request(clienturl::WithClientUrl(ctx, url_, name_), request);
+  }
+  absl::Status Close(const Context& ctx, Connection& conn, const ServerNext& next) override {
+    return next.Close(clienturl::WithClientUrl(ctx, url_, name_), conn);
+  }
+
+ private:
+  api::NsmUrl url_;
+  std::string name_;
+};
+
+TEST_F(ConnectTest, DialNamesTheHopItCouldNotReach) {
+  auto url = *api::ParseNsmUrl("unix://" + Path("missing.sock"));
+  auto chain = MakeServerChain(
+      {server_md_, std::make_shared<NamedUrl>(url, "forwarder-1"),
+       NewServer(MakeClientChain(
+           {client_md_, NewDial(pool_, {.dial_timeout = absl::Seconds(5)}), see_, NewClient()}))});
+  auto [ctx, cancel] = Context().WithTimeout(absl::Seconds(20));
+  auto req = Req("c1");
+  auto conn = chain->Request(ctx, req);
+  ASSERT_FALSE(conn.ok());
+  EXPECT_TRUE(IsNextHopUnreachable(conn.status()));
+  EXPECT_EQ(UnreachableHop(conn.status()), "forwarder-1");
+  // Without a name (clienturl's fixed URL) the mark names nothing.
+  auto unnamed = Chain(url, absl::Seconds(5));
+  req = Req("c2");
+  conn = unnamed->Request(ctx, req);
+  ASSERT_FALSE(conn.ok());
+  EXPECT_TRUE(IsNextHopUnreachable(conn.status()));
+  EXPECT_EQ(UnreachableHop(conn.status()), "");
+}
+
+// A hop that could not dial its own next hop says which one, in the gRPC status details: the
+// caller learns the name (UnreachableHop) but not a mark of its own next hop.
+TEST_F(ConnectTest, TheNameOfAHopFurtherDownCrossesGrpc) {
+  Remote remote(Path("fwd.sock"));
+  remote.recorder->request_error = MarkNextHopUnreachable(
+      absl::UnavailableError("failed to dial unix:///nse.sock: connection refused"), "nse-1");
+  auto chain = Chain(remote.url(), absl::Seconds(5));
+  auto [ctx, cancel] = Context().WithTimeout(absl::Seconds(20));
+  auto req = Req("c1");
+  auto conn = chain->Request(ctx, req);
+  ASSERT_FALSE(conn.ok());
+  EXPECT_EQ(conn.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(conn.status().message(), "connect: next hop " + remote.url().ToString() +
+                                         ": failed to dial unix:///nse.sock: connection refused");
+  EXPECT_FALSE(IsNextHopUnreachable(conn.status())) << "the remote hop was reached";
+  EXPECT_EQ(UnreachableHop(conn.status()), "nse-1");
+}
+
 TEST_F(ConnectTest, NoUrlMeansNoNextHop) {
   auto chain = Chain(std::nullopt, absl::Seconds(1));
   auto req = Req("c1");

@@ -36,8 +36,10 @@ absl::Status Dial::WaitReady(const Context& ctx, ClientConn& conn, absl::Duratio
   const absl::Time deadline = start + bound;
   // Dial failures say the hop could not be reached (forwarder_select demotes only those).
   auto unreachable = [&](absl::string_view why) {
-    return MarkNextHopUnreachable(absl::UnavailableError(absl::StrCat(
-        "failed to dial ", conn.url().ToString(), " (target ", conn.target(), "): ", why)));
+    return MarkNextHopUnreachable(
+        absl::UnavailableError(absl::StrCat("failed to dial ", conn.url().ToString(), " (target ",
+                                            conn.target(), "): ", why)),
+        clienturl::NextHopName(ctx));
   };
   // A channel still waiting out gRPC's reconnect backoff from an earlier failure tries again now
   // (the peer may have restarted); a connection attempt made during this wait that fails ends

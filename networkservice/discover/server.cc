@@ -8,13 +8,6 @@
 #include "networkservice/clienturl/clienturl.h"
 
 namespace nsm::discover {
-namespace {
-
-absl::Status Annotate(const absl::Status& s, absl::string_view what) {
-  return absl::Status(s.code(), absl::StrCat(what, ": ", s.message()));
-}
-
-}  // namespace
 
 template <class T>
 absl::StatusOr<std::vector<typename T::Item>> FindAll(RegistryClient<T>& client, const Context& ctx,
@@ -52,7 +45,8 @@ absl::StatusOr<::registry::NetworkServiceEndpoint> Server::FindEndpoint(const Co
   query.mutable_network_service_endpoint()->set_name(name);
   auto found = FindAll<NSETraits>(*nse_registry_, ctx, query);
   if (!found.ok()) {
-    return Annotate(found.status(), absl::StrCat("discover: find network service endpoint ", name));
+    return Annotated(found.status(),
+                     absl::StrCat("discover: find network service endpoint ", name));
   }
   for (auto& nse : *found) {
     if (nse.name() == name) return std::move(nse);
@@ -73,7 +67,7 @@ absl::StatusOr<Connection> Server::Request(const Context& ctx, NetworkServiceReq
       return absl::FailedPreconditionError(absl::StrCat(
           "network service endpoint ", pinned, " has an unusable url: ", url.status().message()));
     }
-    return next.Request(clienturl::WithClientUrl(ctx, *std::move(url)), request);
+    return next.Request(clienturl::WithClientUrl(ctx, *std::move(url), pinned), request);
   }
 
   const std::string& service = conn->network_service();
@@ -87,7 +81,7 @@ absl::StatusOr<Connection> Server::Request(const Context& ctx, NetworkServiceReq
   ns_query.mutable_network_service()->set_payload(conn->payload());
   auto services = FindAll<NSTraits>(*ns_registry_, ctx, ns_query);
   if (!services.ok()) {
-    return Annotate(services.status(), absl::StrCat("discover: find network service ", service));
+    return Annotated(services.status(), absl::StrCat("discover: find network service ", service));
   }
   auto ns = std::find_if(services->begin(), services->end(),
                          [&](const auto& s) { return s.name() == service; });
@@ -99,8 +93,8 @@ absl::StatusOr<Connection> Server::Request(const Context& ctx, NetworkServiceReq
   nse_query.mutable_network_service_endpoint()->add_network_service_names(service);
   auto nses = FindAll<NSETraits>(*nse_registry_, ctx, nse_query);
   if (!nses.ok()) {
-    return Annotate(nses.status(),
-                    absl::StrCat("discover: find endpoints of network service ", service));
+    return Annotated(nses.status(),
+                     absl::StrCat("discover: find endpoints of network service ", service));
   }
   // The registry may match names loosely; keep the endpoints that really provide the service.
   std::erase_if(*nses, [&](const auto& nse) {
@@ -132,7 +126,7 @@ absl::Status Server::Close(const Context& ctx, Connection& conn, const ServerNex
   if (!nse.ok()) return next.Close(ctx, conn);
   auto url = api::ParseNsmUrl(nse->url());
   if (!url.ok()) return next.Close(ctx, conn);
-  return next.Close(clienturl::WithClientUrl(ctx, *std::move(url)), conn);
+  return next.Close(clienturl::WithClientUrl(ctx, *std::move(url), name), conn);
 }
 
 }  // namespace nsm::discover

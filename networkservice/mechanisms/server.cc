@@ -44,7 +44,7 @@ absl::StatusOr<Connection> Server::Request(const Context& ctx, NetworkServiceReq
   }
   std::vector<std::string> offered;
   std::vector<std::string> failures;
-  absl::StatusCode last_code = absl::StatusCode::kOk;
+  absl::Status last;
   for (const connection::Mechanism& preference : request.mechanism_preferences()) {
     offered.push_back(preference.type());
     NetworkServiceServer* handler = Find(preference.type());
@@ -54,15 +54,16 @@ absl::StatusOr<Connection> Server::Request(const Context& ctx, NetworkServiceReq
     absl::StatusOr<Connection> conn = handler->Request(ctx, attempt, next);
     if (conn.ok()) return conn;
     failures.push_back(absl::StrCat(preference.type(), ": ", conn.status().message()));
-    last_code = conn.status().code();
+    last = conn.status();
   }
   const std::string lists =
       absl::StrCat("offered [", absl::StrJoin(offered, ", "), "], supported ", Supported());
   if (failures.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(kCannotSupport, ": ", lists));
   }
-  return absl::Status(last_code, absl::StrCat(kCannotSupport, ": ", absl::StrJoin(failures, "; "),
-                                              " (", lists, ")"));
+  // The last failure's code and marks (an unreachable next hop) with every failure's message.
+  return Reworded(
+      last, absl::StrCat(kCannotSupport, ": ", absl::StrJoin(failures, "; "), " (", lists, ")"));
 }
 
 absl::Status Server::Close(const Context& ctx, Connection& conn, const ServerNext& next) {

@@ -242,37 +242,30 @@ Server::Outcome Server::Wait(const Context& ctx, std::vector<Hop> hops) {
   return out;
 }
 
-namespace {
-
-absl::Status Annotate(const absl::Status& s, const std::string& what) {
-  return absl::Status(s.code(), absl::StrCat(what, ": ", s.message()));
-}
-
-}  // namespace
-
 absl::StatusOr<Connection> Server::Request(const Context& ctx, NetworkServiceRequest& request,
                                            const ServerNext& next) {
   Outcome o = Wait(ctx, Named(request.connection()));
   if (o.end == Outcome::End::kCancelled) {
     absl::Status err = ctx.Err();
     if (err.ok()) err = absl::CancelledError("context cancelled");
-    return Annotate(err,
-                    absl::StrCat("restartgrace: gave up after ", absl::FormatDuration(o.waited),
-                                 " waiting for ", Names(o.missing),
-                                 " to register again with the restarted nsmgr"));
+    return Annotated(err,
+                     absl::StrCat("restartgrace: gave up after ", absl::FormatDuration(o.waited),
+                                  " waiting for ", Names(o.missing),
+                                  " to register again with the restarted nsmgr"));
   }
   auto result = next.Request(ctx, request);
   if (!result.ok() && o.end == Outcome::End::kWindowEnded) {
-    return Annotate(result.status(),
-                    absl::StrCat("restartgrace: ", Names(o.missing),
-                                 " did not register again within the restart grace window (waited ",
-                                 absl::FormatDuration(o.waited), ")"));
+    return Annotated(
+        result.status(),
+        absl::StrCat("restartgrace: ", Names(o.missing),
+                     " did not register again within the restart grace window (waited ",
+                     absl::FormatDuration(o.waited), ")"));
   }
   if (!result.ok() && o.end == Outcome::End::kBudgetSpent) {
-    return Annotate(result.status(),
-                    absl::StrCat("restartgrace: ", Names(o.missing),
-                                 " did not register again within half the call's time (waited ",
-                                 absl::FormatDuration(o.waited), ")"));
+    return Annotated(result.status(),
+                     absl::StrCat("restartgrace: ", Names(o.missing),
+                                  " did not register again within half the call's time (waited ",
+                                  absl::FormatDuration(o.waited), ")"));
   }
   return result;
 }
@@ -282,7 +275,7 @@ absl::Status Server::Close(const Context& ctx, Connection& conn, const ServerNex
   // Always on: the rest of the chain releases this hop's state whatever happened.
   absl::Status s = next.Close(ctx, conn);
   if (!s.ok() && o.end != Outcome::End::kNone && o.end != Outcome::End::kRegistered) {
-    return Annotate(
+    return Annotated(
         s, absl::StrCat("restartgrace: closed without ", Names(o.missing),
                         " registered again (waited ", absl::FormatDuration(o.waited), ")"));
   }

@@ -62,7 +62,7 @@ absl::StatusOr<Connection> Server::Request(const Context& ctx, NetworkServiceReq
     }
     NetworkServiceRequest copy = request;
     copy.mutable_connection()->set_network_service_endpoint_name(nse.name());
-    auto result = next.Request(clienturl::WithClientUrl(ctx, *std::move(url)), copy);
+    auto result = next.Request(clienturl::WithClientUrl(ctx, *std::move(url), nse.name()), copy);
     if (result.ok()) return result;
     fail(nse, result.status());
   }

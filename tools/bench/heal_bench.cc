@@ -95,6 +95,7 @@ absl::Status StartHealTopology(const Env& env, HealTopology& t) {
 struct HealClock {
   absl::Mutex mu;
   std::map<std::string, absl::Time> healed ABSL_GUARDED_BY(mu);
+  std::map<std::string, absl::Time> started ABSL_GUARDED_BY(mu);  // first detection after a kill
   std::map<std::string, int> attempts ABSL_GUARDED_BY(mu);
   int failed ABSL_GUARDED_BY(mu) = 0;
 };
@@ -128,7 +129,7 @@ void KillAndMeasure(const Env& env, const HealSettings& s, HealTopology& t, Heal
       absl::SleepFor(absl::Milliseconds(5));
     }
   }
-  std::vector<double> us;
+  std::vector<double> us, detected_us;
   double attempts = 0;
   {
     absl::MutexLock lock(&clock.mu);
@@ -137,10 +138,16 @@ void KillAndMeasure(const Env& env, const HealSettings& s, HealTopology& t, Heal
       if (it == clock.healed.end() || it->second < killed) continue;
       us.push_back(absl::ToDoubleMicroseconds(it->second - killed));
       attempts += clock.attempts[id];
+      if (auto st = clock.started.find(id); st != clock.started.end() && st->second >= killed) {
+        detected_us.push_back(absl::ToDoubleMicroseconds(st->second - killed));
+      }
     }
   }
   const LatencySummary sum = Summarize(us);
   report.AddLatency(kSection, key, absl::StrCat("time to heal after SIGKILL of ", victim), sum);
+  report.AddLatency(kSection, key + "_detected",
+                    absl::StrCat("of which until heal started (", victim, ")"),
+                    Summarize(detected_us));
   if (!us.empty()) {
     report.Add(kSection, key + "_attempts_mean", attempts / static_cast<double>(us.size()), "",
                absl::StrCat("heal attempts per connection after SIGKILL of ", victim),
@@ -167,19 +174,26 @@ absl::Status RunHealBench(const Env& env, const HealSettings& s, Report& report)
   if (!mech.ok()) return mech.status();
 
   auto clock = std::make_shared<HealClock>();
-  auto heal = healing::heal::NewClient({.observer = {
-                                            .healed =
-                                                [clock](const Connection& conn, int attempts) {
-                                                  absl::MutexLock lock(&clock->mu);
-                                                  clock->healed[conn.id()] = absl::Now();
-                                                  clock->attempts[conn.id()] = attempts;
-                                                },
-                                            .failed =
-                                                [clock](const Connection&, const absl::Status&) {
-                                                  absl::MutexLock lock(&clock->mu);
-                                                  ++clock->failed;
-                                                },
-                                        }});
+  auto heal =
+      healing::heal::NewClient({.observer = {
+                                    .started =
+                                        [clock](const Connection& conn, const absl::Status&) {
+                                          absl::MutexLock lock(&clock->mu);
+                                          auto& at = clock->started[conn.id()];
+                                          if (clock->healed[conn.id()] >= at) at = absl::Now();
+                                        },
+                                    .healed =
+                                        [clock](const Connection& conn, int attempts) {
+                                          absl::MutexLock lock(&clock->mu);
+                                          clock->healed[conn.id()] = absl::Now();
+                                          clock->attempts[conn.id()] = attempts;
+                                        },
+                                    .failed =
+                                        [clock](const Connection&, const absl::Status&) {
+                                          absl::MutexLock lock(&clock->mu);
+                                          ++clock->failed;
+                                        },
+                                }});
   auto pool = connect::ChannelPool::Create(MakeInsecureCredentials()->ChannelCredentials());
   auto client =
       client::NewClient(NewInsecureTokenGenerator("bench-heal-nsc"),
