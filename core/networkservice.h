@@ -39,8 +39,9 @@ struct CallOptions {
 absl::Status MarkNextHopUnreachable(absl::Status s, absl::string_view name = "");
 bool IsNextHopUnreachable(const absl::Status& s);
 
-// A status received from a peer that reported hop `name`, somewhere after it on the path,
-// unreachable (ToGrpcStatus sends a named mark as a gRPC status detail, FromGrpcStatus sets this).
+// Hop `name`, further down the path than this process's next hop, is known to be unreachable: a
+// peer reported it (ToGrpcStatus sends a named mark as a gRPC status detail, FromGrpcStatus sets
+// this), or discover found the endpoint a request names no longer registered.
 absl::Status MarkReportedUnreachable(absl::Status s, absl::string_view name);
 
 // The name of the hop that `s` says could not be reached: this process's next hop (a named

@@ -38,6 +38,7 @@ class Forwarders : public NetworkServiceServer {
   absl::StatusOr<Connection> Request(const Context& ctx, NetworkServiceRequest& request,
                                      const ServerNext& next) override {
     tried.push_back(NameOf(ctx));
+    named.push_back(clienturl::NextHopName(ctx));
     md = metadata::FromContext(ctx);
     if (on_request) on_request();
     request.mutable_connection()->mutable_labels()->insert({"touched", "yes"});
@@ -46,6 +47,7 @@ class Forwarders : public NetworkServiceServer {
   }
   absl::Status Close(const Context& ctx, Connection& conn, const ServerNext& next) override {
     closed.push_back(NameOf(ctx));
+    closed_named.push_back(clienturl::NextHopName(ctx));
     return next.Close(ctx, conn);
   }
   static std::string NameOf(const Context& ctx) {
@@ -57,6 +59,9 @@ class Forwarders : public NetworkServiceServer {
   std::map<std::string, absl::Status> failing;
   std::vector<std::string> tried;
   std::vector<std::string> closed;
+  // The names given with the URLs (dial names the hop in its errors).
+  std::vector<std::string> named;
+  std::vector<std::string> closed_named;
   std::shared_ptr<metadata::MetaData> md;
   std::function<void()> on_request;
 };
@@ -262,6 +267,7 @@ TEST_F(ForwarderSelectTest, FailsOverAndNamesEveryFailure) {
       MarkNextHopUnreachable(absl::UnavailableError("connection refused"));
   ASSERT_TRUE(Request("conn-1").ok());
   EXPECT_THAT(forwarders_->tried, ElementsAre("fwd-a", "fwd-b"));
+  EXPECT_EQ(forwarders_->named, forwarders_->tried) << "each URL comes with the forwarder's name";
   EXPECT_EQ(SelectedForwarder(*forwarders_->md), "fwd-b");
 
   forwarders_->tried.clear();
@@ -435,6 +441,7 @@ TEST_F(ForwarderSelectTest, CloseGoesToTheStoredForwarder) {
   // The path would say otherwise; the stored selection wins.
   ASSERT_TRUE(Close("conn-1", {"nsc", "nsmgr", "fwd-a"}).ok());
   EXPECT_THAT(forwarders_->closed, ElementsAre("fwd-b"));
+  EXPECT_THAT(forwarders_->closed_named, ElementsAre("fwd-b"));
   EXPECT_EQ(SelectedForwarder(*md), "");
   EXPECT_EQ(metadata_->size(), 0u);
 }

@@ -88,6 +88,7 @@ class Capture : public NetworkServiceServer {
     ++requests;
     auto url = clienturl::FromContext(ctx);
     this->url = url ? url->ToString() : "";
+    name = clienturl::NextHopName(ctx);
     candidates = CandidatesFromContext(ctx);
     return next.Request(ctx, request);
   }
@@ -95,6 +96,7 @@ class Capture : public NetworkServiceServer {
     ++closes;
     auto url = clienturl::FromContext(ctx);
     this->url = url ? url->ToString() : "";
+    name = clienturl::NextHopName(ctx);
     return next.Close(ctx, conn);
   }
   std::vector<std::string> Names() const {
@@ -107,6 +109,7 @@ class Capture : public NetworkServiceServer {
   int requests = 0;
   int closes = 0;
   std::string url;
+  std::string name;
   std::shared_ptr<Candidates> candidates;
 };
 
@@ -343,12 +346,15 @@ TEST_F(DiscoverTest, PinnedEndpointIsLookedUpByExactName) {
   ASSERT_FALSE(conn.ok());
   EXPECT_EQ(conn.status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(conn.status().message(), "network service endpoint final-endpoint not found");
+  EXPECT_EQ(UnreachableHop(conn.status()), "final-endpoint") << "heal reselects the endpoint";
+  EXPECT_FALSE(IsNextHopUnreachable(conn.status()));
   EXPECT_EQ(capture_->requests, 0);
 
   nses_->items.push_back(Nse("final-endpoint", {}));
   conn = Request({}, "final-endpoint");
   ASSERT_TRUE(conn.ok()) << conn.status();
   EXPECT_EQ(capture_->url, "unix:///run/nsm/final-endpoint.sock");
+  EXPECT_EQ(capture_->name, "final-endpoint") << "dial names it in its errors";
   EXPECT_EQ(capture_->candidates, nullptr);
   EXPECT_EQ(nss_->finds, 0);  // no service lookup on the pinned path
 }

@@ -61,6 +61,10 @@ absl::StatusOr<Connection> Server::Request(const Context& ctx, NetworkServiceReq
 
   if (const std::string& pinned = conn->network_service_endpoint_name(); !pinned.empty()) {
     auto nse = FindEndpoint(ctx, pinned);
+    // No longer registered: gone as far as this hop can tell, so a heal reselects the endpoint.
+    if (!nse.ok() && nse.status().code() == absl::StatusCode::kNotFound) {
+      return MarkReportedUnreachable(nse.status(), pinned);
+    }
     if (!nse.ok()) return nse.status();
     auto url = api::ParseNsmUrl(nse->url());
     if (!url.ok()) {

@@ -23,6 +23,7 @@ class Endpoints : public NetworkServiceServer {
     tried.push_back(name);
     if (during) std::exchange(during, nullptr)();
     urls.push_back(clienturl::FromContext(ctx)->ToString());
+    names.push_back(clienturl::NextHopName(ctx));
     if (auto it = failing.find(name); it != failing.end()) return it->second;
     return next.Request(ctx, request);
   }
@@ -34,6 +35,7 @@ class Endpoints : public NetworkServiceServer {
   std::function<void()> during;  // run once, inside the next candidate's call
   std::vector<std::string> tried;
   std::vector<std::string> urls;
+  std::vector<std::string> names;  // given with each URL (dial names the hop in its errors)
   int closes = 0;
 };
 
@@ -68,6 +70,7 @@ TEST_F(RoundRobinTest, TakesTurnsAcrossRequests) {
   }
   EXPECT_EQ(endpoints_->tried, (std::vector<std::string>{"nse-a", "nse-b", "nse-c", "nse-a"}));
   EXPECT_EQ(endpoints_->urls[1], "unix:///run/nse-b.sock");
+  EXPECT_EQ(endpoints_->names, endpoints_->tried);
 }
 
 TEST_F(RoundRobinTest, ReturnsTheChosenEndpoint) {
