@@ -342,7 +342,7 @@ TEST_F(HealTest, SamePathThenReselectsTheForwarderThenTheEndpoint) {
 }
 
 // An error that names the endpoint unreachable skips the forwarder reselect: two attempts, the
-// second without the endpoint's name. Naming another hop (the forwarder) changes nothing.
+// second without the endpoint's name.
 TEST_F(HealTest, AnEndpointNamedUnreachableIsReselectedAtOnce) {
   Build({});
   next->set_name_unreachable(true);

@@ -1,6 +1,7 @@
 #include "healing/refresh/client.h"
 
 #include <algorithm>
+#include <functional>
 
 #include "absl/synchronization/mutex.h"
 #include "api/path.h"
@@ -15,13 +16,11 @@ namespace {
 // its owner.
 class TimerSlot {
  public:
-  void Set(std::unique_ptr<Timer> t) {
+  // Arms the timer `make` returns, under the slot's lock: a Stop either comes first (nothing is
+  // armed) or stops it, so no armed timer outlives a Stop.
+  void Arm(const std::function<std::unique_ptr<Timer>()>& make) {
     absl::MutexLock lock(&mu_);
-    if (stopped_) {
-      t->Stop();
-      return;
-    }
-    timer_ = std::move(t);
+    if (!stopped_) timer_ = make();
   }
   void Stop() {
     std::unique_ptr<Timer> t;
@@ -146,21 +145,23 @@ absl::StatusOr<Connection> Client::Request(const Context& ctx, NetworkServiceReq
   std::weak_ptr<begin::EventFactory> weak_events = events;
   std::shared_ptr<Marker> marker = marker_;
   // The chain's end (or the cancel above) stops the timer at once, not only when it fires. Hooked
-  // before the timer is armed: a timer that is visible (PendingTimers) is always stoppable.
+  // before the timer is armed, so a timer that is visible (PendingTimers) is always stoppable.
   if (const auto& cs = armed_ctx.cancel_state()) {
     armed->on_cancel = cs->OnCancel([weak = std::weak_ptr<TimerSlot>(armed->slot)] {
       if (auto slot = weak.lock()) slot->Stop();
     });
   }
-  armed->slot->Set(ctx.clock().AfterFunc(delay, [weak_events, marker, armed_ctx = armed_ctx] {
-    if (armed_ctx.cancelled()) return;
-    std::shared_ptr<begin::EventFactory> factory = weak_events.lock();
-    if (factory == nullptr) return;
-    begin::EventOptions o;
-    o.cancel_ctx = armed_ctx;
-    o.decorate = [marker](const Context& c) { return c.WithValue(OwnEventKey(), marker); };
-    factory->Request(std::move(o));  // queued on begin's executor; this callback stays short
-  }));
+  armed->slot->Arm([&] {
+    return ctx.clock().AfterFunc(delay, [weak_events, marker, armed_ctx = armed_ctx] {
+      if (armed_ctx.cancelled()) return;
+      std::shared_ptr<begin::EventFactory> factory = weak_events.lock();
+      if (factory == nullptr) return;
+      begin::EventOptions o;
+      o.cancel_ctx = armed_ctx;
+      o.decorate = [marker](const Context& c) { return c.WithValue(OwnEventKey(), marker); };
+      factory->Request(std::move(o));  // queued on begin's executor; this callback stays short
+    });
+  });
   state->armed = std::move(armed);  // replaces (and stops) the previous one
   return result;
 }
