@@ -3,6 +3,7 @@
 // Unregister and the end of the chain context stop healing.
 #include "registry/heal/heal.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
@@ -62,14 +63,19 @@ class HealTest : public ::testing::Test {
   }
   void StopRegistry() { server_->Shutdown(absl::ZeroDuration()); }
 
-  // Moves the fake clock whenever heal waits on it, until `done` holds (bounded).
+  // Until `done` holds (bounded): moves the fake clock to the next timer when that is a heal
+  // backoff (at most 5 s, +10 % jitter). Longer timers are left alone: advancing through a restore
+  // attempt's 15 s deadline would cancel the attempt under way, and the expiries are minutes.
   template <class F>
   bool DriveUntil(F done) {
-    absl::Time end = absl::Now() + kWait;
+    const absl::Time end = absl::Now() + kWait;
     while (!done()) {
       if (absl::Now() > end) return false;
-      if (clock_->AwaitPendingTimers(1, absl::Milliseconds(20))) {
-        clock_->Advance(absl::Seconds(1));
+      const absl::Time now = clock_->Now();
+      if (auto next = clock_->NextDeadline(); next && *next - now <= absl::Milliseconds(5500)) {
+        clock_->Advance(std::max(*next - now, absl::ZeroDuration()));
+      } else {
+        absl::SleepFor(absl::Milliseconds(2));  // real gRPC work under way
       }
     }
     return true;
