@@ -228,25 +228,19 @@ TEST_F(HealTest, DeadEndpointIsReplacedByAnother) {
 // so by name (a gRPC status detail through the nsmgr), so heal skips reselecting the forwarder and
 // reselects the endpoint right after the failed same-path attempt: two attempts, no backoff.
 TEST_F(HealTest, DeadEndpointCostsOneFailedAttempt) {
-  Node& node = domain->node(0);
-  auto first = NewCountServer();
+  ASSERT_NO_FATAL_FAILURE(Connect());
+  ASSERT_EQ(conn.network_service_endpoint_name(), "nse-1");
   auto second = NewCountServer();
-  EndpointEntry* nse1 = *node.NewEndpoint(Endpoint("nse-1"), {first});
-  auto nsc = node.NewClient();
-  ASSERT_TRUE(nsc.ok()) << nsc.status();
-  auto conn = (*nsc)->Request(DefaultRequest(kService));
-  ASSERT_TRUE(conn.ok()) << conn.status();
-  ASSERT_EQ(conn->network_service_endpoint_name(), "nse-1");
-  ASSERT_TRUE(node.NewEndpoint(Endpoint("nse-2"), {second}).ok());
+  ASSERT_TRUE(domain->node(0).NewEndpoint(Endpoint("nse-2"), {second}).ok());
 
-  nse1->Cancel();
-  ASSERT_TRUE(Eventually([&] { return (*nsc)->heal()->stats().healed.load() == 1; }));
-  EXPECT_EQ((*nsc)->heal()->stats().attempts.load(), 2u) << "same path, then reselect endpoint";
+  nse->Cancel();
+  ASSERT_TRUE(Eventually([&] { return nsc->heal()->stats().healed.load() == 1; }));
+  EXPECT_EQ(nsc->heal()->stats().attempts.load(), 2u) << "same path, then reselect endpoint";
   EXPECT_EQ(second->unique_requests(), 1u);
-  auto healed = Current(**nsc, *conn);
+  auto healed = Current(*nsc, conn);
   ASSERT_TRUE(healed.ok()) << healed.status();
   EXPECT_EQ(healed->network_service_endpoint_name(), "nse-2");
-  ASSERT_TRUE((*nsc)->Close(*conn).ok());
+  ASSERT_TRUE(nsc->Close(conn).ok());
   EXPECT_EQ(second->closes(), 1);
 }
 

@@ -139,6 +139,18 @@ class ConnectTest : public ::testing::Test {
     return r;
   }
   std::string Path(const std::string& name) const { return dir_ + "/" + name; }
+  // A Request through a remote hop (served over gRPC on `socket`) that answers `error`: the
+  // status the caller gets.
+  absl::Status RequestThroughFailingRemote(const std::string& socket, absl::Status error) {
+    Remote remote(Path(socket));
+    remote.recorder->request_error = std::move(error);
+    auto chain = Chain(remote.url(), absl::Seconds(5));
+    auto [ctx, cancel] = Context().WithTimeout(absl::Seconds(20));
+    auto req = Req("c1");
+    auto conn = chain->Request(ctx, req);
+    EXPECT_FALSE(conn.ok());
+    return conn.status();
+  }
 
   std::string dir_;
   std::shared_ptr<ChannelPool> pool_ = ChannelPool::Create(grpc::InsecureChannelCredentials());
@@ -444,16 +456,11 @@ TEST_F(ConnectTest, CloseRunsBothSidesAndCombinesErrors) {
 }
 
 TEST_F(ConnectTest, AnUnavailableTheNextHopAnsweredIsNotMarkedUnreachable) {
-  Remote remote(Path("nse.sock"));
-  remote.recorder->request_error = absl::UnavailableError("its own next hop is gone");
-  auto chain = Chain(remote.url(), absl::Seconds(5));
-  auto [ctx, cancel] = Context().WithTimeout(absl::Seconds(20));
-  auto req = Req("c1");
-  auto conn = chain->Request(ctx, req);
-  ASSERT_FALSE(conn.ok());
-  EXPECT_EQ(conn.status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_THAT(std::string(conn.status().message()), HasSubstr("its own next hop is gone"));
-  EXPECT_FALSE(IsNextHopUnreachable(conn.status()));
+  absl::Status s =
+      RequestThroughFailingRemote("nse.sock", absl::UnavailableError("its own next hop is gone"));
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("its own next hop is gone"));
+  EXPECT_FALSE(IsNextHopUnreachable(s));
 }
 
 // Puts a URL and the name of the hop there in the context, as forwarder_select and discover do.
@@ -497,19 +504,15 @@ TEST_F(ConnectTest, DialNamesTheHopItCouldNotReach) {
 // A hop that could not dial its own next hop says which one, in the gRPC status details: the
 // caller learns the name (UnreachableHop) but not a mark of its own next hop.
 TEST_F(ConnectTest, TheNameOfAHopFurtherDownCrossesGrpc) {
-  Remote remote(Path("fwd.sock"));
-  remote.recorder->request_error = MarkNextHopUnreachable(
-      absl::UnavailableError("failed to dial unix:///nse.sock: connection refused"), "nse-1");
-  auto chain = Chain(remote.url(), absl::Seconds(5));
-  auto [ctx, cancel] = Context().WithTimeout(absl::Seconds(20));
-  auto req = Req("c1");
-  auto conn = chain->Request(ctx, req);
-  ASSERT_FALSE(conn.ok());
-  EXPECT_EQ(conn.status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(conn.status().message(), "connect: next hop " + remote.url().ToString() +
-                                         ": failed to dial unix:///nse.sock: connection refused");
-  EXPECT_FALSE(IsNextHopUnreachable(conn.status())) << "the remote hop was reached";
-  EXPECT_EQ(UnreachableHop(conn.status()), "nse-1");
+  absl::Status s = RequestThroughFailingRemote(
+      "fwd.sock",
+      MarkNextHopUnreachable(
+          absl::UnavailableError("failed to dial unix:///nse.sock: connection refused"), "nse-1"));
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(s.message(), "connect: next hop unix://" + Path("fwd.sock") +
+                             ": failed to dial unix:///nse.sock: connection refused");
+  EXPECT_FALSE(IsNextHopUnreachable(s)) << "the remote hop was reached";
+  EXPECT_EQ(UnreachableHop(s), "nse-1");
 }
 
 TEST_F(ConnectTest, NoUrlMeansNoNextHop) {
