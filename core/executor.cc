@@ -1,43 +1,152 @@
 #include "core/executor.h"
 
 #include <algorithm>
+#include <list>
+
+#include "core/log.h"
 
 namespace nsm {
 
-struct ThreadPool::Queue {
-  void Work() {
+namespace {
+// The pool queue whose worker is running on this thread, if any.
+thread_local const void* current_pool_queue = nullptr;
+}  // namespace
+
+struct ThreadPool::Queue : std::enable_shared_from_this<ThreadPool::Queue> {
+  explicit Queue(Options o) : opts(std::move(o)) {
+    opts.threads = std::max<size_t>(opts.threads, 1);
+    if (!opts.clock) opts.clock = RealClock();
+  }
+
+  bool Wakeful() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    return stopping || !tasks.empty() || retire > 0;
+  }
+
+  void Spawn() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    for (auto& t : exited) t.join();  // they have left the loop: no wait
+    exited.clear();
+    ++live;
+    auto me = handles.emplace(handles.end());
+    *me = std::thread([self = shared_from_this(), me] { self->Work(me); });
+  }
+
+  void Work(std::list<std::thread>::iterator me) {
+    current_pool_queue = this;
+    mu.Lock();
     for (;;) {
-      std::function<void()> fn;
-      {
-        absl::MutexLock lock(&mu);
-        auto ready = [this]()
-                         ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return stopping || !tasks.empty(); };
-        mu.Await(absl::Condition(&ready));
-        if (tasks.empty()) return;  // stopping and drained
-        fn = std::move(tasks.front());
-        tasks.pop_front();
-      }
+      ++idle;
+      mu.Await(absl::Condition(this, &Queue::Wakeful));
+      --idle;
+      if (tasks.empty()) break;  // stopping and drained, or retired
+      std::function<void()> fn = std::move(tasks.front());
+      tasks.pop_front();
+      min_idle = std::min(min_idle, idle);
+      WatchStall();
+      mu.Unlock();
       fn();
+      fn = nullptr;  // captured state goes before the next wait
+      mu.Lock();
+      ++finished;
+    }
+    --live;
+    if (!stopping) {
+      --retire;
+      exited.splice(exited.end(), handles, me);  // joined by the next Spawn or the destructor
+    }
+    mu.Unlock();
+  }
+
+  // Work waits and every worker is busy: check after `stall` whether any task finished meanwhile.
+  void WatchStall() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    if (stall_timer || stopping || idle > 0 || tasks.empty() || live >= opts.max_threads) return;
+    finished_at_watch = finished;
+    stall_timer = opts.clock->AfterFunc(opts.stall, [weak = weak_from_this()] {
+      if (auto self = weak.lock()) self->OnStall();
+    });
+  }
+
+  void OnStall() {
+    size_t now_live = 0, now_queued = 0;
+    {
+      absl::MutexLock lock(&mu);
+      stall_timer.reset();
+      if (stopping) return;
+      const bool stalled =
+          !tasks.empty() && idle == 0 && finished == finished_at_watch && live < opts.max_threads;
+      if (stalled) {
+        Spawn();
+        ++added;
+        WatchLinger();
+        now_live = live;
+        now_queued = tasks.size();
+      }
+      WatchStall();
+    }
+    if (now_live > 0) {
+      log::Default().WriteKeyed(
+          log::Level::kWarn, "pool", "stall",
+          "every worker blocked with work queued and none finished: one worker added",
+          {{"stall", opts.stall}, {"threads", now_live}, {"queued", now_queued}});
     }
   }
 
+  // More workers than `threads` live: retire, after `linger`, those never all needed meanwhile.
+  void WatchLinger() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    if (linger_timer || stopping || live - retire <= opts.threads) return;
+    min_idle = idle;
+    linger_timer = opts.clock->AfterFunc(opts.linger, [weak = weak_from_this()] {
+      if (auto self = weak.lock()) self->OnLinger();
+    });
+  }
+
+  void OnLinger() {
+    absl::MutexLock lock(&mu);
+    linger_timer.reset();
+    if (stopping) return;
+    const size_t spare = std::min(min_idle, idle);
+    retire += std::min(spare, live - retire - opts.threads);
+    WatchLinger();
+  }
+
+  Options opts;
   absl::Mutex mu;
   std::deque<std::function<void()>> tasks ABSL_GUARDED_BY(mu);
   bool stopping ABSL_GUARDED_BY(mu) = false;
+  size_t live ABSL_GUARDED_BY(mu) = 0;
+  size_t idle ABSL_GUARDED_BY(mu) = 0;
+  size_t retire ABSL_GUARDED_BY(mu) = 0;    // idle workers asked to leave
+  size_t min_idle ABSL_GUARDED_BY(mu) = 0;  // since the linger watch was armed
+  uint64_t finished ABSL_GUARDED_BY(mu) = 0;
+  uint64_t finished_at_watch ABSL_GUARDED_BY(mu) = 0;
+  uint64_t added ABSL_GUARDED_BY(mu) = 0;
+  std::unique_ptr<Timer> stall_timer ABSL_GUARDED_BY(mu);
+  std::unique_ptr<Timer> linger_timer ABSL_GUARDED_BY(mu);
+  std::list<std::thread> handles ABSL_GUARDED_BY(mu);  // live workers
+  std::list<std::thread> exited ABSL_GUARDED_BY(mu);   // retired, not joined yet
 };
 
-ThreadPool::ThreadPool(size_t threads) : queue_(std::make_shared<Queue>()) {
-  threads = std::max<size_t>(threads, 1);
-  workers_.reserve(threads);
-  for (size_t i = 0; i < threads; ++i) workers_.emplace_back([q = queue_] { q->Work(); });
+ThreadPool::ThreadPool(size_t threads) : ThreadPool(Options{.threads = threads}) {}
+
+ThreadPool::ThreadPool(Options options) : queue_(std::make_shared<Queue>(std::move(options))) {
+  absl::MutexLock lock(&queue_->mu);
+  for (size_t i = 0; i < queue_->opts.threads; ++i) queue_->Spawn();
 }
 
 ThreadPool::~ThreadPool() {
+  Queue& q = *queue_;
+  std::list<std::thread> threads;
   {
-    absl::MutexLock lock(&queue_->mu);
-    queue_->stopping = true;
+    absl::MutexLock lock(&q.mu);
+    q.stopping = true;
+    q.stall_timer.reset();
+    q.linger_timer.reset();
+    const size_t self = current_pool_queue == &q ? 1 : 0;
+    auto drained = [&q, self]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(q.mu) { return q.live <= self; };
+    q.mu.Await(absl::Condition(&drained));
+    threads.splice(threads.end(), q.handles);
+    threads.splice(threads.end(), q.exited);
   }
-  for (auto& t : workers_) {
+  for (auto& t : threads) {
     if (t.get_id() == std::this_thread::get_id()) {
       t.detach();
     } else {
@@ -49,11 +158,21 @@ ThreadPool::~ThreadPool() {
 void ThreadPool::Post(std::function<void()> fn) {
   absl::MutexLock lock(&queue_->mu);
   queue_->tasks.push_back(std::move(fn));
+  queue_->WatchStall();
+}
+
+ThreadPool::Stats ThreadPool::stats() const {
+  absl::MutexLock lock(&queue_->mu);
+  return Stats{.threads = queue_->live,
+               .idle = queue_->idle,
+               .queued = queue_->tasks.size(),
+               .added = queue_->added};
 }
 
 std::shared_ptr<ThreadPool> DefaultThreadPool() {
-  static auto* pool = new std::shared_ptr<ThreadPool>(
-      std::make_shared<ThreadPool>(std::max(4u, 2 * std::thread::hardware_concurrency())));
+  static auto* pool = new std::shared_ptr<ThreadPool>(std::make_shared<ThreadPool>(
+      ThreadPool::Options{.threads = std::max(4u, 2 * std::thread::hardware_concurrency()),
+                          .max_threads = kMaxPoolThreads}));
   return *pool;
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -14,13 +15,39 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "core/clock.h"
 
 namespace nsm {
 
-// A fixed set of worker threads draining one FIFO queue.
+// Worker threads draining one FIFO queue.
+//
+// `threads` workers always run. Chains block a worker for every call they make downstream, so with
+// a fixed pool a few calls hanging there (a peer that accepts and never answers) hold every later
+// call and timer event of the process until their deadlines. An elastic pool (`max_threads` above
+// `threads`, as DefaultThreadPool) therefore adds a worker when work is queued, no worker is free
+// and no task has finished for `stall`: the workers are blocked, not busy. At most one worker is
+// added per `stall`, and a pool whose tasks keep finishing never grows (on a loaded machine more
+// threads only add context switches). Workers the pool could have spared for a whole `linger`
+// (never all busy) leave again. Both periods run on `clock`.
 class ThreadPool {
  public:
+  struct Options {
+    size_t threads = 4;
+    size_t max_threads = 0;  // at or below `threads`: a fixed pool
+    absl::Duration stall = absl::Milliseconds(20);
+    absl::Duration linger = absl::Seconds(10);
+    std::shared_ptr<Clock> clock = nullptr;  // null: RealClock()
+  };
+  struct Stats {
+    size_t threads = 0;  // live workers
+    size_t idle = 0;     // workers waiting for work
+    size_t queued = 0;   // tasks not started
+    uint64_t added = 0;  // workers added beyond `threads` since the start
+  };
+
+  // A fixed pool of `threads` workers.
   explicit ThreadPool(size_t threads);
+  explicit ThreadPool(Options options);
   // Runs what is queued, then joins. May run on one of its own workers (the last owner of the
   // pool can be a task): that worker is detached and exits after its task.
   ~ThreadPool();
@@ -28,15 +55,19 @@ class ThreadPool {
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   void Post(std::function<void()> fn);
-  size_t threads() const { return workers_.size(); }
+  size_t threads() const { return stats().threads; }
+  Stats stats() const;
 
  private:
   struct Queue;
   std::shared_ptr<Queue> queue_;
-  std::vector<std::thread> workers_;
 };
 
-// The process-wide pool for asynchronous chain events (timers, heal), sized to the machine.
+// Most workers an elastic pool of chains may add up to (DefaultThreadPool, the sandbox's hops).
+inline constexpr size_t kMaxPoolThreads = 128;
+
+// The process-wide pool for chains and asynchronous chain events (timers, heal): 2 workers per
+// core (at least 4), elastic up to kMaxPoolThreads.
 std::shared_ptr<ThreadPool> DefaultThreadPool();
 
 // The outcome of an asynchronous event, set once.

@@ -6,6 +6,8 @@
 #include <vector>
 
 #include "absl/synchronization/notification.h"
+#include "core/eventually.h"
+#include "core/fake_clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -19,6 +21,145 @@ TEST(ThreadPoolTest, RunsEverythingPostedBeforeDestruction) {
     for (int i = 0; i < 100; ++i) pool.Post([&] { ++count; });
   }
   EXPECT_EQ(count, 100);
+}
+
+// Tasks that block until released, and a count of those running.
+class Blockers {
+ public:
+  ~Blockers() { Release(); }
+  std::function<void()> Task() {
+    return [this] {
+      ++running_;
+      release_.WaitForNotification();
+    };
+  }
+  void Release() {
+    if (!release_.HasBeenNotified()) release_.Notify();
+  }
+  int running() const { return running_; }
+
+ private:
+  std::atomic<int> running_{0};
+  absl::Notification release_;
+};
+
+// An elastic pool on a fake clock (stall 20 ms, linger 10 s). Blocked tasks are released before
+// the pool is destroyed, however a test ends.
+class ElasticPoolTest : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    blockers.Release();
+    first.Release();
+    second.Release();
+    pool.reset();
+  }
+  ThreadPool& Start(size_t threads, size_t max) {
+    pool = std::make_unique<ThreadPool>(ThreadPool::Options{.threads = threads,
+                                                            .max_threads = max,
+                                                            .stall = absl::Milliseconds(20),
+                                                            .linger = absl::Seconds(10),
+                                                            .clock = clock});
+    return *pool;
+  }
+
+  std::shared_ptr<FakeClock> clock = FakeClock::Create();
+  Blockers blockers, first, second;
+  std::unique_ptr<ThreadPool> pool;
+};
+
+TEST_F(ElasticPoolTest, AWorkerIsAddedWhenEveryWorkerIsBlockedForAStall) {
+  ThreadPool& pool = Start(2, 4);
+  pool.Post(blockers.Task());
+  pool.Post(blockers.Task());
+  ASSERT_TRUE(Eventually([&] { return blockers.running() == 2; }));
+  absl::Notification ran;
+  pool.Post([&] { ran.Notify(); });
+  EXPECT_EQ(clock->PendingTimers(), 1u);  // the stall watch
+
+  clock->Advance(absl::Milliseconds(19));
+  EXPECT_EQ(pool.stats().threads, 2u);
+  EXPECT_FALSE(ran.HasBeenNotified());
+  clock->Advance(absl::Milliseconds(1));
+  EXPECT_EQ(pool.stats().added, 1u);
+  EXPECT_TRUE(ran.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  EXPECT_EQ(pool.stats().threads, 3u);
+}
+
+TEST_F(ElasticPoolTest, APoolWhoseTasksFinishDoesNotGrow) {
+  ThreadPool& pool = Start(1, 4);
+  pool.Post(first.Task());
+  pool.Post(second.Task());
+  absl::Notification ran;
+  pool.Post([&] { ran.Notify(); });
+  ASSERT_TRUE(Eventually([&] { return first.running() == 1 && clock->PendingTimers() == 1; }));
+
+  first.Release();  // a task finishes within the window: busy, not blocked
+  ASSERT_TRUE(Eventually([&] { return second.running() == 1; }));
+  clock->Advance(absl::Milliseconds(20));
+  EXPECT_EQ(pool.stats().threads, 1u);
+  EXPECT_EQ(clock->PendingTimers(), 1u);  // watching the next window
+
+  clock->Advance(absl::Milliseconds(20));  // nothing finished in this one
+  EXPECT_EQ(pool.stats().added, 1u);
+  EXPECT_TRUE(ran.WaitForNotificationWithTimeout(absl::Seconds(30)));
+}
+
+TEST_F(ElasticPoolTest, GrowsOneWorkerPerStallUpToItsMaximum) {
+  ThreadPool& pool = Start(1, 3);
+  for (int i = 0; i < 5; ++i) pool.Post(blockers.Task());
+  ASSERT_TRUE(Eventually([&] { return blockers.running() == 1; }));
+  clock->Advance(absl::Milliseconds(20));
+  ASSERT_TRUE(Eventually([&] { return blockers.running() == 2; }));
+  EXPECT_EQ(pool.stats().threads, 2u);
+  clock->Advance(absl::Milliseconds(20));
+  ASSERT_TRUE(Eventually([&] { return blockers.running() == 3; }));
+  clock->Advance(absl::Seconds(1));
+  EXPECT_EQ(pool.stats().threads, 3u);
+  EXPECT_EQ(pool.stats().queued, 2u);
+  EXPECT_EQ(clock->PendingTimers(), 1u);  // only the linger watch: no stall watch at the maximum
+}
+
+TEST_F(ElasticPoolTest, AFixedPoolNeverWatches) {
+  ThreadPool& pool = Start(1, 1);
+  pool.Post(blockers.Task());
+  pool.Post(blockers.Task());
+  ASSERT_TRUE(Eventually([&] { return blockers.running() == 1; }));
+  EXPECT_EQ(clock->PendingTimers(), 0u);
+}
+
+TEST_F(ElasticPoolTest, AddedWorkersLeaveAfterALingerInWhichTheyWereNotNeeded) {
+  ThreadPool& pool = Start(1, 4);
+  pool.Post(blockers.Task());
+  pool.Post(blockers.Task());
+  ASSERT_TRUE(Eventually([&] { return blockers.running() == 1; }));
+  clock->Advance(absl::Milliseconds(20));
+  ASSERT_TRUE(Eventually([&] { return blockers.running() == 2; }));
+  blockers.Release();
+  ASSERT_TRUE(Eventually([&] { return pool.stats().idle == 2; }));
+
+  clock->Advance(absl::Seconds(10));  // both were busy at the start of this window
+  EXPECT_EQ(pool.stats().threads, 2u);
+  clock->Advance(absl::Seconds(10));  // idle for the whole of this one
+  EXPECT_TRUE(Eventually([&] { return pool.stats().threads == 1; }));
+  EXPECT_EQ(clock->PendingTimers(), 0u);
+
+  absl::Notification ran;  // the worker left is still a worker
+  pool.Post([&] { ran.Notify(); });
+  EXPECT_TRUE(ran.WaitForNotificationWithTimeout(absl::Seconds(30)));
+}
+
+TEST_F(ElasticPoolTest, AGrownPoolRunsWhatIsQueuedBeforeItIsDestroyed) {
+  std::atomic<int> count{0};
+  Start(1, 4).Post(blockers.Task());
+  for (int i = 0; i < 50; ++i) pool->Post([&] { ++count; });
+  ASSERT_TRUE(Eventually([&] { return blockers.running() == 1; }));
+  clock->Advance(absl::Milliseconds(20));
+  ASSERT_TRUE(Eventually([&] { return count == 50; }));
+  blockers.Release();
+  for (int i = 0; i < 50; ++i) pool->Post([&] { ++count; });
+  pool.reset();
+  EXPECT_EQ(count, 100);
+  EXPECT_EQ(clock->PendingTimers(), 0u);
 }
 
 TEST(SerialExecutorTest, AsyncRunsInSubmissionOrderOneAtATime) {

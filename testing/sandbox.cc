@@ -23,9 +23,12 @@
 namespace nsm::testing {
 namespace {
 
-// Workers per hop: each hop runs its chain (which blocks on the next hop) on its own pool, so hops
-// never starve each other.
-constexpr size_t kHopThreads = 8;
+// Each hop runs its chain (which blocks on the next hop) on its own pool, so hops never starve each
+// other: 8 workers, elastic like the process pool of a binary (DefaultThreadPool).
+std::shared_ptr<ThreadPool> NewHopPool() {
+  return std::make_shared<ThreadPool>(
+      ThreadPool::Options{.threads = 8, .max_threads = kMaxPoolThreads});
+}
 
 const std::vector<std::string>& HopHealthServices() {
   static const auto* names =
@@ -104,7 +107,7 @@ NsmgrEntry::NsmgrEntry(Domain& domain, std::string name, std::string url, nsmgr:
 
 absl::Status NsmgrEntry::Start() {
   nsmgr::Options options = options_;
-  options.pool = std::make_shared<ThreadPool>(kHopThreads);
+  options.pool = NewHopPool();
   auto server = nsmgr::Server::Start(std::move(options), {url_});
   if (!server.ok()) return server.status();
   server_ = *std::move(server);
@@ -127,7 +130,7 @@ EndpointEntry::EndpointEntry(Domain& domain, Node& node, Kind kind, NSE registra
       additional_(std::move(additional)) {}
 
 absl::Status EndpointEntry::Start() {
-  pool_ = std::make_shared<ThreadPool>(kHopThreads);
+  pool_ = NewHopPool();
   store_ = monitor::ConnectionStore::Create();
   auto tokens = domain_.tokens(name_);
   const std::string nsmgr_url = node_.nsmgr().url();
@@ -541,7 +544,7 @@ absl::StatusOr<std::unique_ptr<Domain>> Builder::Build() {
   d->channels_ =
       connect::ChannelPool::Create(d->credentials_->ChannelCredentials(), channel_options);
   d->registry_channels_ = std::make_shared<reg::transport::ChannelPool>(d->credentials_);
-  d->clients_pool_ = std::make_shared<ThreadPool>(kHopThreads);
+  d->clients_pool_ = NewHopPool();
 
   if (registry_) {
     d->registry_ = std::make_unique<RegistryEntry>(*d, d->NewUrl("registry"), registry_expiry_);

@@ -425,6 +425,81 @@ TEST_F(SandboxTest, HundredParallelRequestsSucceedAndAreAllClosed) {
   EXPECT_EQ(counter->closes(), kRequests);
 }
 
+// An endpoint that accepts Requests and answers none until released (or until the call ends).
+class HoldServer : public NetworkServiceServer {
+ public:
+  absl::StatusOr<Connection> Request(const Context& ctx, NetworkServiceRequest& request,
+                                     const ServerNext& next) override {
+    auto ended = std::make_shared<bool>(false);
+    auto on_end = ctx.cancel_state()->OnCancel([this, ended] {
+      absl::MutexLock lock(&mu_);
+      *ended = true;
+    });
+    {
+      absl::MutexLock lock(&mu_);
+      ++held_;
+      auto go = [this, &ended]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return released_ || *ended; };
+      mu_.Await(absl::Condition(&go));
+      --held_;
+      if (!released_) return ctx.Err();
+    }
+    return next.Request(ctx, request);
+  }
+  absl::Status Close(const Context& ctx, Connection& conn, const ServerNext& next) override {
+    return next.Close(ctx, conn);
+  }
+
+  size_t held() const {
+    absl::MutexLock lock(&mu_);
+    return held_;
+  }
+  void Release() {
+    absl::MutexLock lock(&mu_);
+    released_ = true;
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  size_t held_ ABSL_GUARDED_BY(mu_) = 0;
+  bool released_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// Each Request to an endpoint that never answers holds a worker at every hop on its way. More of
+// them than a hop has workers (8 in the sandbox, 4 in a binary) must not stall other services'
+// Requests through the same nsmgr and forwarder, nor the hanging Requests queued behind them: the
+// pools grow (core/executor.h). With fixed pools the other Request waits for its deadline.
+TEST_F(SandboxTest, AnEndpointThatNeverAnswersDoesNotStallOtherServices) {
+  Build(Builder());
+  Node& node = domain->node(0);
+  ASSERT_TRUE(domain->RegisterNS(Service("stuck")).ok());
+  ASSERT_TRUE(domain->RegisterNS(Service()).ok());
+  auto hold = std::make_shared<HoldServer>();
+  ASSERT_TRUE(node.NewEndpoint(Endpoint("nse-stuck", "stuck"), {hold}).ok());
+  ASSERT_TRUE(node.NewEndpoint(Endpoint("nse-1")).ok());
+  auto stuck_nsc = Must(node.NewClient({.timeout = absl::Seconds(60)}));
+  auto nsc = Must(node.NewClient({.timeout = kWait}));
+
+  constexpr size_t kStuck = 12;
+  std::vector<absl::StatusOr<Connection>> stuck(kStuck, absl::UnknownError("not run"));
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < kStuck; ++i) {
+    threads.emplace_back([&, i] { stuck[i] = stuck_nsc->Request(DefaultRequest("stuck")); });
+  }
+  const bool all_held = Eventually([&] { return hold->held() == kStuck; }, kWait);
+  absl::StatusOr<Connection> other = nsc->Request(DefaultRequest(kService));
+  const size_t held = hold->held();
+  hold->Release();
+  for (auto& t : threads) t.join();
+
+  EXPECT_TRUE(all_held) << held << " of " << kStuck << " Requests reached the endpoint";
+  ASSERT_TRUE(other.ok()) << other.status();
+  EXPECT_TRUE(nsc->Close(*other).ok());
+  for (auto& conn : stuck) {
+    ASSERT_TRUE(conn.ok()) << conn.status();
+    EXPECT_TRUE(stuck_nsc->Close(*conn).ok());
+  }
+}
+
 // 1,000 Request/Close pairs one after another: every hop ends with nothing held (TearDown checks
 // connections, metadata-backed state, monitor stores and streams at every hop).
 TEST_F(SandboxTest, ThousandRequestClosePairsLeaveNothingBehind) {
