@@ -174,6 +174,8 @@ TEST_F(NsmgrBinaryTest, ServesMetrics) {
                         {{"kind", "request"}}),
             1);
   EXPECT_EQ(ValueInText(*page, "nsm_monitor_streams"), 1);
+  EXPECT_GE(ValueInText(*page, "nsm_pool_threads").value_or(0), 4) << *page;
+  EXPECT_TRUE(ValueInText(*page, "nsm_pool_threads_added_total").has_value());
   monitor_ctx.TryCancel();
   while (reader->Read(&initial)) {
   }

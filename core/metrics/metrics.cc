@@ -110,6 +110,35 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
 
 HttpServer::~HttpServer() = default;
 
+void HttpServer::Serve(std::shared_ptr<prometheus::Collectable> more) {
+  exposer_->RegisterCollectable(more);
+  more_.push_back(std::move(more));
+}
+
+std::vector<prometheus::MetricFamily> PoolCollector::Collect() const {
+  const ThreadPool::Stats stats = pool_->stats();
+  auto family = [](const char* name, const char* help, prometheus::MetricType type, double value) {
+    prometheus::ClientMetric metric;
+    if (type == prometheus::MetricType::Counter) {
+      metric.counter.value = value;
+    } else {
+      metric.gauge.value = value;
+    }
+    return prometheus::MetricFamily{name, help, type, {metric}};
+  };
+  return {
+      family("nsm_pool_threads", "Worker threads of the process pool that runs the chains",
+             prometheus::MetricType::Gauge, static_cast<double>(stats.threads)),
+      family("nsm_pool_idle_threads", "Workers of the process pool waiting for work",
+             prometheus::MetricType::Gauge, static_cast<double>(stats.idle)),
+      family("nsm_pool_queued_tasks", "Chain calls and events queued for a worker",
+             prometheus::MetricType::Gauge, static_cast<double>(stats.queued)),
+      family("nsm_pool_threads_added_total",
+             "Workers added because every worker was blocked with work queued",
+             prometheus::MetricType::Counter, static_cast<double>(stats.added)),
+  };
+}
+
 absl::StatusOr<Metrics> StartFromConfig(const std::string& listen_on, absl::string_view log_name) {
   Metrics m;
   m.registry = std::make_shared<prometheus::Registry>();
@@ -120,6 +149,7 @@ absl::StatusOr<Metrics> StartFromConfig(const std::string& listen_on, absl::stri
   auto server = HttpServer::Start(listen_on, m.registry);
   if (!server.ok()) return server.status();
   m.server = *std::move(server);
+  m.server->Serve(std::make_shared<PoolCollector>(DefaultThreadPool()));
   log::Info(log_name, absl::StrCat("metrics: serving http://", m.server->address(), "/metrics"));
   return m;
 }

@@ -12,6 +12,8 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "core/envconfig.h"
+#include "core/executor.h"
+#include "prometheus/collectable.h"
 #include "prometheus/registry.h"
 
 namespace prometheus {
@@ -65,13 +67,28 @@ class HttpServer {
   int port() const { return port_; }
   // host:port actually listened on.
   const std::string& address() const { return address_; }
+  // Serves `more` next to the registry, for the life of the server.
+  void Serve(std::shared_ptr<prometheus::Collectable> more);
 
  private:
   HttpServer() = default;
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<prometheus::Exposer> exposer_;
+  std::vector<std::shared_ptr<prometheus::Collectable>> more_;
   int port_ = 0;
   std::string address_;
+};
+
+// A worker pool as seen at each scrape: `nsm_pool_threads`, `nsm_pool_idle_threads` and
+// `nsm_pool_queued_tasks` (gauges), `nsm_pool_threads_added_total` (counter: workers an elastic
+// pool added because every worker was blocked; core/executor.h).
+class PoolCollector : public prometheus::Collectable {
+ public:
+  explicit PoolCollector(std::shared_ptr<ThreadPool> pool) : pool_(std::move(pool)) {}
+  std::vector<prometheus::MetricFamily> Collect() const override;
+
+ private:
+  std::shared_ptr<ThreadPool> pool_;
 };
 
 // What a binary needs: the registry to give its chains, and the server (null when metrics are off).
@@ -81,7 +98,8 @@ struct Metrics {
   bool enabled() const { return server != nullptr; }
 };
 
-// Starts /metrics on `listen_on` (the parsed NSM_METRICS_LISTEN_ON) and logs the bound address
+// Starts /metrics on `listen_on` (the parsed NSM_METRICS_LISTEN_ON), with the registry and the
+// process pool (DefaultThreadPool, PoolCollector), and logs the bound address
 // under `log_name` ("metrics: serving http://127.0.0.1:39411/metrics"); "" = off, the registry
 // still exists (the chains count into it, nobody scrapes it).
 absl::StatusOr<Metrics> StartFromConfig(const std::string& listen_on, absl::string_view log_name);

@@ -2,6 +2,9 @@
 // real /metrics server on port 0 scraped over HTTP/1.0 (issue #8, docs/metrics.md).
 #include "core/metrics/metrics.h"
 
+#include "absl/synchronization/notification.h"
+#include "core/eventually.h"
+#include "core/fake_clock.h"
 #include "core/metrics/read.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -87,6 +90,36 @@ TEST(StartFromConfigTest, EmptyIsOffWithARegistry) {
   ASSERT_TRUE(m.ok());
   EXPECT_FALSE(m->enabled());
   EXPECT_NE(m->registry, nullptr);
+}
+
+TEST(PoolCollectorTest, ReportsWorkersQueueAndGrowth) {
+  auto clock = FakeClock::Create();
+  auto pool = std::make_shared<ThreadPool>(ThreadPool::Options{
+      .threads = 1, .max_threads = 2, .stall = absl::Milliseconds(20), .clock = clock});
+  absl::Notification release;
+  pool->Post([&] { release.WaitForNotification(); });
+  pool->Post([&] { release.WaitForNotification(); });
+  pool->Post([] {});
+  PoolCollector collector(pool);
+  ASSERT_TRUE(Eventually([&] { return ValueOf(collector, "nsm_pool_queued_tasks") == 2; }));
+  EXPECT_EQ(ValueOf(collector, "nsm_pool_threads"), 1);
+  EXPECT_EQ(ValueOf(collector, "nsm_pool_idle_threads"), 0);
+  EXPECT_EQ(ValueOf(collector, "nsm_pool_threads_added_total"), 0);
+
+  clock->Advance(absl::Milliseconds(20));  // the only worker is blocked: one more
+  EXPECT_EQ(ValueOf(collector, "nsm_pool_threads"), 2);
+  EXPECT_EQ(ValueOf(collector, "nsm_pool_threads_added_total"), 1);
+  release.Notify();
+  EXPECT_TRUE(Eventually([&] { return ValueOf(collector, "nsm_pool_queued_tasks") == 0; }));
+}
+
+TEST(HttpServerTest, ServesThePoolNextToTheRegistry) {
+  auto m = StartFromConfig("127.0.0.1:0", "test");
+  ASSERT_TRUE(m.ok()) << m.status();
+  auto page = HttpGet(m->server->address());
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_THAT(*page, HasSubstr("# TYPE nsm_pool_threads_added_total counter"));
+  EXPECT_GE(ValueInText(*page, "nsm_pool_threads").value_or(0), 4);
 }
 
 }  // namespace
