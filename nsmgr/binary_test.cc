@@ -4,16 +4,24 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <thread>
+#include <tuple>
 
+#include "absl/strings/str_cat.h"
 #include "api/path.h"
 #include "connection.grpc.pb.h"
+#include "core/eventually.h"
 #include "core/grpc_server.h"
+#include "core/grpc_transport.h"
 #include "core/metrics/read.h"
+#include "core/token.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "networkservice.grpc.pb.h"
+#include "networkservice/chains/endpoint/server.h"
 #include "registry/transport/channel_pool.h"
 #include "registry/transport/client.h"
+#include "testing/hold_server.h"
 #include "testing/process.h"
 
 namespace {
@@ -28,6 +36,28 @@ std::string Binary() {
 #else
   return "nsmgr/nsmgr";  // Bazel runfiles
 #endif
+}
+
+// host:port of the /metrics server the start-up log names ("" when it names none).
+std::string MetricsAddress(const std::string& log) {
+  const std::string marker = "metrics: serving http://";
+  const size_t at = log.find(marker);
+  if (at == std::string::npos) return "";
+  const size_t start = at + marker.size();
+  return log.substr(start, log.find("/metrics", start) - start);
+}
+
+// A Request of the NSC "nsc" for `service` with connection id `id`.
+::networkservice::NetworkServiceRequest RequestFor(const std::string& service,
+                                                   const std::string& id) {
+  ::networkservice::NetworkServiceRequest req;
+  req.mutable_connection()->set_id(id);
+  req.mutable_connection()->set_network_service(service);
+  auto* seg = req.mutable_connection()->mutable_path()->add_path_segments();
+  seg->set_name("nsc");
+  seg->set_id(id);
+  *seg->mutable_expires() = nsm::api::ToProtoTimestamp(absl::Now() + absl::Minutes(10));
+  return req;
 }
 
 class NsmgrBinaryTest : public ::testing::Test {
@@ -118,12 +148,8 @@ TEST_F(NsmgrBinaryTest, ServesMetrics) {
   ASSERT_TRUE(p.WaitForOutput([](const std::string& s) {
     return s.find("listening on") != s.npos;
   })) << p.err();
-  const std::string log = p.err();
-  const std::string marker = "metrics: serving http://";
-  const size_t at = log.find(marker);
-  ASSERT_NE(at, std::string::npos) << log;
-  const size_t start = at + marker.size();
-  const std::string address = log.substr(start, log.find("/metrics", start) - start);
+  const std::string address = MetricsAddress(p.err());
+  ASSERT_FALSE(address.empty()) << p.err();
 
   auto channels =
       std::make_shared<nsm::reg::transport::ChannelPool>(nsm::MakeInsecureCredentials());
@@ -139,13 +165,7 @@ TEST_F(NsmgrBinaryTest, ServesMetrics) {
 
   // A Request for a service nobody offers: NOT_FOUND.
   auto ns = ::networkservice::NetworkService::NewStub(*channel);
-  ::networkservice::NetworkServiceRequest req;
-  req.mutable_connection()->set_id("nsc-1");
-  req.mutable_connection()->set_network_service("no-such-service");
-  auto* seg = req.mutable_connection()->mutable_path()->add_path_segments();
-  seg->set_name("nsc");
-  seg->set_id("nsc-1");
-  *seg->mutable_expires() = nsm::api::ToProtoTimestamp(absl::Now() + absl::Minutes(10));
+  ::networkservice::NetworkServiceRequest req = RequestFor("no-such-service", "nsc-1");
   grpc::ClientContext request_ctx;
   request_ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
   ::connection::Connection reply;
@@ -180,6 +200,112 @@ TEST_F(NsmgrBinaryTest, ServesMetrics) {
   while (reader->Read(&initial)) {
   }
   reader->Finish();
+
+  p.Signal(SIGTERM);
+  EXPECT_EQ(p.Wait(), 0) << p.err();
+}
+
+// An in-process forwarder: an endpoint chain named `name` with `elements`, on a unix socket.
+struct FakeForwarder {
+  static std::unique_ptr<FakeForwarder> Start(
+      const std::string& name, const std::string& url,
+      std::vector<std::shared_ptr<nsm::NetworkServiceServer>> elements) {
+    auto f = std::make_unique<FakeForwarder>();
+    auto pool = std::make_shared<nsm::ThreadPool>(32);  // never the bottleneck here
+    auto chain = nsm::endpoint::NewServer(nsm::NewInsecureTokenGenerator(name),
+                                          {.name = name, .additional = elements, .pool = pool});
+    if (!chain.ok()) return nullptr;
+    f->chain = *std::move(chain);
+    f->service = std::make_unique<nsm::NetworkServiceGrpcServer>(f->chain, pool);
+    auto server = nsm::GrpcServer::Start(
+        {f->service.get()}, {.listen_on = {url}, .credentials = nsm::MakeInsecureCredentials()});
+    if (!server.ok()) return nullptr;
+    f->server = *std::move(server);
+    return f;
+  }
+  std::shared_ptr<nsm::endpoint::Endpoint> chain;
+  std::unique_ptr<nsm::NetworkServiceGrpcServer> service;
+  std::unique_ptr<nsm::GrpcServer> server;
+};
+
+// Each Request through a forwarder that accepts Requests and answers none blocks one of the
+// nsmgr's workers (it starts max(4, 2 x cores)). Twice that many must not stall a Request for
+// another service through another forwarder: the nsmgr's pool grows and says so in /metrics.
+// With a fixed pool only the first Requests reach the forwarder and the other one times out.
+TEST_F(NsmgrBinaryTest, AForwarderThatNeverAnswersDoesNotStallOtherRequests) {
+  const std::string url = "unix://" + dir_ + "/nsm.io.sock";
+  Process p(Binary(), dir_, "nsmgr", {},
+            {"NSM_NAME=nsmgr-test", "NSM_LISTEN_ON=" + url,
+             "NSM_REGISTRY_URL=", "NSM_METRICS_LISTEN_ON=127.0.0.1:0"});
+  ASSERT_TRUE(p.started());
+  ASSERT_TRUE(p.WaitForOutput([](const std::string& s) {
+    return s.find("listening on") != s.npos;
+  })) << p.err();
+  const std::string address = MetricsAddress(p.err());
+  ASSERT_FALSE(address.empty()) << p.err();
+
+  auto hold = std::make_shared<nsm::testing::HoldServer>();
+  const std::string stuck_url = "unix://" + dir_ + "/stuck.sock";
+  const std::string ok_url = "unix://" + dir_ + "/ok.sock";
+  auto stuck = FakeForwarder::Start("forwarder-stuck", stuck_url, {hold});
+  auto ok = FakeForwarder::Start("forwarder-ok", ok_url, {});
+  ASSERT_TRUE(stuck && ok);
+
+  // Service "stuck" goes through forwarder-stuck (label stuck), service "ok" through forwarder-ok.
+  auto channels =
+      std::make_shared<nsm::reg::transport::ChannelPool>(nsm::MakeInsecureCredentials());
+  auto channel = channels->Get(url);
+  ASSERT_TRUE(channel.ok());
+  nsm::reg::transport::NSERegistryGrpcClient nses(*channel, url);
+  nsm::reg::transport::NSRegistryGrpcClient services(*channel, url);
+  auto [ctx, cancel] = nsm::Context().WithTimeout(absl::Seconds(10));
+  for (const auto& [service, label, forwarder_url] :
+       {std::tuple{"stuck", "stuck", stuck_url}, std::tuple{"ok", "p2p", ok_url}}) {
+    ::registry::NetworkServiceEndpoint fwd;
+    fwd.set_name(absl::StrCat("forwarder-", service));
+    fwd.set_url(forwarder_url);
+    fwd.add_network_service_names("forwarder");
+    (*fwd.mutable_network_service_labels())["forwarder"].mutable_labels()->insert({label, "true"});
+    ASSERT_TRUE(nses.Register(ctx, fwd, {}, {}).ok());
+    ::registry::NetworkServiceEndpoint nse;
+    nse.set_name(absl::StrCat("nse-", service));
+    nse.set_url(absl::StrCat("unix://", dir_, "/nse-", service, ".sock"));  // never dialled
+    nse.add_network_service_names(service);
+    ASSERT_TRUE(nses.Register(ctx, nse, {}, {}).ok());
+    ::registry::NetworkService ns;
+    ns.set_name(service);
+    ns.add_matches()->mutable_metadata()->mutable_labels()->insert({label, "true"});
+    ASSERT_TRUE(services.Register(ctx, ns, {}, {}).ok());
+  }
+
+  auto stub = ::networkservice::NetworkService::NewStub(*channel);
+  constexpr size_t kStuck = 8;
+  std::vector<grpc::Status> stuck_status(kStuck);
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < kStuck; ++i) {
+    threads.emplace_back([&, i] {
+      grpc::ClientContext c;
+      c.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+      ::connection::Connection reply;
+      stuck_status[i] = stub->Request(&c, RequestFor("stuck", absl::StrCat("stuck-", i)), &reply);
+    });
+  }
+  const bool all_held = nsm::Eventually([&] { return hold->held() == kStuck; }, absl::Seconds(10));
+  grpc::ClientContext c;
+  c.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  ::connection::Connection reply;
+  const grpc::Status other = stub->Request(&c, RequestFor("ok", "ok-1"), &reply);
+  const size_t held = hold->held();
+  hold->Release();
+  for (auto& t : threads) t.join();
+
+  EXPECT_TRUE(all_held) << held << " of " << kStuck << " Requests reached forwarder-stuck";
+  EXPECT_TRUE(other.ok()) << other.error_message();
+  EXPECT_EQ(reply.path().path_segments_size(), 3);  // nsc, nsmgr, forwarder-ok
+  for (const auto& s : stuck_status) EXPECT_TRUE(s.ok()) << s.error_message();
+  auto page = nsm::metrics::HttpGet(address);
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_GE(nsm::metrics::ValueInText(*page, "nsm_pool_threads_added_total").value_or(0), 1);
 
   p.Signal(SIGTERM);
   EXPECT_EQ(p.Wait(), 0) << p.err();

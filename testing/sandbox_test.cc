@@ -16,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "registry/transport/client.h"
 #include "testing/count_server.h"
+#include "testing/hold_server.h"
 
 namespace nsm::testing {
 namespace {
@@ -424,45 +425,6 @@ TEST_F(SandboxTest, HundredParallelRequestsSucceedAndAreAllClosed) {
   EXPECT_EQ(counter->unique_closes(), size_t{kRequests});
   EXPECT_EQ(counter->closes(), kRequests);
 }
-
-// An endpoint that accepts Requests and answers none until released (or until the call ends).
-class HoldServer : public NetworkServiceServer {
- public:
-  absl::StatusOr<Connection> Request(const Context& ctx, NetworkServiceRequest& request,
-                                     const ServerNext& next) override {
-    auto ended = std::make_shared<bool>(false);
-    auto on_end = ctx.cancel_state()->OnCancel([this, ended] {
-      absl::MutexLock lock(&mu_);
-      *ended = true;
-    });
-    {
-      absl::MutexLock lock(&mu_);
-      ++held_;
-      auto go = [this, &ended]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return released_ || *ended; };
-      mu_.Await(absl::Condition(&go));
-      --held_;
-      if (!released_) return ctx.Err();
-    }
-    return next.Request(ctx, request);
-  }
-  absl::Status Close(const Context& ctx, Connection& conn, const ServerNext& next) override {
-    return next.Close(ctx, conn);
-  }
-
-  size_t held() const {
-    absl::MutexLock lock(&mu_);
-    return held_;
-  }
-  void Release() {
-    absl::MutexLock lock(&mu_);
-    released_ = true;
-  }
-
- private:
-  mutable absl::Mutex mu_;
-  size_t held_ ABSL_GUARDED_BY(mu_) = 0;
-  bool released_ ABSL_GUARDED_BY(mu_) = false;
-};
 
 // Each Request to an endpoint that never answers holds a worker at every hop on its way. More of
 // them than a hop has workers (8 in the sandbox, 4 in a binary) must not stall other services'
