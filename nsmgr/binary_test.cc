@@ -66,9 +66,31 @@ class NsmgrBinaryTest : public ::testing::Test {
     char tmpl[] = "/tmp/nsm-nsmgrbin-XXXXXX";
     dir_ = mkdtemp(tmpl);
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void TearDown() override {
+    nsmgr_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  // Starts the nsmgr on url_ without a registry, serving /metrics on a free port
+  // (metrics_address_, from the start-up log).
+  void StartWithMetrics() {
+    url_ = "unix://" + dir_ + "/nsm.io.sock";
+    nsmgr_ = std::make_unique<Process>(
+        Binary(), dir_, "nsmgr", std::vector<std::string>{},
+        std::vector<std::string>{"NSM_NAME=nsmgr-test", "NSM_LISTEN_ON=" + url_,
+                                 "NSM_REGISTRY_URL=", "NSM_METRICS_LISTEN_ON=127.0.0.1:0"});
+    ASSERT_TRUE(nsmgr_->started());
+    ASSERT_TRUE(nsmgr_->WaitForOutput([](const std::string& s) {
+      return s.find("listening on") != s.npos;
+    })) << nsmgr_->err();
+    metrics_address_ = MetricsAddress(nsmgr_->err());
+    ASSERT_FALSE(metrics_address_.empty()) << nsmgr_->err();
+  }
 
   std::string dir_;
+  std::string url_;
+  std::string metrics_address_;
+  std::unique_ptr<Process> nsmgr_;
 };
 
 TEST_F(NsmgrBinaryTest, HelpListsTheVariables) {
@@ -140,16 +162,10 @@ TEST_F(NsmgrBinaryTest, ServesRegistersAndStopsOnSigterm) {
 // NSM_METRICS_LISTEN_ON on port 0: the start-up log names the bound address; a registration, a
 // refused Request and an open MonitorConnections stream show up in /metrics with their values.
 TEST_F(NsmgrBinaryTest, ServesMetrics) {
-  const std::string url = "unix://" + dir_ + "/nsm.io.sock";
-  Process p(Binary(), dir_, "nsmgr", {},
-            {"NSM_NAME=nsmgr-test", "NSM_LISTEN_ON=" + url,
-             "NSM_REGISTRY_URL=", "NSM_METRICS_LISTEN_ON=127.0.0.1:0"});
-  ASSERT_TRUE(p.started());
-  ASSERT_TRUE(p.WaitForOutput([](const std::string& s) {
-    return s.find("listening on") != s.npos;
-  })) << p.err();
-  const std::string address = MetricsAddress(p.err());
-  ASSERT_FALSE(address.empty()) << p.err();
+  ASSERT_NO_FATAL_FAILURE(StartWithMetrics());
+  Process& p = *nsmgr_;
+  const std::string url = url_;
+  const std::string address = metrics_address_;
 
   auto channels =
       std::make_shared<nsm::reg::transport::ChannelPool>(nsm::MakeInsecureCredentials());
@@ -233,16 +249,10 @@ struct FakeForwarder {
 // another service through another forwarder: the nsmgr's pool grows and says so in /metrics.
 // With a fixed pool only the first Requests reach the forwarder and the other one times out.
 TEST_F(NsmgrBinaryTest, AForwarderThatNeverAnswersDoesNotStallOtherRequests) {
-  const std::string url = "unix://" + dir_ + "/nsm.io.sock";
-  Process p(Binary(), dir_, "nsmgr", {},
-            {"NSM_NAME=nsmgr-test", "NSM_LISTEN_ON=" + url,
-             "NSM_REGISTRY_URL=", "NSM_METRICS_LISTEN_ON=127.0.0.1:0"});
-  ASSERT_TRUE(p.started());
-  ASSERT_TRUE(p.WaitForOutput([](const std::string& s) {
-    return s.find("listening on") != s.npos;
-  })) << p.err();
-  const std::string address = MetricsAddress(p.err());
-  ASSERT_FALSE(address.empty()) << p.err();
+  ASSERT_NO_FATAL_FAILURE(StartWithMetrics());
+  Process& p = *nsmgr_;
+  const std::string url = url_;
+  const std::string address = metrics_address_;
 
   auto hold = std::make_shared<nsm::testing::HoldServer>();
   const std::string stuck_url = "unix://" + dir_ + "/stuck.sock";
