@@ -169,10 +169,14 @@ ThreadPool::Stats ThreadPool::stats() const {
                .added = queue_->added};
 }
 
+std::shared_ptr<ThreadPool> NewChainPool(size_t threads) {
+  if (threads == 0) threads = std::max(4u, 2 * std::thread::hardware_concurrency());
+  return std::make_shared<ThreadPool>(
+      ThreadPool::Options{.threads = threads, .max_threads = kMaxPoolThreads});
+}
+
 std::shared_ptr<ThreadPool> DefaultThreadPool() {
-  static auto* pool = new std::shared_ptr<ThreadPool>(std::make_shared<ThreadPool>(
-      ThreadPool::Options{.threads = std::max(4u, 2 * std::thread::hardware_concurrency()),
-                          .max_threads = kMaxPoolThreads}));
+  static auto* pool = new std::shared_ptr<ThreadPool>(NewChainPool());
   return *pool;
 }
 

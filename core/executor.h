@@ -66,8 +66,12 @@ class ThreadPool {
 // Most workers an elastic pool of chains may add up to (DefaultThreadPool, the sandbox's hops).
 inline constexpr size_t kMaxPoolThreads = 128;
 
-// The process-wide pool for chains and asynchronous chain events (timers, heal): 2 workers per
-// core (at least 4), elastic up to kMaxPoolThreads.
+// A pool for chains that block on calls downstream: `threads` workers (0: 2 per core, at least
+// 4), elastic up to kMaxPoolThreads on the real clock.
+std::shared_ptr<ThreadPool> NewChainPool(size_t threads = 0);
+
+// The process-wide chain pool (NewChainPool()) for chains and asynchronous chain events (timers,
+// heal).
 std::shared_ptr<ThreadPool> DefaultThreadPool();
 
 // The outcome of an asynchronous event, set once.

@@ -25,10 +25,7 @@ namespace {
 
 // Each hop runs its chain (which blocks on the next hop) on its own pool, so hops never starve each
 // other: 8 workers, elastic like the process pool of a binary (DefaultThreadPool).
-std::shared_ptr<ThreadPool> NewHopPool() {
-  return std::make_shared<ThreadPool>(
-      ThreadPool::Options{.threads = 8, .max_threads = kMaxPoolThreads});
-}
+std::shared_ptr<ThreadPool> NewHopPool() { return NewChainPool(8); }
 
 const std::vector<std::string>& HopHealthServices() {
   static const auto* names =

@@ -1,8 +1,5 @@
 #include "registry/transport/server.h"
 
-#include <algorithm>
-#include <thread>
-
 namespace nsm::reg::transport {
 
 absl::StatusOr<std::unique_ptr<RegistryGrpcServer>> RegistryGrpcServer::Start(
@@ -10,8 +7,7 @@ absl::StatusOr<std::unique_ptr<RegistryGrpcServer>> RegistryGrpcServer::Start(
     ServerOptions options) {
   std::unique_ptr<RegistryGrpcServer> server(new RegistryGrpcServer());
   if (!options.service.pool) {
-    options.service.pool =
-        std::make_shared<ThreadPool>(std::max(4u, 2 * std::thread::hardware_concurrency()));
+    options.service.pool = NewChainPool();
   }
   server->ns_service_ = std::make_unique<NSRegistryGrpcService>(std::move(ns), options.service);
   server->nse_service_ = std::make_unique<NSERegistryGrpcService>(std::move(nse), options.service);

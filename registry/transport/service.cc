@@ -1,8 +1,6 @@
 #include "registry/transport/service.h"
 
-#include <algorithm>
 #include <chrono>
-#include <thread>
 
 #include "core/grpc_transport.h"
 
@@ -31,9 +29,7 @@ class FindReactor final : public grpc::ServerWriteReactor<Response>, public Find
   std::function<void()> on_done_;
 };
 
-std::shared_ptr<ThreadPool> OwnPool() {
-  return std::make_shared<ThreadPool>(std::max(4u, 2 * std::thread::hardware_concurrency()));
-}
+std::shared_ptr<ThreadPool> OwnPool() { return NewChainPool(); }
 
 }  // namespace
 

@@ -4,7 +4,11 @@
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <thread>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "core/eventually.h"
 #include "grpcpp/generic/generic_stub.h"
@@ -227,6 +231,74 @@ TEST_F(TransportTest, ErrorsKeepTheirCodeAndMessage) {
   EXPECT_FALSE(w->Recv(kWait).has_value());
   EXPECT_EQ(w->final_status(), absl::NotFoundError("no such thing"));
   EXPECT_EQ(nse_->Unregister(ctx_, nse, {}, {}), absl::PermissionDeniedError("not yours"));
+}
+
+// Registers that hang in the chain (an upstream registry that never answers) hold one worker of
+// the service each. More of them than it starts workers (max(4, 2 x cores)) must not stall other
+// calls: the service's pool grows (core/executor.h). With a fixed pool the Find waits for them.
+TEST_F(TransportTest, HangingRegistersDoNotStallOtherCalls) {
+  class HoldRegister : public NSERegistryServer {
+   public:
+    absl::StatusOr<NSE> Register(const Context& ctx, NSE& nse, const Next&) override {
+      auto ended = std::make_shared<bool>(false);  // guarded by mu_
+      auto on_end = ctx.cancel_state()->OnCancel([this, ended] {
+        absl::MutexLock lock(&mu_);
+        *ended = true;
+      });
+      absl::MutexLock lock(&mu_);
+      ++held_;
+      auto go = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return released_ || *ended; };
+      mu_.Await(absl::Condition(&go));
+      --held_;
+      if (!released_) return ctx.Err();
+      return nse;
+    }
+    absl::Status Find(const Context&, const NSEQuery&, const Stream&, const Next&) override {
+      return absl::OkStatus();
+    }
+    absl::Status Unregister(const Context&, NSE&, const Next&) override { return absl::OkStatus(); }
+    size_t held() {
+      absl::MutexLock lock(&mu_);
+      return held_;
+    }
+    void Release() {
+      absl::MutexLock lock(&mu_);
+      released_ = true;
+    }
+
+   private:
+    absl::Mutex mu_;
+    size_t held_ ABSL_GUARDED_BY(mu_) = 0;
+    bool released_ ABSL_GUARDED_BY(mu_) = false;
+  };
+  server_.reset();
+  auto hold = std::make_shared<HoldRegister>();
+  ServerOptions options;
+  options.listen_on = {url_};
+  options.credentials = MakeInsecureCredentials();
+  auto server = RegistryGrpcServer::Start(ns_store_, hold, options);
+  ASSERT_TRUE(server.ok());
+
+  constexpr size_t kHeld = 12;
+  std::vector<absl::Status> registered(kHeld);
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < kHeld; ++i) {
+    threads.emplace_back([&, i] {
+      NSE nse = Endpoint(absl::StrCat("nse-", i));
+      registered[i] = nse_->Register(ctx_, nse, {}, {}).status();
+    });
+  }
+  const bool all_held = Eventually([&] { return hold->held() == kHeld; }, kWait);
+  auto [find_ctx, cancel] = ctx_.WithTimeout(absl::Seconds(10));
+  auto found = BufferedFindStream<NSEResponse>::Create(find_ctx);
+  const absl::Status find = nse_->Find(find_ctx, Query(), found, {}, {});
+  const size_t held = hold->held();
+  hold->Release();
+  for (auto& t : threads) t.join();
+
+  EXPECT_TRUE(all_held) << held << " of " << kHeld << " Registers reached the chain";
+  EXPECT_TRUE(find.ok()) << find;
+  for (const auto& r : registered) EXPECT_TRUE(r.ok()) << r;
 }
 
 TEST_F(TransportTest, ListensOnTcpWithAChosenPort) {
