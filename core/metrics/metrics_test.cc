@@ -94,9 +94,15 @@ TEST(StartFromConfigTest, EmptyIsOffWithARegistry) {
 
 TEST(PoolCollectorTest, ReportsWorkersQueueAndGrowth) {
   auto clock = FakeClock::Create();
+  absl::Notification release;
   auto pool = std::make_shared<ThreadPool>(ThreadPool::Options{
       .threads = 1, .max_threads = 2, .stall = absl::Milliseconds(20), .clock = clock});
-  absl::Notification release;
+  struct Releaser {  // however the test ends, before the pool waits for its tasks
+    absl::Notification& release;
+    ~Releaser() {
+      if (!release.HasBeenNotified()) release.Notify();
+    }
+  } releaser{release};
   pool->Post([&] { release.WaitForNotification(); });
   pool->Post([&] { release.WaitForNotification(); });
   pool->Post([] {});
@@ -111,6 +117,7 @@ TEST(PoolCollectorTest, ReportsWorkersQueueAndGrowth) {
   EXPECT_EQ(ValueOf(collector, "nsm_pool_threads_added_total"), 1);
   release.Notify();
   EXPECT_TRUE(Eventually([&] { return ValueOf(collector, "nsm_pool_queued_tasks") == 0; }));
+  EXPECT_TRUE(Eventually([&] { return ValueOf(collector, "nsm_pool_idle_threads") == 2; }));
 }
 
 TEST(HttpServerTest, ServesThePoolNextToTheRegistry) {
