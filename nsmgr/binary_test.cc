@@ -1,5 +1,6 @@
 // The nsmgr binary as a process: --help, invalid environment, start on a temp unix socket without a
-// domain registry, health of every service, a forwarder registered and found over gRPC, SIGTERM.
+// domain registry, health of every service, a forwarder registered over gRPC, /metrics, SIGTERM,
+// and Requests held by a forwarder that never answers not stalling the others.
 #include <signal.h>
 #include <stdlib.h>
 
