@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <list>
+#include <stdexcept>
+#include <string>
+#include <system_error>
 
 #include "core/log.h"
 
@@ -22,12 +25,25 @@ struct ThreadPool::Queue : std::enable_shared_from_this<ThreadPool::Queue> {
     return stopping || !tasks.empty() || retire > 0;
   }
 
-  void Spawn() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+  // Starts one more worker; false, with the reason in `error`, when the system refuses a thread.
+  bool Spawn(std::string& error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     for (auto& t : exited) t.join();  // they have left the loop: no wait
     exited.clear();
-    ++live;
     auto me = handles.emplace(handles.end());
-    *me = std::thread([self = shared_from_this(), me] { self->Work(me); });
+    try {
+      *me = std::thread([self = shared_from_this(), me] { self->Work(me); });
+    } catch (const std::system_error& e) {
+      handles.erase(me);
+      error = e.what();
+      return false;
+    }
+    ++live;  // the worker needs `mu` to start: it is counted before it runs
+    return true;
+  }
+
+  // Workers waiting for work that no retirement will take (retire counts idle workers told to go).
+  size_t Spare() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    return idle > retire ? idle - retire : 0;
   }
 
   void Work(std::list<std::thread>::iterator me) {
@@ -40,7 +56,7 @@ struct ThreadPool::Queue : std::enable_shared_from_this<ThreadPool::Queue> {
       if (tasks.empty()) break;  // stopping and drained, or retired
       std::function<void()> fn = std::move(tasks.front());
       tasks.pop_front();
-      min_idle = std::min(min_idle, idle);
+      min_idle = std::min(min_idle, Spare());
       WatchStall();
       mu.Unlock();
       fn();
@@ -57,8 +73,10 @@ struct ThreadPool::Queue : std::enable_shared_from_this<ThreadPool::Queue> {
   }
 
   // Work waits and every worker is busy: check after `stall` whether any task finished meanwhile.
+  // Also while the pool is being destroyed: the destructor waits for the queue to drain, and the
+  // blocked workers may be waiting for a queued task.
   void WatchStall() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    if (stall_timer || stopping || idle > 0 || tasks.empty() || live >= opts.max_threads) return;
+    if (stall_timer || collected || idle > 0 || tasks.empty() || live >= opts.max_threads) return;
     finished_at_watch = finished;
     stall_timer = opts.clock->AfterFunc(opts.stall, [weak = weak_from_this()] {
       if (auto self = weak.lock()) self->OnStall();
@@ -67,33 +85,43 @@ struct ThreadPool::Queue : std::enable_shared_from_this<ThreadPool::Queue> {
 
   void OnStall() {
     size_t now_live = 0, now_queued = 0;
+    bool grew = false;
+    std::string error;
     {
       absl::MutexLock lock(&mu);
       stall_timer.reset();
-      if (stopping) return;
-      const bool stalled =
-          !tasks.empty() && idle == 0 && finished == finished_at_watch && live < opts.max_threads;
-      if (stalled) {
-        Spawn();
+      const bool stalled = !collected && !tasks.empty() && idle == 0 &&
+                           finished == finished_at_watch && live < opts.max_threads;
+      if (!stalled) {
+        WatchStall();
+        return;
+      }
+      grew = Spawn(error);
+      if (grew) {
         ++added;
         WatchLinger();
-        now_live = live;
-        now_queued = tasks.size();
       }
+      now_live = live;
+      now_queued = tasks.size();
       WatchStall();
     }
-    if (now_live > 0) {
+    if (grew) {
       log::Default().WriteKeyed(
           log::Level::kWarn, "pool", "stall",
           "every worker blocked with work queued and none finished: one worker added",
           {{"stall", opts.stall}, {"threads", now_live}, {"queued", now_queued}});
+    } else {
+      log::Default().WriteKeyed(
+          log::Level::kError, "pool", "spawn",
+          "every worker blocked with work queued, and no worker could be added",
+          {{"error", error}, {"threads", now_live}, {"queued", now_queued}});
     }
   }
 
   // More workers than `threads` live: retire, after `linger`, those never all needed meanwhile.
   void WatchLinger() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     if (linger_timer || stopping || live - retire <= opts.threads) return;
-    min_idle = idle;
+    min_idle = Spare();
     linger_timer = opts.clock->AfterFunc(opts.linger, [weak = weak_from_this()] {
       if (auto self = weak.lock()) self->OnLinger();
     });
@@ -103,7 +131,7 @@ struct ThreadPool::Queue : std::enable_shared_from_this<ThreadPool::Queue> {
     absl::MutexLock lock(&mu);
     linger_timer.reset();
     if (stopping) return;
-    const size_t spare = std::min(min_idle, idle);
+    const size_t spare = std::min(min_idle, Spare());
     retire += std::min(spare, live - retire - opts.threads);
     WatchLinger();
   }
@@ -112,6 +140,9 @@ struct ThreadPool::Queue : std::enable_shared_from_this<ThreadPool::Queue> {
   absl::Mutex mu;
   std::deque<std::function<void()>> tasks ABSL_GUARDED_BY(mu);
   bool stopping ABSL_GUARDED_BY(mu) = false;
+  // The destructor has taken the thread handles: no more workers (a detached worker that
+  // destroyed the pool drains the rest alone).
+  bool collected ABSL_GUARDED_BY(mu) = false;
   size_t live ABSL_GUARDED_BY(mu) = 0;
   size_t idle ABSL_GUARDED_BY(mu) = 0;
   size_t retire ABSL_GUARDED_BY(mu) = 0;    // idle workers asked to leave
@@ -129,7 +160,11 @@ ThreadPool::ThreadPool(size_t threads) : ThreadPool(Options{.threads = threads})
 
 ThreadPool::ThreadPool(Options options) : queue_(std::make_shared<Queue>(std::move(options))) {
   absl::MutexLock lock(&queue_->mu);
-  for (size_t i = 0; i < queue_->opts.threads; ++i) queue_->Spawn();
+  std::string error;
+  for (size_t i = 0; i < queue_->opts.threads; ++i) {
+    if (!queue_->Spawn(error))
+      throw std::runtime_error("thread pool: cannot start a worker: " + error);
+  }
 }
 
 ThreadPool::~ThreadPool() {
@@ -138,11 +173,12 @@ ThreadPool::~ThreadPool() {
   {
     absl::MutexLock lock(&q.mu);
     q.stopping = true;
-    q.stall_timer.reset();
     q.linger_timer.reset();
     const size_t self = current_pool_queue == &q ? 1 : 0;
     auto drained = [&q, self]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(q.mu) { return q.live <= self; };
-    q.mu.Await(absl::Condition(&drained));
+    q.mu.Await(absl::Condition(&drained));  // the stall watch may still add workers meanwhile
+    q.stall_timer.reset();
+    q.collected = true;
     threads.splice(threads.end(), q.handles);
     threads.splice(threads.end(), q.exited);
   }

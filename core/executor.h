@@ -48,8 +48,9 @@ class ThreadPool {
   // A fixed pool of `threads` workers.
   explicit ThreadPool(size_t threads);
   explicit ThreadPool(Options options);
-  // Runs what is queued, then joins. May run on one of its own workers (the last owner of the
-  // pool can be a task): that worker is detached and exits after its task.
+  // Runs what is queued (an elastic pool still grows for it), then joins. May run on one of its
+  // own workers (the last owner of the pool can be a task): that worker is detached and, after its
+  // task, runs what is still queued before it exits.
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;

@@ -2,6 +2,7 @@
 #include "core/executor.h"
 
 #include <atomic>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -33,13 +34,15 @@ class Blockers {
       release_.WaitForNotification();
     };
   }
-  void Release() {
-    if (!release_.HasBeenNotified()) release_.Notify();
+  void Release() {  // from any thread, any number of times
+    std::call_once(once_, [this] { release_.Notify(); });
   }
+  bool released() const { return release_.HasBeenNotified(); }
   int running() const { return running_; }
 
  private:
   std::atomic<int> running_{0};
+  std::once_flag once_;
   absl::Notification release_;
 };
 
@@ -160,6 +163,31 @@ TEST_F(ElasticPoolTest, AGrownPoolRunsWhatIsQueuedBeforeItIsDestroyed) {
   pool.reset();
   EXPECT_EQ(count, 100);
   EXPECT_EQ(clock->PendingTimers(), 0u);
+}
+
+// The destructor runs what is queued. When the workers wait for a queued task, only a new worker
+// can run it, so the stall watch goes on while the destructor waits.
+TEST_F(ElasticPoolTest, ADestroyedPoolStillGrowsForTheTaskItsWorkersWaitFor) {
+  Start(1, 3).Post(blockers.Task());
+  pool->Post(blockers.Task());
+  ASSERT_TRUE(Eventually([&] { return blockers.running() == 1; }));
+  clock->Advance(absl::Milliseconds(20));  // a second worker: the linger watch is armed
+  ASSERT_TRUE(Eventually([&] { return blockers.running() == 2; }));
+  pool->Post([this] { blockers.Release(); });  // what both workers wait for
+  ASSERT_EQ(clock->PendingTimers(), 2u);       // linger and stall
+  std::thread destroy([raw = pool.release()] { delete raw; });
+  // The destructor has begun once it stopped the linger watch; the stall watch stays.
+  const bool begun = Eventually([&] { return clock->PendingTimers() < 2; });
+  const size_t pending = clock->PendingTimers();
+  const bool ran = Eventually([&] {
+    clock->Advance(absl::Milliseconds(20));
+    return blockers.released();
+  });
+  blockers.Release();  // lets the destructor end if the watch did not
+  destroy.join();
+  EXPECT_TRUE(begun);
+  EXPECT_EQ(pending, 1u);
+  EXPECT_TRUE(ran);
 }
 
 TEST(SerialExecutorTest, AsyncRunsInSubmissionOrderOneAtATime) {
