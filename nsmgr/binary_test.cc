@@ -211,8 +211,10 @@ TEST_F(NsmgrBinaryTest, ServesMetrics) {
                         {{"kind", "request"}}),
             1);
   EXPECT_EQ(ValueInText(*page, "nsm_monitor_streams"), 1);
-  EXPECT_GE(ValueInText(*page, "nsm_pool_threads").value_or(0), 4) << *page;
-  EXPECT_TRUE(ValueInText(*page, "nsm_pool_threads_added_total").has_value());
+  EXPECT_GE(ValueInText(*page, "nsm_pool_threads", {{"pool", "process"}}).value_or(0), 4) << *page;
+  EXPECT_GE(ValueInText(*page, "nsm_pool_threads", {{"pool", "registry"}}).value_or(0), 4);
+  EXPECT_TRUE(
+      ValueInText(*page, "nsm_pool_threads_added_total", {{"pool", "process"}}).has_value());
   monitor_ctx.TryCancel();
   while (reader->Read(&initial)) {
   }
@@ -316,7 +318,9 @@ TEST_F(NsmgrBinaryTest, AForwarderThatNeverAnswersDoesNotStallOtherRequests) {
   for (const auto& s : stuck_status) EXPECT_TRUE(s.ok()) << s.error_message();
   auto page = nsm::metrics::HttpGet(address);
   ASSERT_TRUE(page.ok()) << page.status();
-  EXPECT_GE(nsm::metrics::ValueInText(*page, "nsm_pool_threads_added_total").value_or(0), 1);
+  EXPECT_GE(nsm::metrics::ValueInText(*page, "nsm_pool_threads_added_total", {{"pool", "process"}})
+                .value_or(0),
+            1);
 
   p.Signal(SIGTERM);
   EXPECT_EQ(p.Wait(), 0) << p.err();

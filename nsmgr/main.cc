@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "core/cmd.h"
+#include "core/executor.h"
 #include "core/metrics/metrics.h"
 #include "core/token.h"
 #include "forwarder_select/policy.h"
@@ -30,6 +31,8 @@ absl::StatusOr<std::unique_ptr<nsm::cmd::Service>> Start(nsm::cmd::Process& proc
   if (!metrics.ok()) return metrics.status();
   nsm::nsmgr::Options options;
   options.metrics = metrics->registry;
+  options.registry_pool = nsm::NewChainPool();
+  metrics->pools->Add("registry", options.registry_pool);
   options.name = config.name;
   options.url = *url;
   options.registry_url = config.registry_url;

@@ -78,6 +78,7 @@ absl::StatusOr<std::unique_ptr<Nsmgr>> Nsmgr::Create(Options o) {
     return absl::InvalidArgumentError("nsmgr: the forwarder service name is empty");
   }
   if (!o.pool) o.pool = DefaultThreadPool();
+  if (!o.registry_pool) o.registry_pool = NewChainPool();
 
   std::unique_ptr<Nsmgr> m(new Nsmgr());
   m->name_ = o.name.empty() ? "nsmgr-" + updatepath::NewUuid() : o.name;
@@ -167,7 +168,7 @@ absl::StatusOr<std::unique_ptr<Nsmgr>> Nsmgr::Create(Options o) {
   p.monitor_grpc = std::make_unique<monitor::GrpcService>(
       p.monitor_store,
       monitor::ServiceOptions{.on_streams_changed = stats ? stats->MonitorStreamsHook() : nullptr});
-  reg::transport::ServiceOptions service_options{.clock = o.clock};
+  reg::transport::ServiceOptions service_options{.pool = o.registry_pool, .clock = o.clock};
   // Served over gRPC behind the registry metrics element, so that only callers' calls are counted,
   // not the lookups of this nsmgr's own forwarder selection.
   p.ns_grpc = std::make_unique<reg::transport::NSRegistryGrpcService>(

@@ -62,6 +62,9 @@ struct Options {
   excludedprefixes::Options excluded_prefixes = {};
   // Where chains and timer events run; default the process pool.
   std::shared_ptr<ThreadPool> pool = {};
+  // Where the calls of the served registry services (NS and NSE) run; default a pool of their own,
+  // so that Registers blocked in serialize never starve `pool`.
+  std::shared_ptr<ThreadPool> registry_pool = {};
   // The clock of incoming calls' contexts (a FakeClock in tests).
   std::shared_ptr<Clock> clock = RealClock();
   // Where the chains count (docs/metrics.md); null: no metrics.

@@ -115,33 +115,50 @@ void HttpServer::Serve(std::shared_ptr<prometheus::Collectable> more) {
   more_.push_back(std::move(more));
 }
 
+void PoolCollector::Add(std::string name, std::shared_ptr<ThreadPool> pool) {
+  absl::MutexLock lock(&mu_);
+  pools_.emplace_back(std::move(name), std::move(pool));
+}
+
 std::vector<prometheus::MetricFamily> PoolCollector::Collect() const {
-  const ThreadPool::Stats stats = pool_->stats();
-  auto family = [](const char* name, const char* help, prometheus::MetricType type, double value) {
-    prometheus::ClientMetric metric;
-    if (type == prometheus::MetricType::Counter) {
-      metric.counter.value = value;
-    } else {
-      metric.gauge.value = value;
+  using prometheus::MetricType;
+  absl::MutexLock lock(&mu_);
+  if (pools_.empty()) return {};
+  std::vector<prometheus::MetricFamily> families = {
+      {"nsm_pool_threads", "Worker threads of a pool that runs chains", MetricType::Gauge, {}},
+      {"nsm_pool_idle_threads", "Workers of a pool waiting for work", MetricType::Gauge, {}},
+      {"nsm_pool_queued_tasks",
+       "Chain calls and events queued for a worker",
+       MetricType::Gauge,
+       {}},
+      {"nsm_pool_threads_added_total",
+       "Workers added because every worker was blocked with work queued",
+       MetricType::Counter,
+       {}},
+  };
+  for (const auto& [name, pool] : pools_) {
+    const ThreadPool::Stats stats = pool->stats();
+    const double values[] = {static_cast<double>(stats.threads), static_cast<double>(stats.idle),
+                             static_cast<double>(stats.queued), static_cast<double>(stats.added)};
+    for (size_t i = 0; i < families.size(); ++i) {
+      prometheus::ClientMetric metric;
+      metric.label.push_back({"pool", name});
+      if (families[i].type == MetricType::Counter) {
+        metric.counter.value = values[i];
+      } else {
+        metric.gauge.value = values[i];
+      }
+      families[i].metric.push_back(std::move(metric));
     }
-    return prometheus::MetricFamily{name, help, type, {metric}};
-  };
-  return {
-      family("nsm_pool_threads", "Worker threads of the process pool that runs the chains",
-             prometheus::MetricType::Gauge, static_cast<double>(stats.threads)),
-      family("nsm_pool_idle_threads", "Workers of the process pool waiting for work",
-             prometheus::MetricType::Gauge, static_cast<double>(stats.idle)),
-      family("nsm_pool_queued_tasks", "Chain calls and events queued for a worker",
-             prometheus::MetricType::Gauge, static_cast<double>(stats.queued)),
-      family("nsm_pool_threads_added_total",
-             "Workers added because every worker was blocked with work queued",
-             prometheus::MetricType::Counter, static_cast<double>(stats.added)),
-  };
+  }
+  return families;
 }
 
 absl::StatusOr<Metrics> StartFromConfig(const std::string& listen_on, absl::string_view log_name) {
   Metrics m;
   m.registry = std::make_shared<prometheus::Registry>();
+  m.pools = std::make_shared<PoolCollector>();
+  m.pools->Add("process", DefaultThreadPool());
   if (listen_on.empty()) {
     log::Info(log_name, "metrics: off (NSM_METRICS_LISTEN_ON is not set)");
     return m;
@@ -149,7 +166,7 @@ absl::StatusOr<Metrics> StartFromConfig(const std::string& listen_on, absl::stri
   auto server = HttpServer::Start(listen_on, m.registry);
   if (!server.ok()) return server.status();
   m.server = *std::move(server);
-  m.server->Serve(std::make_shared<PoolCollector>(DefaultThreadPool()));
+  m.server->Serve(m.pools);
   log::Info(log_name, absl::StrCat("metrics: serving http://", m.server->address(), "/metrics"));
   return m;
 }

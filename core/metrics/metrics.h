@@ -79,27 +79,33 @@ class HttpServer {
   std::string address_;
 };
 
-// A worker pool as seen at each scrape: `nsm_pool_threads`, `nsm_pool_idle_threads` and
-// `nsm_pool_queued_tasks` (gauges), `nsm_pool_threads_added_total` (counter: workers an elastic
-// pool added because every worker was blocked; core/executor.h).
+// Worker pools as seen at each scrape, each under the label `pool` = the name it was added with:
+// `nsm_pool_threads`, `nsm_pool_idle_threads` and `nsm_pool_queued_tasks` (gauges),
+// `nsm_pool_threads_added_total` (counter: workers an elastic pool added because every worker was
+// blocked; core/executor.h).
 class PoolCollector : public prometheus::Collectable {
  public:
-  explicit PoolCollector(std::shared_ptr<ThreadPool> pool) : pool_(std::move(pool)) {}
+  // Reports `pool` as pool="`name`" from the next scrape on, for the collector's life.
+  void Add(std::string name, std::shared_ptr<ThreadPool> pool);
   std::vector<prometheus::MetricFamily> Collect() const override;
 
  private:
-  std::shared_ptr<ThreadPool> pool_;
+  mutable absl::Mutex mu_;
+  std::vector<std::pair<std::string, std::shared_ptr<ThreadPool>>> pools_ ABSL_GUARDED_BY(mu_);
 };
 
-// What a binary needs: the registry to give its chains, and the server (null when metrics are off).
+// What a binary needs: the registry to give its chains, the pools to report (the process pool is
+// in it as pool="process"; a binary adds the pools it makes), and the server (null when metrics
+// are off).
 struct Metrics {
   std::shared_ptr<prometheus::Registry> registry;
+  std::shared_ptr<PoolCollector> pools;
   std::unique_ptr<HttpServer> server;
   bool enabled() const { return server != nullptr; }
 };
 
 // Starts /metrics on `listen_on` (the parsed NSM_METRICS_LISTEN_ON), with the registry and the
-// process pool (DefaultThreadPool, PoolCollector), and logs the bound address
+// pools (DefaultThreadPool as pool="process"), and logs the bound address
 // under `log_name` ("metrics: serving http://127.0.0.1:39411/metrics"); "" = off, the registry
 // still exists (the chains count into it, nobody scrapes it).
 absl::StatusOr<Metrics> StartFromConfig(const std::string& listen_on, absl::string_view log_name);

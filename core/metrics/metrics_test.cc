@@ -106,18 +106,23 @@ TEST(PoolCollectorTest, ReportsWorkersQueueAndGrowth) {
   pool->Post([&] { release.WaitForNotification(); });
   pool->Post([&] { release.WaitForNotification(); });
   pool->Post([] {});
-  PoolCollector collector(pool);
-  ASSERT_TRUE(Eventually([&] { return ValueOf(collector, "nsm_pool_queued_tasks") == 2; }));
-  EXPECT_EQ(ValueOf(collector, "nsm_pool_threads"), 1);
-  EXPECT_EQ(ValueOf(collector, "nsm_pool_idle_threads"), 0);
-  EXPECT_EQ(ValueOf(collector, "nsm_pool_threads_added_total"), 0);
+  const Labels kChains = {{"pool", "chains"}};
+  PoolCollector collector;
+  collector.Add("chains", pool);
+  ASSERT_TRUE(
+      Eventually([&] { return ValueOf(collector, "nsm_pool_queued_tasks", kChains) == 2; }));
+  EXPECT_EQ(ValueOf(collector, "nsm_pool_threads", kChains), 1);
+  EXPECT_EQ(ValueOf(collector, "nsm_pool_idle_threads", kChains), 0);
+  EXPECT_EQ(ValueOf(collector, "nsm_pool_threads_added_total", kChains), 0);
 
   clock->Advance(absl::Milliseconds(20));  // the only worker is blocked: one more
-  EXPECT_EQ(ValueOf(collector, "nsm_pool_threads"), 2);
-  EXPECT_EQ(ValueOf(collector, "nsm_pool_threads_added_total"), 1);
+  EXPECT_EQ(ValueOf(collector, "nsm_pool_threads", kChains), 2);
+  EXPECT_EQ(ValueOf(collector, "nsm_pool_threads_added_total", kChains), 1);
   release.Notify();
-  EXPECT_TRUE(Eventually([&] { return ValueOf(collector, "nsm_pool_queued_tasks") == 0; }));
-  EXPECT_TRUE(Eventually([&] { return ValueOf(collector, "nsm_pool_idle_threads") == 2; }));
+  EXPECT_TRUE(
+      Eventually([&] { return ValueOf(collector, "nsm_pool_queued_tasks", kChains) == 0; }));
+  EXPECT_TRUE(
+      Eventually([&] { return ValueOf(collector, "nsm_pool_idle_threads", kChains) == 2; }));
 }
 
 TEST(HttpServerTest, ServesThePoolNextToTheRegistry) {
@@ -126,7 +131,18 @@ TEST(HttpServerTest, ServesThePoolNextToTheRegistry) {
   auto page = HttpGet(m->server->address());
   ASSERT_TRUE(page.ok()) << page.status();
   EXPECT_THAT(*page, HasSubstr("# TYPE nsm_pool_threads_added_total counter"));
-  EXPECT_GE(ValueInText(*page, "nsm_pool_threads").value_or(0), 4);
+  EXPECT_GE(ValueInText(*page, "nsm_pool_threads", {{"pool", "process"}}).value_or(0), 4);
+}
+
+TEST(PoolCollectorTest, ReportsEveryPoolUnderItsName) {
+  PoolCollector collector;
+  EXPECT_TRUE(collector.Collect().empty());
+  collector.Add("process", std::make_shared<ThreadPool>(2));
+  collector.Add("registry", std::make_shared<ThreadPool>(3));
+  EXPECT_EQ(ValueOf(collector, "nsm_pool_threads", {{"pool", "process"}}), 2);
+  EXPECT_EQ(ValueOf(collector, "nsm_pool_threads", {{"pool", "registry"}}), 3);
+  EXPECT_EQ(ValueOf(collector, "nsm_pool_threads_added_total", {{"pool", "registry"}}), 0);
+  EXPECT_EQ(collector.Collect().size(), 4u);  // one family per series, one sample per pool
 }
 
 }  // namespace

@@ -139,6 +139,9 @@ TEST_F(BinaryTest, ServesMetrics) {
   } while (ValueInText(page, "nsm_registry_watch_streams", {{"registry", "nse"}}) != 1 &&
            absl::Now() < deadline);
   EXPECT_EQ(ValueInText(page, "nsm_registry_watch_streams", {{"registry", "nse"}}), 1) << page;
+  // The registry services' own pool runs the calls above; the process pool runs timer work.
+  EXPECT_GE(ValueInText(page, "nsm_pool_threads", {{"pool", "registry"}}).value_or(0), 4);
+  EXPECT_GE(ValueInText(page, "nsm_pool_threads", {{"pool", "process"}}).value_or(0), 4);
   EXPECT_EQ(
       ValueInText(page, "nsm_registry_registers_total", {{"registry", "nse"}, {"result", "ok"}}), 1)
       << page;

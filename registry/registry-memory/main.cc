@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "core/cmd.h"
+#include "core/executor.h"
 #include "core/metrics/metrics.h"
 #include "registry/chains/memory.h"
 #include "registry/registry-memory/config.h"
@@ -30,6 +31,10 @@ absl::StatusOr<std::unique_ptr<nsm::cmd::Service>> Start(nsm::cmd::Process& proc
   nsm::reg::transport::ServerOptions server_options;
   server_options.listen_on = config.listen_on;
   server_options.credentials = process.credentials();
+  // The services' calls run on a pool of their own (registry/transport/service.h), reported as
+  // pool="registry".
+  server_options.service.pool = nsm::NewChainPool();
+  metrics->pools->Add("registry", server_options.service.pool);
   auto server =
       nsm::reg::transport::RegistryGrpcServer::Start(registry.ns, registry.nse, server_options);
   if (!server.ok()) return server.status();
