@@ -56,7 +56,6 @@ class ThreadPool {
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   void Post(std::function<void()> fn);
-  size_t threads() const { return stats().threads; }
   Stats stats() const;
 
  private:

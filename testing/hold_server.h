@@ -4,7 +4,7 @@
 
 #include <cstddef>
 
-#include "absl/synchronization/mutex.h"
+#include "core/gate.h"
 #include "core/networkservice.h"
 
 namespace nsm::testing {
@@ -18,14 +18,12 @@ class HoldServer : public NetworkServiceServer {
   absl::Status Close(const Context& ctx, Connection& conn, const ServerNext& next) override;
 
   // Requests waiting here now.
-  size_t held() const;
+  size_t held() const { return gate_.waiting(); }
   // Lets every held and later Request go on.
-  void Release();
+  void Release() { gate_.Open(); }
 
  private:
-  mutable absl::Mutex mu_;
-  size_t held_ ABSL_GUARDED_BY(mu_) = 0;
-  bool released_ ABSL_GUARDED_BY(mu_) = false;
+  Gate gate_;
 };
 
 }  // namespace nsm::testing

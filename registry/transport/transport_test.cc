@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "core/eventually.h"
+#include "core/gate.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
 #include "registry/memory/memory.h"
@@ -237,39 +237,17 @@ TEST_F(TransportTest, ErrorsKeepTheirCodeAndMessage) {
 // the service each. More of them than it starts workers (max(4, 2 x cores)) must not stall other
 // calls: the service's pool grows (core/executor.h). With a fixed pool the Find waits for them.
 TEST_F(TransportTest, HangingRegistersDoNotStallOtherCalls) {
-  class HoldRegister : public NSERegistryServer {
+  class HoldRegister : public NSERegistryServer {  // a registry chain that answers no Register
    public:
     absl::StatusOr<NSE> Register(const Context& ctx, NSE& nse, const Next&) override {
-      auto ended = std::make_shared<bool>(false);  // guarded by mu_
-      auto on_end = ctx.cancel_state()->OnCancel([this, ended] {
-        absl::MutexLock lock(&mu_);
-        *ended = true;
-      });
-      absl::MutexLock lock(&mu_);
-      ++held_;
-      auto go = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return released_ || *ended; };
-      mu_.Await(absl::Condition(&go));
-      --held_;
-      if (!released_) return ctx.Err();
+      if (absl::Status s = gate.Pass(ctx); !s.ok()) return s;
       return nse;
     }
     absl::Status Find(const Context&, const NSEQuery&, const Stream&, const Next&) override {
       return absl::OkStatus();
     }
     absl::Status Unregister(const Context&, NSE&, const Next&) override { return absl::OkStatus(); }
-    size_t held() {
-      absl::MutexLock lock(&mu_);
-      return held_;
-    }
-    void Release() {
-      absl::MutexLock lock(&mu_);
-      released_ = true;
-    }
-
-   private:
-    absl::Mutex mu_;
-    size_t held_ ABSL_GUARDED_BY(mu_) = 0;
-    bool released_ ABSL_GUARDED_BY(mu_) = false;
+    Gate gate;
   };
   server_.reset();
   auto hold = std::make_shared<HoldRegister>();
@@ -288,12 +266,12 @@ TEST_F(TransportTest, HangingRegistersDoNotStallOtherCalls) {
       registered[i] = nse_->Register(ctx_, nse, {}, {}).status();
     });
   }
-  const bool all_held = Eventually([&] { return hold->held() == kHeld; }, kWait);
+  const bool all_held = Eventually([&] { return hold->gate.waiting() == kHeld; }, kWait);
   auto [find_ctx, cancel] = ctx_.WithTimeout(absl::Seconds(10));
   auto found = BufferedFindStream<NSEResponse>::Create(find_ctx);
   const absl::Status find = nse_->Find(find_ctx, Query(), found, {}, {});
-  const size_t held = hold->held();
-  hold->Release();
+  const size_t held = hold->gate.waiting();
+  hold->gate.Open();
   for (auto& t : threads) t.join();
 
   EXPECT_TRUE(all_held) << held << " of " << kHeld << " Registers reached the chain";
