@@ -41,6 +41,7 @@ struct Nsmgr::Parts {
   std::shared_ptr<NetworkServiceServer> network_service;
   std::shared_ptr<reg::memory::NSEServer> nse_store;
   std::shared_ptr<restartgrace::Server> restart_grace;
+  std::shared_ptr<connect::ChannelPool> channels;
   std::shared_ptr<NSRegistryServer> ns_registry;
   std::shared_ptr<NSERegistryServer> nse_registry;
   std::unique_ptr<NetworkServiceGrpcServer> network_service_grpc;
@@ -120,8 +121,9 @@ absl::StatusOr<std::unique_ptr<Nsmgr>> Nsmgr::Create(Options o) {
 
   // The client chain inside connect, towards the forwarder (nsmgr.md §3.2): no refresh, no heal
   // (the NSC owns both), the forwarder's events relayed into this hop's monitor store.
-  auto channels = connect::ChannelPool::Create(o.credentials->ChannelCredentials(),
-                                               {.clock = o.clock});
+  auto channels =
+      connect::ChannelPool::Create(o.credentials->ChannelCredentials(), {.clock = o.clock});
+  p.channels = channels;
   auto client = client::NewClient(
       o.tokens, {.name = m->name_,
                  .dial = connect::NewDial(channels, {.dial_timeout = o.dial_timeout}),
@@ -195,6 +197,7 @@ const std::shared_ptr<NSERegistryServer>& Nsmgr::nse_registry() const {
 }
 size_t Nsmgr::connections() const { return parts_->endpoint->connections(); }
 size_t Nsmgr::local_endpoints() const { return parts_->nse_store->size(); }
+size_t Nsmgr::channels_in_use() const { return parts_->channels->in_use(); }
 const restartgrace::Server& Nsmgr::restart_grace() const { return *parts_->restart_grace; }
 
 std::vector<grpc::Service*> Nsmgr::Services() {

@@ -86,6 +86,8 @@ class Nsmgr {
   // Connections the server chain holds; local endpoint and forwarder registrations.
   size_t connections() const;
   size_t local_endpoints() const;
+  // Forwarders and remote nsmgrs whose channel a connection or monitor stream holds.
+  size_t channels_in_use() const;
   // The restart grace element: whether its window is open, who waited.
   const restartgrace::Server& restart_grace() const;
 

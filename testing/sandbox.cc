@@ -446,6 +446,8 @@ std::string Domain::Leftovers() {
   for (auto& node : nodes_) {
     if (node->has_nsmgr() && node->nsmgr().serving()) {
       note(node->nsmgr().name(), "connections", node->nsmgr().nsmgr().connections());
+      note(node->nsmgr().name(), "dialled channels in use",
+           node->nsmgr().nsmgr().channels_in_use());
     }
     for (const auto* entries : {&node->forwarders_, &node->endpoints_}) {
       for (auto& [name, e] : *entries) {
@@ -465,6 +467,8 @@ std::string Domain::Leftovers() {
       if (nsc->heal_) note(nsc->name(), "connections in heal", nsc->heal_->connections());
     }
   }
+  // The channels the forwarders and clients of every node dial their next hops with.
+  note(name_, "dialled channels in use", channels_->in_use());
   return absl::StrJoin(left, "; ");
 }
 

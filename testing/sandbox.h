@@ -318,7 +318,8 @@ class Domain {
   absl::StatusOr<NS> RegisterNS(NS ns);
 
   // Whatever is still held anywhere: connections at every nsmgr, forwarder, NSE and live NSC,
-  // monitor streams, stored monitor connections. "" when nothing is left.
+  // monitor streams, stored monitor connections, dialled channels held (the nsmgrs' and the
+  // domain's shared pool). "" when nothing is left.
   std::string Leftovers();
   // Polls Leftovers() (bounded, real time) until it is empty; returns the last non-empty one.
   std::string AwaitNoLeftovers(absl::Duration timeout = absl::Seconds(10));

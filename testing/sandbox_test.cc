@@ -162,6 +162,9 @@ TEST_F(SandboxTest, LocalRequestHasFourSegmentsRefreshKeepsOneConnectionCloseOnc
   EXPECT_THAT(left, HasSubstr(node.nsmgr().name() + ": 1 connections"));
   EXPECT_THAT(left, HasSubstr("nse-1: 1 connections"));
   EXPECT_THAT(left, HasSubstr(nsc->name() + ": 1 connections"));
+  // The nsmgr holds its channel to the forwarder; the NSC and the forwarder theirs (domain pool).
+  EXPECT_THAT(left, HasSubstr(node.nsmgr().name() + ": 1 dialled channels in use"));
+  EXPECT_THAT(left, HasSubstr(domain->name() + ": 2 dialled channels in use"));
 
   ASSERT_TRUE(nsc->Close(*refreshed).ok());
   EXPECT_EQ(counter->closes(), 1);
