@@ -83,21 +83,31 @@ absl::Status FromGrpcStatus(const grpc::Status& s) {
 
 NetworkServiceGrpcServer::NetworkServiceGrpcServer(std::shared_ptr<NetworkServiceServer> chain,
                                                    std::shared_ptr<ThreadPool> pool,
-                                                   std::shared_ptr<Clock> clock)
-    : chain_(std::move(chain)), pool_(std::move(pool)), clock_(std::move(clock)) {}
+                                                   std::shared_ptr<Clock> clock,
+                                                   AdmissionOptions admission)
+    : chain_(std::move(chain)),
+      clock_(std::move(clock)),
+      admission_(std::move(pool), std::move(admission)) {}
 
 grpc::ServerUnaryReactor* NetworkServiceGrpcServer::Request(grpc::CallbackServerContext* sc,
                                                             const NetworkServiceRequest* request,
                                                             Connection* response) {
   auto [ctx, cancel] = ContextFromServerContext(sc, clock_);
   auto* reactor = new CancellingUnaryReactor(cancel);
-  pool_->Post([chain = chain_, ctx = ctx, cancel = cancel, request, response, reactor] {
-    NetworkServiceRequest req = *request;
-    auto result = chain->Request(ctx, req, ServerNext());
-    if (result.ok()) *response = std::move(*result);
+  auto finish = [cancel = cancel, reactor](const absl::Status& s) {
     cancel();
-    reactor->Finish(ToGrpcStatus(result.status()));
-  });
+    reactor->Finish(ToGrpcStatus(s));
+  };
+  absl::Status admitted = admission_.Submit(
+      PriorityOf(*request), ctx,
+      [chain = chain_, ctx = ctx, request, response, finish] {
+        NetworkServiceRequest req = *request;
+        auto result = chain->Request(ctx, req, ServerNext());
+        if (result.ok()) *response = std::move(*result);
+        finish(result.status());
+      },
+      finish);
+  if (!admitted.ok()) finish(admitted);
   return reactor;
 }
 
@@ -106,12 +116,18 @@ grpc::ServerUnaryReactor* NetworkServiceGrpcServer::Close(grpc::CallbackServerCo
                                                           google::protobuf::Empty*) {
   auto [ctx, cancel] = ContextFromServerContext(sc, clock_);
   auto* reactor = new CancellingUnaryReactor(cancel);
-  pool_->Post([chain = chain_, ctx = ctx, cancel = cancel, request, reactor] {
-    Connection conn = *request;
-    absl::Status s = chain->Close(ctx, conn, ServerNext());
+  auto finish = [cancel = cancel, reactor](const absl::Status& s) {
     cancel();
     reactor->Finish(ToGrpcStatus(s));
-  });
+  };
+  absl::Status admitted = admission_.Submit(
+      CallPriority::kClose, ctx,
+      [chain = chain_, ctx = ctx, request, finish] {
+        Connection conn = *request;
+        finish(chain->Close(ctx, conn, ServerNext()));
+      },
+      finish);
+  if (!admitted.ok()) finish(admitted);
   return reactor;
 }
 

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "absl/status/status.h"
+#include "core/admission.h"
 #include "core/executor.h"
 #include "core/networkservice.h"
 #include "grpcpp/grpcpp.h"
@@ -42,12 +43,16 @@ const char* ConnectivityStateName(grpc_connectivity_state s);
 
 // Serves `chain` over gRPC. Each call becomes a Context with the call's deadline, peer, request
 // metadata and cancellation (client gone) on `clock`; the chain runs on `pool`, never on gRPC's
-// callback threads.
+// callback threads. Calls wait for a worker in priority order, Closes first, then refreshes, then
+// new Requests, and too many waiting calls make new work answer RESOURCE_EXHAUSTED at once
+// (core/admission.h); a call whose caller gave up while it waited is answered with its context's
+// error without running the chain.
 class NetworkServiceGrpcServer final : public ::networkservice::NetworkService::CallbackService {
  public:
   NetworkServiceGrpcServer(std::shared_ptr<NetworkServiceServer> chain,
                            std::shared_ptr<ThreadPool> pool = DefaultThreadPool(),
-                           std::shared_ptr<Clock> clock = RealClock());
+                           std::shared_ptr<Clock> clock = RealClock(),
+                           AdmissionOptions admission = {});
 
   grpc::ServerUnaryReactor* Request(grpc::CallbackServerContext* ctx,
                                     const NetworkServiceRequest* request,
@@ -55,10 +60,12 @@ class NetworkServiceGrpcServer final : public ::networkservice::NetworkService::
   grpc::ServerUnaryReactor* Close(grpc::CallbackServerContext* ctx, const Connection* request,
                                   google::protobuf::Empty* response) override;
 
+  const Admission& admission() const { return admission_; }
+
  private:
   std::shared_ptr<NetworkServiceServer> chain_;
-  std::shared_ptr<ThreadPool> pool_;
   std::shared_ptr<Clock> clock_;
+  Admission admission_;
 };
 
 // The last element of a client chain that talks to a remote NetworkService over `channel`: the

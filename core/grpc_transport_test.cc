@@ -4,9 +4,16 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/synchronization/notification.h"
+#include "core/eventually.h"
+#include "core/fake_clock.h"
+#include "core/gate.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nsmcpp_status.pb.h"
 
@@ -113,6 +120,127 @@ TEST_F(GrpcTransportTest, ClientDeadlineCancelsTheServerChain) {
   // The server chain saw its context end instead of running on.
   for (int i = 0; i < 3000 && !inspect_->saw_cancel; ++i) absl::SleepFor(absl::Milliseconds(10));
   EXPECT_TRUE(inspect_->saw_cancel);
+}
+
+// Records the calls it runs; Requests for "hold" wait at the gate first.
+class Record : public NetworkServiceServer {
+ public:
+  absl::StatusOr<Connection> Request(const Context& ctx, NetworkServiceRequest& request,
+                                     const ServerNext& next) override {
+    Add("request " + request.connection().id());
+    if (request.connection().network_service() == "hold") {
+      if (absl::Status s = gate.Pass(ctx); !s.ok()) return s;
+    }
+    return next.Request(ctx, request);
+  }
+  absl::Status Close(const Context& ctx, Connection& conn, const ServerNext& next) override {
+    Add("close " + conn.id());
+    return next.Close(ctx, conn);
+  }
+  std::vector<std::string> calls() {
+    absl::MutexLock lock(&mu_);
+    return calls_;
+  }
+  Gate gate;
+
+ private:
+  void Add(std::string call) {
+    absl::MutexLock lock(&mu_);
+    calls_.push_back(std::move(call));
+  }
+  absl::Mutex mu_;
+  std::vector<std::string> calls_ ABSL_GUARDED_BY(mu_);
+};
+
+// One worker, room for one waiting new Request, and priorities from two waiting calls on
+// (DESIGN.md §7: shed new work first).
+class OverloadTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/nsm-grpc-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    const std::string target = "unix:" + dir_ + "/ns.sock";
+    service_ = std::make_unique<NetworkServiceGrpcServer>(
+        record_, std::make_shared<ThreadPool>(1), clock_,
+        AdmissionOptions{.max_queued = 1, .prioritize_from = 2, .name = "nsmgr-1"});
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort(target, grpc::InsecureServerCredentials());
+    builder.RegisterService(service_.get());
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+    client_ = std::make_shared<NetworkServiceGrpcClient>(
+        grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+  }
+  void TearDown() override {
+    record_->gate.Open();
+    for (auto& t : threads_) t.join();
+    server_->Shutdown();
+    std::filesystem::remove_all(dir_);
+  }
+
+  absl::Status Request(const std::string& id, const std::string& service = "svc",
+                       absl::Duration timeout = absl::Seconds(30)) {
+    NetworkServiceRequest r;
+    r.mutable_connection()->set_id(id);
+    r.mutable_connection()->set_network_service(service);
+    auto [ctx, cancel] = Context().WithTimeout(timeout);
+    return client_->Request(ctx, r, ClientNext(), {}).status();
+  }
+  void InBackground(std::function<void()> call) { threads_.emplace_back(std::move(call)); }
+
+  std::shared_ptr<FakeClock> clock_ = FakeClock::Create();
+  std::shared_ptr<Record> record_ = std::make_shared<Record>();
+  std::string dir_;
+  std::unique_ptr<NetworkServiceGrpcServer> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::shared_ptr<NetworkServiceGrpcClient> client_;
+  std::vector<std::thread> threads_;
+};
+
+TEST_F(OverloadTest, ANewRequestIsRefusedAtOnceAndACloseOvertakesWaitingRequests) {
+  absl::Status held, waiting, closed;
+  InBackground([&] { held = Request("held", "hold"); });
+  ASSERT_TRUE(Eventually([&] { return record_->gate.waiting() == 1; }));
+  InBackground([&] { waiting = Request("waiting"); });
+  ASSERT_TRUE(Eventually([&] { return service_->admission().queued() == 1; }));
+
+  const absl::Status refused = Request("refused");
+  EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(refused.message()),
+              ::testing::StartsWith("nsmgr-1: overloaded: 1 calls wait for a worker; new "
+                                    "Requests are refused"));
+  InBackground([&] {
+    Connection conn;
+    conn.set_id("closing");
+    auto [ctx, cancel] = Context().WithTimeout(absl::Seconds(30));
+    closed = client_->Close(ctx, conn, ClientNext(), {});
+  });
+  ASSERT_TRUE(Eventually([&] { return service_->admission().queued() == 2; }));
+
+  record_->gate.Open();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+  EXPECT_TRUE(held.ok()) << held;
+  EXPECT_TRUE(waiting.ok()) << waiting;
+  EXPECT_TRUE(closed.ok()) << closed;
+  EXPECT_THAT(record_->calls(),
+              ::testing::ElementsAre("request held", "close closing", "request waiting"));
+  EXPECT_EQ(service_->admission().stats().refused_requests.load(), 1u);
+}
+
+TEST_F(OverloadTest, ARequestWhoseDeadlinePassedWhileWaitingIsAnsweredWithoutRunning) {
+  absl::Status expired;
+  InBackground([&] { (void)Request("held", "hold", absl::Seconds(60)); });
+  ASSERT_TRUE(Eventually([&] { return record_->gate.waiting() == 1; }));
+  InBackground([&] { expired = Request("late"); });
+  ASSERT_TRUE(Eventually([&] { return service_->admission().queued() == 1; }));
+  clock_->Advance(absl::Seconds(31));  // the server's context of "late" ends, not of "held"
+  record_->gate.Open();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+  EXPECT_EQ(expired.code(), absl::StatusCode::kDeadlineExceeded) << expired;
+  EXPECT_THAT(record_->calls(), ::testing::ElementsAre("request held"));
+  EXPECT_EQ(service_->admission().stats().expired.load(), 1u);
 }
 
 TEST(GrpcStatusTest, CodesMapBothWays) {

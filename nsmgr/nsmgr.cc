@@ -165,8 +165,10 @@ absl::StatusOr<std::unique_ptr<Nsmgr>> Nsmgr::Create(Options o) {
   p.network_service = std::make_shared<ServerChain>(ServerChain::Elements{
       logging::NewServer({.component = m->name_, .clock = o.clock}), p.endpoint});
 
+  AdmissionOptions admission{.name = m->name_};
+  if (stats) stats->HookAdmission(admission);
   p.network_service_grpc =
-      std::make_unique<NetworkServiceGrpcServer>(p.network_service, o.pool, o.clock);
+      std::make_unique<NetworkServiceGrpcServer>(p.network_service, o.pool, o.clock, admission);
   p.monitor_grpc = std::make_unique<monitor::GrpcService>(
       p.monitor_store,
       monitor::ServiceOptions{.on_streams_changed = stats ? stats->MonitorStreamsHook() : nullptr});

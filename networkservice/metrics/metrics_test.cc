@@ -5,6 +5,7 @@
 
 #include "absl/synchronization/notification.h"
 #include "api/path.h"
+#include "core/eventually.h"
 #include "core/fake_clock.h"
 #include "core/metrics/read.h"
 #include "gmock/gmock.h"
@@ -179,6 +180,46 @@ TEST_F(MetricsServerTest, MonitorStreamsHookMovesTheGauge) {
   hook(1);
   hook(-1);
   EXPECT_EQ(Value("nsm_monitor_streams"), 1);
+}
+
+// Through a real admission: one worker held, a call waits, a new Request is refused, the waiting
+// call's caller gives up.
+TEST_F(MetricsServerTest, AdmissionHooksCountQueuedAndShedCalls) {
+  Build();
+  AdmissionOptions options{.max_queued = 1};
+  stats->HookAdmission(options);
+  auto pool = std::make_shared<ThreadPool>(1);
+  Admission admission(pool, options);
+  absl::Notification running, release;
+  auto skip = [](const absl::Status&) {};
+  ASSERT_TRUE(admission
+                  .Submit(
+                      CallPriority::kRequest, Context(),
+                      [&] {
+                        running.Notify();
+                        release.WaitForNotification();
+                      },
+                      skip)
+                  .ok());
+  running.WaitForNotification();
+  auto [ctx, cancel] = Context().WithCancel();
+  ASSERT_TRUE(admission
+                  .Submit(
+                      CallPriority::kClose, ctx, [] {}, skip)
+                  .ok());
+  EXPECT_EQ(Value("nsm_networkservice_queued_calls"), 1);
+  EXPECT_FALSE(admission
+                   .Submit(
+                       CallPriority::kRequest, Context(), [] {}, skip)
+                   .ok());
+  EXPECT_EQ(Value("nsm_networkservice_shed_total", {{"kind", "request"}, {"reason", "refused"}}),
+            1);
+  cancel();
+  release.Notify();
+  EXPECT_TRUE(Eventually([&] {
+    return Value("nsm_networkservice_shed_total", {{"kind", "close"}, {"reason", "expired"}}) == 1;
+  }));
+  EXPECT_EQ(Value("nsm_networkservice_queued_calls"), 0);
 }
 
 // In the endpoint chain, right after begin: the timeout's Close (a begin event on the FakeClock)

@@ -42,6 +42,17 @@ NetworkServiceStats::NetworkServiceStats(std::shared_ptr<prometheus::Registry> r
                            .Help("MonitorConnections streams open at this hop")
                            .Register(*registry_)
                            .Add({})),
+      queued_calls_(prometheus::BuildGauge()
+                        .Name("nsm_networkservice_queued_calls")
+                        .Help("Requests and Closes waiting for a worker at this hop")
+                        .Register(*registry_)
+                        .Add({})),
+      shed_(prometheus::BuildCounter()
+                .Name("nsm_networkservice_shed_total")
+                .Help("Calls answered without running the chain: refused while overloaded "
+                      "(RESOURCE_EXHAUSTED) or expired while waiting; kind is request, refresh "
+                      "or close")
+                .Register(*registry_)),
       request_(request_seconds_.Add({{"kind", "request"}}, LatencyBuckets())),
       refresh_(request_seconds_.Add({{"kind", "refresh"}}, LatencyBuckets())),
       close_(close_seconds_.Add({}, LatencyBuckets())) {}
@@ -81,6 +92,17 @@ prometheus::Gauge& NetworkServiceStats::Active(const std::string& network_servic
 std::function<void(int delta)> NetworkServiceStats::MonitorStreamsHook() {
   // The registry (and so the gauge) lives as long as the hook.
   return [registry = registry_, gauge = &monitor_streams_](int delta) { gauge->Increment(delta); };
+}
+
+void NetworkServiceStats::HookAdmission(AdmissionOptions& options) {
+  // The registry (and so every series) lives as long as the hooks.
+  options.on_queued = [registry = registry_, gauge = &queued_calls_](int delta) {
+    gauge->Increment(delta);
+  };
+  options.on_shed = [registry = registry_, shed = &shed_](CallPriority p, bool refused) {
+    shed->Add({{"kind", CallPriorityName(p)}, {"reason", refused ? "refused" : "expired"}})
+        .Increment();
+  };
 }
 
 }  // namespace nsm::metrics

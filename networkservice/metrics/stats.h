@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "core/admission.h"
 #include "core/metrics/metrics.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
@@ -40,6 +41,9 @@ class NetworkServiceStats {
   prometheus::Gauge& MonitorStreams() { return monitor_streams_; }
   // A hook for monitor::ServiceOptions::on_streams_changed.
   std::function<void(int delta)> MonitorStreamsHook();
+  // Sets the hooks of `options` (core/admission.h): nsm_networkservice_queued_calls and
+  // nsm_networkservice_shed_total{kind="request"|"refresh"|"close", reason="refused"|"expired"}.
+  void HookAdmission(AdmissionOptions& options);
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -51,6 +55,8 @@ class NetworkServiceStats {
   prometheus::Family<prometheus::Histogram>& close_seconds_;
   prometheus::Family<prometheus::Gauge>& active_;
   prometheus::Gauge& monitor_streams_;
+  prometheus::Gauge& queued_calls_;
+  prometheus::Family<prometheus::Counter>& shed_;
   prometheus::Histogram& request_;
   prometheus::Histogram& refresh_;
   prometheus::Histogram& close_;

@@ -13,7 +13,7 @@ absl::StatusOr<std::unique_ptr<HopServer>> HopServer::Start(
   hop->store_ = store;
   hop->network_service_ = std::make_unique<NetworkServiceGrpcServer>(
       std::move(chain), options.pool ? options.pool : DefaultThreadPool(),
-      options.clock ? options.clock : RealClock());
+      options.clock ? options.clock : RealClock(), std::move(options.admission));
   std::vector<grpc::Service*> services{hop->network_service_.get()};
   std::vector<std::string> health{::networkservice::NetworkService::service_full_name()};
   if (store) {

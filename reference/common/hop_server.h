@@ -31,6 +31,8 @@ struct HopServerOptions {
   std::shared_ptr<Clock> clock = RealClock();
   // monitor::ServiceOptions::on_streams_changed (the nsm_monitor_streams gauge); null: none.
   std::function<void(int delta)> on_monitor_streams_changed = nullptr;
+  // Priorities and limits of the calls waiting for a worker (core/admission.h).
+  AdmissionOptions admission = {};
 };
 
 class HopServer {

@@ -33,10 +33,10 @@ absl::StatusOr<Chain> NewServer(const Options& o) {
       o.tokens ? o.tokens
                : NewInsecureTokenGenerator(o.name, o.max_token_lifetime,
                                            o.clock ? o.clock : RealClock());
-  auto channels =
-      o.channels ? o.channels
-                 : connect::ChannelPool::Create(o.credentials->ChannelCredentials(),
-                                                {.clock = o.clock ? o.clock : RealClock()});
+  auto channels = o.channels
+                      ? o.channels
+                      : connect::ChannelPool::Create(o.credentials->ChannelCredentials(),
+                                                     {.clock = o.clock ? o.clock : RealClock()});
   auto pool = o.pool ? o.pool : DefaultThreadPool();
 
   std::vector<std::shared_ptr<NetworkServiceClient>> client_elements = {
@@ -126,13 +126,16 @@ Forwarder::~Forwarder() {
 
 absl::Status Forwarder::Serve(std::vector<std::string> listen_on) {
   if (hop_server_) return absl::FailedPreconditionError("forwarder: already serving");
+  AdmissionOptions admission{.name = options_.name};
+  if (chain_.stats) chain_.stats->HookAdmission(admission);
   auto server = reference::HopServer::Start(
       chain_.server, chain_.store,
       {.listen_on = std::move(listen_on),
        .credentials = options_.credentials,
        .pool = options_.pool,
        .clock = options_.clock,
-       .on_monitor_streams_changed = chain_.stats ? chain_.stats->MonitorStreamsHook() : nullptr});
+       .on_monitor_streams_changed = chain_.stats ? chain_.stats->MonitorStreamsHook() : nullptr,
+       .admission = std::move(admission)});
   if (!server.ok()) return server.status();
   hop_server_ = *std::move(server);
   return absl::OkStatus();

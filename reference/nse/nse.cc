@@ -129,7 +129,8 @@ absl::Status Endpoint::Serve(std::vector<std::string> listen_on) {
                                             {.listen_on = std::move(listen_on),
                                              .credentials = options_.credentials,
                                              .pool = options_.pool,
-                                             .clock = options_.clock});
+                                             .clock = options_.clock,
+                                             .admission = {.name = options_.name}});
   if (!server.ok()) return server.status();
   hop_server_ = *std::move(server);
   return absl::OkStatus();

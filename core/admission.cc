@@ -1,0 +1,119 @@
+#include "core/admission.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace nsm {
+
+const char* CallPriorityName(CallPriority p) {
+  switch (p) {
+    case CallPriority::kClose:
+      return "close";
+    case CallPriority::kRefresh:
+      return "refresh";
+    case CallPriority::kRequest:
+      return "request";
+  }
+  return "request";
+}
+
+CallPriority PriorityOf(const ::networkservice::NetworkServiceRequest& request) {
+  const auto& path = request.connection().path();
+  return static_cast<int64_t>(path.path_segments_size()) > static_cast<int64_t>(path.index()) + 1
+             ? CallPriority::kRefresh
+             : CallPriority::kRequest;
+}
+
+struct Admission::State {
+  struct Call {
+    uint64_t seq = 0;  // arrival order
+    CallPriority priority = CallPriority::kRequest;
+    Context ctx;
+    std::function<void()> run;
+    std::function<void(const absl::Status&)> skip;
+  };
+
+  // Runs the call that is due: the first to arrive, or with a backlog the first of the highest
+  // priority. Each queue is in arrival order, so the first to arrive is one of their fronts.
+  void RunOne() {
+    Call call;
+    {
+      absl::MutexLock lock(&mu);
+      const bool backlog = queued >= options.prioritize_from;
+      std::deque<Call>* due = nullptr;
+      for (auto& q : queues) {
+        if (q.empty()) continue;
+        if (due == nullptr || (!backlog && q.front().seq < due->front().seq)) due = &q;
+        if (backlog) break;
+      }
+      if (due != nullptr) {
+        call = std::move(due->front());
+        due->pop_front();
+        --queued;
+      }
+    }
+    if (!call.run) return;  // cannot happen: one task per admitted call
+    if (options.on_queued) options.on_queued(-1);
+    if (call.ctx.cancelled()) {
+      stats.expired++;
+      if (options.on_shed) options.on_shed(call.priority, /*refused=*/false);
+      call.skip(call.ctx.Err());
+      return;
+    }
+    call.run();
+  }
+
+  AdmissionOptions options;
+  AdmissionStats stats;
+  mutable absl::Mutex mu;
+  std::array<std::deque<Call>, 3> queues ABSL_GUARDED_BY(mu);  // by CallPriority
+  size_t queued ABSL_GUARDED_BY(mu) = 0;
+  uint64_t next_seq ABSL_GUARDED_BY(mu) = 0;
+};
+
+Admission::Admission(std::shared_ptr<ThreadPool> pool, AdmissionOptions options)
+    : pool_(std::move(pool)), state_(std::make_shared<State>()) {
+  state_->options = std::move(options);
+}
+
+absl::Status Admission::Submit(CallPriority priority, Context ctx, std::function<void()> run,
+                               std::function<void(const absl::Status&)> skip) {
+  const AdmissionOptions& o = state_->options;
+  const size_t max = o.max_queued;
+  const size_t limit = priority == CallPriority::kRequest   ? max
+                       : priority == CallPriority::kRefresh ? 2 * max
+                                                            : 0;
+  size_t waiting = 0;
+  {
+    absl::MutexLock lock(&state_->mu);
+    waiting = state_->queued;
+    if (limit == 0 || waiting < limit) {
+      state_->queues[static_cast<size_t>(priority)].push_back(State::Call{
+          state_->next_seq++, priority, std::move(ctx), std::move(run), std::move(skip)});
+      ++state_->queued;
+    }
+  }
+  if (limit != 0 && waiting >= limit) {
+    (priority == CallPriority::kRequest ? state_->stats.refused_requests
+                                        : state_->stats.refused_refreshes)++;
+    if (o.on_shed) o.on_shed(priority, /*refused=*/true);
+    return absl::ResourceExhaustedError(absl::StrCat(
+        o.name.empty() ? "server" : o.name, ": overloaded: ", waiting, " calls wait for a worker; ",
+        priority == CallPriority::kRequest ? "new Requests" : "refreshes",
+        " are refused until fewer than ", limit, " wait (new Requests below ", max,
+        ", refreshes below ", 2 * max, ", Closes always)"));
+  }
+  if (o.on_queued) o.on_queued(1);
+  pool_->Post([state = state_] { state->RunOne(); });
+  return absl::OkStatus();
+}
+
+size_t Admission::queued() const {
+  absl::MutexLock lock(&state_->mu);
+  return state_->queued;
+}
+
+const AdmissionStats& Admission::stats() const { return state_->stats; }
+
+}  // namespace nsm

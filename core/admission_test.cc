@@ -1,0 +1,197 @@
+// Admission of calls to a worker pool: priority order (Close, refresh, new Request), refusals at
+// the limits with RESOURCE_EXHAUSTED, calls whose caller gave up while waiting (DESIGN.md §7).
+#include "core/admission.h"
+
+#include <atomic>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "core/eventually.h"
+#include "core/fake_clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace nsm {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+::networkservice::NetworkServiceRequest WithPath(int segments, int index) {
+  ::networkservice::NetworkServiceRequest r;
+  auto* path = r.mutable_connection()->mutable_path();
+  path->set_index(index);
+  for (int i = 0; i < segments; ++i)
+    path->add_path_segments()->set_name("hop-" + std::to_string(i));
+  return r;
+}
+
+TEST(PriorityOfTest, APathEndingAtTheCallerIsANewRequest) {
+  EXPECT_EQ(PriorityOf(WithPath(0, 0)), CallPriority::kRequest);
+  EXPECT_EQ(PriorityOf(WithPath(1, 0)), CallPriority::kRequest);  // an NSC's first Request
+  EXPECT_EQ(PriorityOf(WithPath(2, 1)), CallPriority::kRequest);  // an nsmgr's, at the forwarder
+  EXPECT_EQ(PriorityOf(WithPath(2, 0)), CallPriority::kRefresh);  // a heal keeping the nsmgr
+  EXPECT_EQ(PriorityOf(WithPath(4, 0)), CallPriority::kRefresh);  // an NSC's refresh
+  EXPECT_EQ(PriorityOf(WithPath(4, 1)), CallPriority::kRefresh);  // the same, at the forwarder
+}
+
+// One worker, held by a first call until released; what runs is recorded in order.
+class AdmissionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(admission_
+                    .Submit(
+                        CallPriority::kRequest, Context(),
+                        [this] {
+                          running_.Notify();
+                          release_.WaitForNotification();
+                        },
+                        [](const absl::Status&) {})
+                    .ok());
+    running_.WaitForNotification();
+  }
+  void TearDown() override {
+    if (!release_.HasBeenNotified()) release_.Notify();
+  }
+
+  absl::Status Submit(CallPriority p, const std::string& name, Context ctx = Context()) {
+    return admission_.Submit(
+        p, std::move(ctx),
+        [this, name] {
+          absl::MutexLock lock(&mu_);
+          ran_.push_back(name);
+        },
+        [this, name](const absl::Status& s) {
+          absl::MutexLock lock(&mu_);
+          skipped_.push_back(name + ": " + s.ToString());
+        });
+  }
+  std::vector<std::string> Ran() {
+    absl::MutexLock lock(&mu_);
+    return ran_;
+  }
+  std::vector<std::string> Skipped() {
+    absl::MutexLock lock(&mu_);
+    return skipped_;
+  }
+
+  std::shared_ptr<ThreadPool> pool_ = std::make_shared<ThreadPool>(1);
+  absl::Mutex mu_;
+  std::atomic<int> gauge_{0};  // what on_queued reports
+  std::vector<std::string> shed_ ABSL_GUARDED_BY(mu_);
+  Admission admission_{pool_,
+                       {.max_queued = 2,
+                        .prioritize_from = 3,
+                        .name = "nsmgr-1",
+                        .on_queued = [this](int delta) { gauge_ += delta; },
+                        .on_shed =
+                            [this](CallPriority p, bool refused) {
+                              absl::MutexLock lock(&mu_);
+                              shed_.push_back(absl::StrCat(CallPriorityName(p), " ",
+                                                           refused ? "refused" : "expired"));
+                            }}};
+  absl::Notification running_, release_;
+  std::vector<std::string> ran_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> skipped_ ABSL_GUARDED_BY(mu_);
+};
+
+TEST_F(AdmissionTest, WithABacklogClosesRunFirstThenRefreshesThenNewRequests) {
+  ASSERT_TRUE(Submit(CallPriority::kRequest, "request-1").ok());
+  ASSERT_TRUE(Submit(CallPriority::kRefresh, "refresh-1").ok());
+  ASSERT_TRUE(Submit(CallPriority::kClose, "close-1").ok());
+  ASSERT_TRUE(Submit(CallPriority::kRefresh, "refresh-2").ok());
+  ASSERT_TRUE(Submit(CallPriority::kClose, "close-2").ok());
+  EXPECT_EQ(admission_.queued(), 5u);
+  release_.Notify();
+  ASSERT_TRUE(Eventually([&] { return Ran().size() == 5; }));
+  // 5, 4 and 3 waiting: by priority; then 2 and 1 waiting: in arrival order.
+  EXPECT_THAT(Ran(), ElementsAre("close-1", "close-2", "refresh-1", "request-1", "refresh-2"));
+  EXPECT_EQ(admission_.queued(), 0u);
+}
+
+TEST_F(AdmissionTest, WithoutABacklogCallsRunInArrivalOrder) {
+  ASSERT_TRUE(Submit(CallPriority::kRequest, "request-1").ok());
+  ASSERT_TRUE(Submit(CallPriority::kClose, "close-1").ok());
+  release_.Notify();
+  ASSERT_TRUE(Eventually([&] { return Ran().size() == 2; }));
+  EXPECT_THAT(Ran(), ElementsAre("request-1", "close-1"));
+}
+
+TEST_F(AdmissionTest, NewRequestsAreRefusedFirstRefreshesAtTwiceTheLimitClosesNever) {
+  ASSERT_TRUE(Submit(CallPriority::kRequest, "request-1").ok());
+  ASSERT_TRUE(Submit(CallPriority::kRequest, "request-2").ok());
+  absl::Status refused = Submit(CallPriority::kRequest, "request-3");  // 2 wait: the limit
+  EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(refused.message(),
+            "nsmgr-1: overloaded: 2 calls wait for a worker; new Requests are refused until "
+            "fewer than 2 wait (new Requests below 2, refreshes below 4, Closes always)");
+  ASSERT_TRUE(Submit(CallPriority::kRefresh, "refresh-1").ok());
+  ASSERT_TRUE(Submit(CallPriority::kRefresh, "refresh-2").ok());
+  refused = Submit(CallPriority::kRefresh, "refresh-3");  // 4 wait
+  EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(refused.message(),
+              HasSubstr("4 calls wait for a worker; refreshes are refused until fewer than 4"));
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(Submit(CallPriority::kClose, "close-" + std::to_string(i)).ok());
+  }
+  EXPECT_EQ(admission_.stats().refused_requests.load(), 1u);
+  EXPECT_EQ(admission_.stats().refused_refreshes.load(), 1u);
+  EXPECT_EQ(admission_.queued(), 14u);
+  EXPECT_EQ(gauge_.load(), 14);
+  {
+    absl::MutexLock lock(&mu_);
+    EXPECT_THAT(shed_, ElementsAre("request refused", "refresh refused"));
+  }
+
+  release_.Notify();
+  ASSERT_TRUE(Eventually([&] { return Ran().size() == 14; }));
+  // Once fewer wait, new Requests are accepted again.
+  EXPECT_TRUE(Submit(CallPriority::kRequest, "request-4").ok());
+}
+
+TEST_F(AdmissionTest, ACallWhoseCallerGaveUpWhileWaitingIsNotRun) {
+  auto clock = FakeClock::Create();
+  auto [expiring, cancel_expiring] = Context::Background(clock).WithTimeout(absl::Seconds(1));
+  auto [cancelled, cancel] = Context().WithCancel();
+  ASSERT_TRUE(Submit(CallPriority::kRequest, "expiring", expiring).ok());
+  ASSERT_TRUE(Submit(CallPriority::kClose, "cancelled", cancelled).ok());
+  ASSERT_TRUE(Submit(CallPriority::kRefresh, "live").ok());
+  clock->Advance(absl::Seconds(1));  // its deadline passes while it waits
+  cancel();                          // its caller went away
+  release_.Notify();
+  ASSERT_TRUE(Eventually([&] { return Ran().size() + Skipped().size() == 3; }));
+  EXPECT_THAT(Ran(), ElementsAre("live"));
+  ASSERT_EQ(Skipped().size(), 2u);
+  EXPECT_THAT(Skipped()[0], HasSubstr("cancelled: CANCELLED"));
+  EXPECT_THAT(Skipped()[1], HasSubstr("expiring: DEADLINE_EXCEEDED"));
+  EXPECT_EQ(admission_.stats().expired.load(), 2u);
+  EXPECT_EQ(gauge_.load(), 0);
+  {
+    absl::MutexLock lock(&mu_);
+    EXPECT_THAT(shed_, ElementsAre("close expired", "request expired"));
+  }
+  cancel_expiring();
+}
+
+TEST(AdmissionLimitTest, ZeroMeansNoLimit) {
+  auto pool = std::make_shared<ThreadPool>(1);
+  absl::Notification release;
+  Admission admission(pool, {.max_queued = 0});
+  ASSERT_TRUE(admission
+                  .Submit(
+                      CallPriority::kRequest, Context(), [&] { release.WaitForNotification(); },
+                      [](const absl::Status&) {})
+                  .ok());
+  for (int i = 0; i < 100; ++i) {
+    EXPECT_TRUE(admission
+                    .Submit(
+                        CallPriority::kRequest, Context(), [] {}, [](const absl::Status&) {})
+                    .ok());
+  }
+  release.Notify();
+}
+
+}  // namespace
+}  // namespace nsm
