@@ -19,7 +19,10 @@ const char* CallPriorityName(CallPriority p) {
 }
 
 CallPriority PriorityOf(const ::networkservice::NetworkServiceRequest& request) {
-  const auto& path = request.connection().path();
+  const auto& conn = request.connection();
+  // A heal's reselect cuts the path after the nsmgr, so below the nsmgr only its state tells.
+  if (conn.state() == ::connection::State::RESELECT_REQUESTED) return CallPriority::kRefresh;
+  const auto& path = conn.path();
   return static_cast<int64_t>(path.path_segments_size()) > static_cast<int64_t>(path.index()) + 1
              ? CallPriority::kRefresh
              : CallPriority::kRequest;
@@ -51,10 +54,10 @@ struct Admission::State {
         call = std::move(due->front());
         due->pop_front();
         --queued;
+        if (options.on_queued) options.on_queued(-1);  // under the lock: in step with `queued`
       }
     }
     if (!call.run) return;  // cannot happen: one task per admitted call
-    if (options.on_queued) options.on_queued(-1);
     if (call.ctx.cancelled()) {
       stats.expired++;
       if (options.on_shed) options.on_shed(call.priority, /*refused=*/false);
@@ -92,6 +95,7 @@ absl::Status Admission::Submit(CallPriority priority, Context ctx, std::function
       state_->queues[static_cast<size_t>(priority)].push_back(State::Call{
           state_->next_seq++, priority, std::move(ctx), std::move(run), std::move(skip)});
       ++state_->queued;
+      if (o.on_queued) o.on_queued(1);
     }
   }
   if (limit != 0 && waiting >= limit) {
@@ -104,7 +108,6 @@ absl::Status Admission::Submit(CallPriority priority, Context ctx, std::function
         " are refused until fewer than ", limit, " wait (new Requests below ", max,
         ", refreshes below ", 2 * max, ", Closes always)"));
   }
-  if (o.on_queued) o.on_queued(1);
   pool_->Post([state = state_] { state->RunOne(); });
   return absl::OkStatus();
 }

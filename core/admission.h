@@ -29,7 +29,8 @@ enum class CallPriority {
 const char* CallPriorityName(CallPriority p);
 
 // A Request whose path names hops after the caller was established before (a refresh, or a heal
-// that keeps the next hop); one that ends at the caller is new (nsmgr.md §4.1, updatepath).
+// on the same path), and so is one in state RESELECT_REQUESTED (a heal choosing another forwarder
+// or endpoint, whose path ends at the nsmgr); any other is new (nsmgr.md §4.1, updatepath).
 CallPriority PriorityOf(const ::networkservice::NetworkServiceRequest& request);
 
 struct AdmissionOptions {
@@ -42,10 +43,11 @@ struct AdmissionOptions {
   size_t prioritize_from = 16;
   // Who refuses, at the start of the refusal's message ("nsmgr-1"); "" = "server".
   std::string name = {};
-  // Metrics hooks (NetworkServiceStats::HookAdmission); null: none. Called outside the lock.
-  // Calls waiting for a worker went up or down by `delta`.
+  // Metrics hooks (NetworkServiceStats::HookAdmission); null: none. Keep them short.
+  // Calls waiting for a worker went up or down by `delta` (called under the admission's lock).
   std::function<void(int delta)> on_queued = nullptr;
-  // A call was answered without running: refused, or its caller gave up while it waited.
+  // A call was answered without running: refused, or its caller gave up while it waited (called
+  // outside the lock).
   std::function<void(CallPriority, bool refused)> on_shed = nullptr;
 };
 

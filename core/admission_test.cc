@@ -35,6 +35,9 @@ TEST(PriorityOfTest, APathEndingAtTheCallerIsANewRequest) {
   EXPECT_EQ(PriorityOf(WithPath(2, 0)), CallPriority::kRefresh);  // a heal keeping the nsmgr
   EXPECT_EQ(PriorityOf(WithPath(4, 0)), CallPriority::kRefresh);  // an NSC's refresh
   EXPECT_EQ(PriorityOf(WithPath(4, 1)), CallPriority::kRefresh);  // the same, at the forwarder
+  auto reselect = WithPath(2, 1);  // a heal's reselect as the nsmgr sends it to a forwarder
+  reselect.mutable_connection()->set_state(::connection::State::RESELECT_REQUESTED);
+  EXPECT_EQ(PriorityOf(reselect), CallPriority::kRefresh);
 }
 
 // One worker, held by a first call until released; what runs is recorded in order.
@@ -52,8 +55,12 @@ class AdmissionTest : public ::testing::Test {
                     .ok());
     running_.WaitForNotification();
   }
+  // Everything queued has run (one worker: FIFO) before the fixture goes.
   void TearDown() override {
     if (!release_.HasBeenNotified()) release_.Notify();
+    absl::Notification drained;
+    pool_->Post([&] { drained.Notify(); });
+    drained.WaitForNotification();
   }
 
   absl::Status Submit(CallPriority p, const std::string& name, Context ctx = Context()) {
@@ -176,8 +183,8 @@ TEST_F(AdmissionTest, ACallWhoseCallerGaveUpWhileWaitingIsNotRun) {
 }
 
 TEST(AdmissionLimitTest, ZeroMeansNoLimit) {
+  absl::Notification release;  // outlives the pool, which joins its worker
   auto pool = std::make_shared<ThreadPool>(1);
-  absl::Notification release;
   Admission admission(pool, {.max_queued = 0});
   ASSERT_TRUE(admission
                   .Submit(
