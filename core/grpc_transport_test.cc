@@ -50,24 +50,40 @@ class Inspect : public NetworkServiceServer {
   std::string closed_id;
 };
 
-class GrpcTransportTest : public ::testing::Test {
- protected:
-  void SetUp() override {
+// `service` served on a unix socket in a temp dir, and a client of it; stopped and removed when
+// it goes.
+class Served {
+ public:
+  explicit Served(grpc::Service* service) {
     char tmpl[] = "/tmp/nsm-grpc-XXXXXX";
     dir_ = mkdtemp(tmpl);
-    std::string target = "unix:" + dir_ + "/ns.sock";
-    service_ = std::make_unique<NetworkServiceGrpcServer>(inspect_);
+    const std::string target = "unix:" + dir_ + "/ns.sock";
     grpc::ServerBuilder builder;
     builder.AddListeningPort(target, grpc::InsecureServerCredentials());
-    builder.RegisterService(service_.get());
+    builder.RegisterService(service);
     server_ = builder.BuildAndStart();
-    ASSERT_NE(server_, nullptr);
     client_ = std::make_shared<NetworkServiceGrpcClient>(
         grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
   }
-  void TearDown() override {
-    server_->Shutdown();
+  ~Served() {
+    if (server_) server_->Shutdown();
     std::filesystem::remove_all(dir_);
+  }
+  bool ok() const { return server_ != nullptr; }
+  const std::shared_ptr<NetworkServiceGrpcClient>& client() const { return client_; }
+
+ private:
+  std::string dir_;
+  std::unique_ptr<grpc::Server> server_;
+  std::shared_ptr<NetworkServiceGrpcClient> client_;
+};
+
+class GrpcTransportTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    served_ = std::make_unique<Served>(service_.get());
+    ASSERT_TRUE(served_->ok());
+    client_ = served_->client();
   }
 
   NetworkServiceRequest Req(const std::string& service) {
@@ -77,10 +93,10 @@ class GrpcTransportTest : public ::testing::Test {
     return r;
   }
 
-  std::string dir_;
   std::shared_ptr<Inspect> inspect_ = std::make_shared<Inspect>();
-  std::unique_ptr<NetworkServiceGrpcServer> service_;
-  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<NetworkServiceGrpcServer> service_ =
+      std::make_unique<NetworkServiceGrpcServer>(inspect_);
+  std::unique_ptr<Served> served_;
   std::shared_ptr<NetworkServiceGrpcClient> client_;
 };
 
@@ -157,25 +173,14 @@ class Record : public NetworkServiceServer {
 class OverloadTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/nsm-grpc-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    const std::string target = "unix:" + dir_ + "/ns.sock";
-    service_ = std::make_unique<NetworkServiceGrpcServer>(
-        record_, std::make_shared<ThreadPool>(1), clock_,
-        AdmissionOptions{.max_queued = 1, .prioritize_from = 2, .name = "nsmgr-1"});
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort(target, grpc::InsecureServerCredentials());
-    builder.RegisterService(service_.get());
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(server_, nullptr);
-    client_ = std::make_shared<NetworkServiceGrpcClient>(
-        grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+    served_ = std::make_unique<Served>(service_.get());
+    ASSERT_TRUE(served_->ok());
+    client_ = served_->client();
   }
   void TearDown() override {
     record_->gate.Open();
     for (auto& t : threads_) t.join();
-    server_->Shutdown();
-    std::filesystem::remove_all(dir_);
+    served_.reset();
   }
 
   absl::Status Request(const std::string& id, const std::string& service = "svc",
@@ -190,9 +195,10 @@ class OverloadTest : public ::testing::Test {
 
   std::shared_ptr<FakeClock> clock_ = FakeClock::Create();
   std::shared_ptr<Record> record_ = std::make_shared<Record>();
-  std::string dir_;
-  std::unique_ptr<NetworkServiceGrpcServer> service_;
-  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<NetworkServiceGrpcServer> service_ = std::make_unique<NetworkServiceGrpcServer>(
+      record_, std::make_shared<ThreadPool>(1), clock_,
+      AdmissionOptions{.max_queued = 1, .prioritize_from = 2, .name = "nsmgr-1"});
+  std::unique_ptr<Served> served_;
   std::shared_ptr<NetworkServiceGrpcClient> client_;
   std::vector<std::thread> threads_;
 };
