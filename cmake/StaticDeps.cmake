@@ -1,8 +1,9 @@
 # NSM_STATIC_DEPS: link gRPC, protobuf, Abseil and what they use (OpenSSL, c-ares, re2, upb,
 # zlib) from Debian's static archives (lib*.a, shipped in the same -dev packages) instead of
-# their shared libraries. An idle nsmgr then maps 17.5 -> 13.5 MB (issue #7: its shared libraries
-# were most of its RSS; docs/PERFORMANCE.md). The C and C++ runtimes and prometheus-cpp (no
-# archive in Debian) stay shared.
+# their shared libraries. The idle RSS of every binary falls by 3.5-4 MB (the nsmgr's in the
+# benchmark from 19.3 to 15.4 MB; issue #7: the pages it touched in shared libraries were most of
+# it; docs/PERFORMANCE.md). The C and C++ runtimes and prometheus-cpp (no archive in Debian) stay
+# shared.
 
 # Points every imported library target of those packages at the archive next to its shared
 # library. All or nothing: one copy of gRPC's or Abseil's globals per process.

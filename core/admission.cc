@@ -1,5 +1,7 @@
 #include "core/admission.h"
 
+#include <array>
+#include <deque>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
