@@ -78,13 +78,23 @@ class Served {
   std::shared_ptr<NetworkServiceGrpcClient> client_;
 };
 
-class GrpcTransportTest : public ::testing::Test {
+// Serves `service_`, which the fixture's constructor sets, for each test; `client_` calls it.
+class ServedTest : public ::testing::Test {
  protected:
   void SetUp() override {
     served_ = std::make_unique<Served>(service_.get());
     ASSERT_TRUE(served_->ok());
     client_ = served_->client();
   }
+
+  std::unique_ptr<NetworkServiceGrpcServer> service_;
+  std::unique_ptr<Served> served_;
+  std::shared_ptr<NetworkServiceGrpcClient> client_;
+};
+
+class GrpcTransportTest : public ServedTest {
+ protected:
+  GrpcTransportTest() { service_ = std::make_unique<NetworkServiceGrpcServer>(inspect_); }
 
   NetworkServiceRequest Req(const std::string& service) {
     NetworkServiceRequest r;
@@ -94,10 +104,6 @@ class GrpcTransportTest : public ::testing::Test {
   }
 
   std::shared_ptr<Inspect> inspect_ = std::make_shared<Inspect>();
-  std::unique_ptr<NetworkServiceGrpcServer> service_ =
-      std::make_unique<NetworkServiceGrpcServer>(inspect_);
-  std::unique_ptr<Served> served_;
-  std::shared_ptr<NetworkServiceGrpcClient> client_;
 };
 
 TEST_F(GrpcTransportTest, RequestAndCloseRoundTrip) {
@@ -170,12 +176,12 @@ class Record : public NetworkServiceServer {
 
 // One worker, room for one waiting new Request, and priorities from two waiting calls on
 // (DESIGN.md §7: shed new work first).
-class OverloadTest : public ::testing::Test {
+class OverloadTest : public ServedTest {
  protected:
-  void SetUp() override {
-    served_ = std::make_unique<Served>(service_.get());
-    ASSERT_TRUE(served_->ok());
-    client_ = served_->client();
+  OverloadTest() {
+    service_ = std::make_unique<NetworkServiceGrpcServer>(
+        record_, std::make_shared<ThreadPool>(1), clock_,
+        AdmissionOptions{.max_queued = 1, .prioritize_from = 2, .name = "nsmgr-1"});
   }
   void TearDown() override {
     record_->gate.Open();
@@ -195,11 +201,6 @@ class OverloadTest : public ::testing::Test {
 
   std::shared_ptr<FakeClock> clock_ = FakeClock::Create();
   std::shared_ptr<Record> record_ = std::make_shared<Record>();
-  std::unique_ptr<NetworkServiceGrpcServer> service_ = std::make_unique<NetworkServiceGrpcServer>(
-      record_, std::make_shared<ThreadPool>(1), clock_,
-      AdmissionOptions{.max_queued = 1, .prioritize_from = 2, .name = "nsmgr-1"});
-  std::unique_ptr<Served> served_;
-  std::shared_ptr<NetworkServiceGrpcClient> client_;
   std::vector<std::thread> threads_;
 };
 

@@ -188,9 +188,9 @@ TEST_F(MetricsServerTest, AdmissionHooksCountQueuedAndShedCalls) {
   Build();
   AdmissionOptions options{.max_queued = 1};
   stats->HookAdmission(options);
+  absl::Notification running, release;  // outlive the pool, which joins its worker
   auto pool = std::make_shared<ThreadPool>(1);
   Admission admission(pool, options);
-  absl::Notification running, release;
   auto skip = [](const absl::Status&) {};
   ASSERT_TRUE(admission
                   .Submit(
