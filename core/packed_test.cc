@@ -55,5 +55,42 @@ TEST(PackedTest, TakesAFractionOfTheParsedForm) {
   EXPECT_LT(packed.bytes() * 3, c.SpaceUsedLong()) << packed.bytes() << " vs " << c.SpaceUsedLong();
 }
 
+TEST(PackedTest, EqualMessagesPackEqualWhateverTheirMapOrder) {
+  // Labels and parameters inserted in opposite orders: maps are equal as maps.
+  auto a = FourHops();
+  auto b = FourHops();
+  for (int i = 0; i < 20; ++i) (*a.mutable_labels())["k" + std::to_string(i)] = "v";
+  for (int i = 19; i >= 0; --i) (*b.mutable_labels())["k" + std::to_string(i)] = "v";
+  (*a.mutable_mechanism()->mutable_parameters())["x"] = "1";
+  (*a.mutable_mechanism()->mutable_parameters())["y"] = "2";
+  b.mutable_mechanism()->mutable_parameters()->erase("name");
+  (*b.mutable_mechanism()->mutable_parameters())["y"] = "2";
+  (*b.mutable_mechanism()->mutable_parameters())["x"] = "1";
+  (*b.mutable_mechanism()->mutable_parameters())["name"] = "nsm-1";
+  ASSERT_TRUE(google::protobuf::util::MessageDifferencer::Equals(a, b));
+  EXPECT_TRUE(Packed<::connection::Connection>(a) == Packed<::connection::Connection>(b));
+  EXPECT_TRUE(Packed<::connection::Connection>(a).Holds(b));
+}
+
+TEST(PackedTest, DifferentMessagesPackDifferent) {
+  const auto base = FourHops();
+  const Packed<::connection::Connection> packed(base);
+  auto state = base;
+  state.set_state(::connection::State::UP);
+  auto token = base;
+  token.mutable_path()->mutable_path_segments(3)->set_token("insecure:other");
+  auto label = base;
+  (*label.mutable_labels())["app"] = "b";
+  auto context = base;
+  (*context.mutable_context()->mutable_extra_context())["ip"] = "10.0.0.1";
+  for (const auto& changed : {state, token, label, context}) {
+    EXPECT_FALSE(packed.Holds(changed)) << changed.ShortDebugString();
+    EXPECT_FALSE(packed == Packed<::connection::Connection>(changed));
+  }
+  EXPECT_TRUE(packed.Holds(base));
+  EXPECT_FALSE(Packed<::connection::Connection>().Holds(base));
+  EXPECT_TRUE(Packed<::connection::Connection>().Holds(::connection::Connection()));
+}
+
 }  // namespace
 }  // namespace nsm

@@ -1,8 +1,8 @@
 #include "networkservice/monitor/filter.h"
 
 #include <optional>
+#include <utility>
 
-#include "google/protobuf/util/message_differencer.h"
 
 namespace nsm::monitor {
 
@@ -45,8 +45,10 @@ std::vector<::connection::Connection> ConnectionFilter::Apply(
       mapped.clear_context();
     }
     mapped.set_state(deleted ? ::connection::State::DOWN : x.state());
-    if (google::protobuf::util::MessageDifferencer::Equals(mapped, *base)) continue;
-    Rebase(mapped);
+    Packed<::connection::Connection> packed(mapped);
+    if (packed == base_) continue;  // nothing changed
+    state_ = mapped.state();        // id and index stay ours
+    base_ = std::move(packed);
     base = mapped;
     out.push_back(std::move(mapped));
   }
