@@ -110,6 +110,15 @@ void KillAndMeasure(const Env& env, const HealSettings& s, HealTopology& t, Heal
                     const std::string& victim, const std::vector<std::string>& affected,
                     const std::string& key, Report& report) {
   Child& child = *t.hops.at(victim);
+  // CPU of every process that survives, over the heal: where a heal's work goes.
+  std::vector<std::pair<std::string, pid_t>> survivors = {{"registry-memory", t.registry->pid()},
+                                                          {"nsmgr", t.nsmgr->pid()}};
+  for (const auto& [name, c] : t.hops) {
+    if (name != victim && c && c->ExitedWith() < 0) survivors.emplace_back(name, c->pid());
+  }
+  std::vector<ProcSample> before;
+  for (const auto& [name, pid] : survivors) before.push_back(ReadProc(pid));
+  const ProcSample self_before = ReadSelf();
   const absl::Time killed = absl::Now();
   kill(child.pid(), SIGKILL);
   auto healed_since = [&] {
@@ -129,6 +138,11 @@ void KillAndMeasure(const Env& env, const HealSettings& s, HealTopology& t, Heal
       absl::SleepFor(absl::Milliseconds(5));
     }
   }
+  std::vector<std::pair<std::string, double>> cpu_s;  // name, CPU seconds over the heal
+  for (size_t i = 0; i < survivors.size(); ++i) {
+    cpu_s.emplace_back(survivors[i].first, ReadProc(survivors[i].second).cpu_s - before[i].cpu_s);
+  }
+  cpu_s.emplace_back("nsm-bench", ReadSelf().cpu_s - self_before.cpu_s);
   std::vector<double> us, detected_us;
   double attempts = 0;
   {
@@ -151,6 +165,19 @@ void KillAndMeasure(const Env& env, const HealSettings& s, HealTopology& t, Heal
   if (!us.empty()) {
     report.Add(kSection, key + "_attempts_mean", attempts / static_cast<double>(us.size()), "",
                absl::StrCat("heal attempts per connection after SIGKILL of ", victim),
+               Better::kLower);
+  }
+  if (!us.empty()) {
+    double total = 0;
+    for (const auto& [name, secs] : cpu_s) {
+      total += secs;
+      report.Add(kSection, absl::StrCat(key, "_cpu_ms_per_heal_", Key(name)),
+                 secs * 1000.0 / static_cast<double>(us.size()), "ms",
+                 absl::StrCat("CPU per healed connection after SIGKILL of ", victim, ": ", name),
+                 Better::kLower);
+    }
+    report.Add(kSection, key + "_cpu_ms_per_heal", total * 1000.0 / static_cast<double>(us.size()),
+               "ms", absl::StrCat("CPU per healed connection after SIGKILL of ", victim, ", all"),
                Better::kLower);
   }
   if (us.size() < affected.size()) {

@@ -39,14 +39,6 @@ Sections SectionsOf(MeshTopology kind) {
   return {"mesh", "baseline", "mesh / baseline"};
 }
 
-// A process name as a report key ("nsmgr-1" -> "nsmgr_1").
-std::string Key(std::string name) {
-  for (char& c : name) {
-    if (c == '-') c = '_';
-  }
-  return name;
-}
-
 // The processes of a topology in path order (registry first), with the URL the clients use.
 struct Topology {
   MeshTopology kind = MeshTopology::kLocal;

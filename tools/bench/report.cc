@@ -125,6 +125,13 @@ nlohmann::json Report::ToJson() const {
   return j;
 }
 
+std::string Key(std::string name) {
+  for (char& c : name) {
+    if (c == '-') c = '_';
+  }
+  return name;
+}
+
 int PrintComparison(const nlohmann::json& old_report, const nlohmann::json& new_report,
                     std::FILE* out) {
   int compared = 0;

@@ -49,6 +49,9 @@ class Report {
   nlohmann::json info_ = nlohmann::json::object();
 };
 
+// A process name as part of a report key ("nsmgr-1" -> "nsmgr_1").
+std::string Key(std::string name);
+
 // Every figure present in both reports: old, new, new/old, and whether that is better or worse.
 // Returns the number of figures compared.
 int PrintComparison(const nlohmann::json& old_report, const nlohmann::json& new_report,
