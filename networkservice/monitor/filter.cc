@@ -3,7 +3,6 @@
 #include <optional>
 #include <utility>
 
-
 namespace nsm::monitor {
 
 void ConnectionFilter::Rebase(const ::connection::Connection& base) {
