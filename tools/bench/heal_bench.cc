@@ -12,6 +12,7 @@
 #include "absl/time/clock.h"
 #include "api/nsm_url.h"
 #include "core/credentials.h"
+#include "core/executor.h"
 #include "core/token.h"
 #include "healing/heal/client.h"
 #include "networkservice/chains/client/client.h"
@@ -228,7 +229,8 @@ absl::Status RunHealBench(const Env& env, const HealSettings& s, Report& report)
                          .client_url = clienturl::NewClient(*url),
                          .heal = heal,
                          .dial = connect::NewDial(pool, {.dial_timeout = absl::Seconds(1)}),
-                         .connect = connect::NewClient()});
+                         .connect = connect::NewClient(),
+                         .pool = NewChainPool(static_cast<size_t>(s.nsc_workers))});
   if (!client.ok()) return client.status();
 
   // Open the connections (retrying the first while registrations settle).
@@ -297,8 +299,8 @@ absl::Status RunHealBench(const Env& env, const HealSettings& s, Report& report)
   report.Note(kSection,
               absl::StrCat("registry-memory, nsmgr, forwarder-a/-b, nse-a/-b on unix sockets; one "
                            "in-process NSC chain with heal holds ",
-                           conns.size(),
-                           " connections; time from SIGKILL to each connection's successful heal "
+                           conns.size(), " connections with a pool of ", s.nsc_workers,
+                           " workers; time from SIGKILL to each connection's successful heal "
                            "Request; ",
                            failed_heals, " heals gave up, ", close_errors, " Closes failed"));
   client->reset();

@@ -9,7 +9,10 @@
 namespace nsm::bench {
 
 struct HealSettings {
-  int connections = 100;                    // held by one NSC chain with refresh and heal
+  int connections = 100;  // held by one NSC chain with refresh and heal
+  // Workers of that chain's pool: it stands for the many NSC processes whose connections a node
+  // holds, each healing its own at once, so its own pool must not queue the heals.
+  int nsc_workers = 16;
   absl::Duration wait = absl::Seconds(60);  // for all to heal after a kill
 };
 

@@ -63,6 +63,9 @@ ABSL_FLAG(absl::Duration, refresh_period, absl::ZeroDuration(),
 ABSL_FLAG(double, refresh_cycles, 1,
           "mesh: refresh periods measured once the first refresh of the held connections came");
 ABSL_FLAG(int, heal_connections, 100, "heal: connections held (and healed) at once");
+ABSL_FLAG(int, heal_nsc_workers, 16,
+          "heal: workers of the benchmark's NSC chain, which stands for the many NSC pods that "
+          "hold a node's connections (4: a single NSC on 2 cores with the default pool)");
 // Registry.
 ABSL_FLAG(int, nses, 10000, "registry: NSEs registered (half sequentially, half concurrently)");
 ABSL_FLAG(int, concurrency, 8, "registry: concurrent clients");
@@ -186,6 +189,11 @@ int Run(const std::vector<std::string>& modes) {
   heal.connections = absl::GetFlag(FLAGS_heal_connections);
   if (heal.connections < 1) {
     std::fprintf(stderr, "nsm-bench: --heal_connections=%d must be at least 1\n", heal.connections);
+    return 2;
+  }
+  heal.nsc_workers = absl::GetFlag(FLAGS_heal_nsc_workers);
+  if (heal.nsc_workers < 1 || heal.nsc_workers > 128) {
+    std::fprintf(stderr, "nsm-bench: --heal_nsc_workers=%d must be 1 to 128\n", heal.nsc_workers);
     return 2;
   }
 
