@@ -104,11 +104,11 @@ absl::Status Admission::Submit(CallPriority priority, Context ctx, std::function
     (priority == CallPriority::kRequest ? state_->stats.refused_requests
                                         : state_->stats.refused_refreshes)++;
     if (o.on_shed) o.on_shed(priority, /*refused=*/true);
-    return absl::ResourceExhaustedError(absl::StrCat(
-        o.name.empty() ? "server" : o.name, ": overloaded: ", waiting, " calls wait for a worker; ",
-        priority == CallPriority::kRequest ? "new Requests" : "refreshes",
-        " are refused until fewer than ", limit, " wait (new Requests below ", max,
-        ", refreshes below ", 2 * max, ", Closes always)"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat(o.name.empty() ? "server" : o.name, ": overloaded: ", waiting,
+                     " calls wait for a worker; ", o.kinds[static_cast<size_t>(priority)],
+                     " are refused until fewer than ", limit, " wait (", o.kinds[2], " below ", max,
+                     ", ", o.kinds[1], " below ", 2 * max, ", ", o.kinds[0], " always)"));
   }
   pool_->Post([state = state_] { state->RunOne(); });
   return absl::OkStatus();

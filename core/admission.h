@@ -3,6 +3,7 @@
 // (DESIGN.md §7).
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -41,6 +42,8 @@ struct AdmissionOptions {
   size_t prioritize_from = 16;
   // Who refuses, at the start of the refusal's message ("nsmgr-1"); "" = "server".
   std::string name = {};
+  // What the refusal's message calls each kind of call, in CallPriority order.
+  std::array<std::string, 3> kinds = {"Closes", "refreshes", "new Requests"};
   // Metrics hooks (NetworkServiceStats::HookAdmission); null: none. Keep them short.
   // Calls waiting for a worker went up or down by `delta` (called under the admission's lock).
   std::function<void(int delta)> on_queued = nullptr;

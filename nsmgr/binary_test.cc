@@ -212,6 +212,7 @@ TEST_F(NsmgrBinaryTest, ServesMetrics) {
             1);
   EXPECT_EQ(ValueInText(*page, "nsm_monitor_streams"), 1);
   EXPECT_EQ(ValueInText(*page, "nsm_networkservice_queued_calls"), 0) << *page;
+  EXPECT_EQ(ValueInText(*page, "nsm_registry_queued_calls", {{"registry", "nse"}}), 0) << *page;
   EXPECT_GE(ValueInText(*page, "nsm_pool_threads", {{"pool", "process"}}).value_or(0), 4) << *page;
   EXPECT_GE(ValueInText(*page, "nsm_pool_threads", {{"pool", "registry"}}).value_or(0), 4);
   EXPECT_TRUE(

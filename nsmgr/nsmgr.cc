@@ -172,13 +172,23 @@ absl::StatusOr<std::unique_ptr<Nsmgr>> Nsmgr::Create(Options o) {
   p.monitor_grpc = std::make_unique<monitor::GrpcService>(
       p.monitor_store,
       monitor::ServiceOptions{.on_streams_changed = stats ? stats->MonitorStreamsHook() : nullptr});
-  reg::transport::ServiceOptions service_options{.pool = o.registry_pool, .clock = o.clock};
+  // Under overload Unregisters go first, then renewals of local endpoints (DESIGN.md §7).
+  reg::transport::ServiceOptions service_options{
+      .pool = o.registry_pool, .clock = o.clock, .admission = {.name = m->name_}};
+  if (reg_stats) {
+    service_options.hook_admission = [reg_stats](const std::string& which, AdmissionOptions& a) {
+      reg_stats->HookAdmission(which, a);
+    };
+  }
   // Served over gRPC behind the registry metrics element, so that only callers' calls are counted,
   // not the lookups of this nsmgr's own forwarder selection.
   p.ns_grpc = std::make_unique<reg::transport::NSRegistryGrpcService>(
       std::make_shared<NSRegistryServerChain>(
           NSRegistryServerChain::Elements{reg::metrics::NewNSServer(reg_stats), p.ns_registry}),
       service_options);
+  service_options.registered = [store = p.nse_store](const std::string& name) {
+    return store->Contains(name);
+  };
   p.nse_grpc = std::make_unique<reg::transport::NSERegistryGrpcService>(
       std::make_shared<NSERegistryServerChain>(
           NSERegistryServerChain::Elements{reg::metrics::NewNSEServer(reg_stats), p.nse_registry}),

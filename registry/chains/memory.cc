@@ -18,6 +18,7 @@ MemoryRegistry NewMemoryRegistry(const MemoryRegistryOptions& options) {
   r.nse_store = memory::NewNSEServer(options.memory);
   auto stats =
       options.metrics ? std::make_shared<metrics::RegistryStats>(options.metrics) : nullptr;
+  r.stats = stats;
   r.nse_expire =
       expire::NewNSEServer(options.expire_period, stats ? stats->ExpirationsHook() : nullptr);
   r.nse_serialize = serialize::NewNSEServer();

@@ -10,6 +10,7 @@
 #include "core/registry.h"
 #include "registry/expire/expire.h"
 #include "registry/memory/memory.h"
+#include "registry/metrics/stats.h"
 #include "registry/serialize/serialize.h"
 #include "registry/transport/channel_pool.h"
 #include "registry/transport/client.h"
@@ -42,6 +43,7 @@ struct MemoryRegistry {
   std::shared_ptr<expire::NSEServer> nse_expire;
   std::shared_ptr<serialize::NSEServer> nse_serialize;
   std::shared_ptr<transport::ChannelPool> channels;
+  std::shared_ptr<metrics::RegistryStats> stats;  // null without metrics
 };
 
 MemoryRegistry NewMemoryRegistry(const MemoryRegistryOptions& options);

@@ -204,6 +204,12 @@ auto Server<T>::Get(const std::string& name) const -> std::optional<Item> {
 }
 
 template <class T>
+bool Server<T>::Contains(const std::string& name) const {
+  absl::ReaderMutexLock lock(&state_->mu);
+  return state_->index.contains(name);
+}
+
+template <class T>
 auto Server<T>::List() const -> std::vector<Item> {
   absl::ReaderMutexLock lock(&state_->mu);
   std::vector<Item> out;

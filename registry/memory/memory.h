@@ -51,6 +51,8 @@ class Server : public RegistryServer<T> {
   size_t size() const;
   size_t watchers() const;
   std::optional<Item> Get(const std::string& name) const;
+  // Whether an item of this name is stored (Get without the copy).
+  bool Contains(const std::string& name) const;
   // Every stored item, in registration order.
   std::vector<Item> List() const;
 

@@ -3,7 +3,11 @@
 #include <memory>
 #include <string>
 
+#include "absl/synchronization/notification.h"
 #include "api/path.h"
+#include "core/admission.h"
+#include "core/eventually.h"
+#include "core/executor.h"
 #include "core/fake_clock.h"
 #include "core/metrics/read.h"
 #include "gtest/gtest.h"
@@ -106,6 +110,48 @@ TEST_F(RegistryMetricsTest, ExpirationsAreCounted) {
   // Expiry unregisters below this element: not a caller's Unregister.
   EXPECT_EQ(Value("nsm_registry_unregisters_total", {{"registry", "nse"}, {"result", "ok"}}),
             std::nullopt);
+}
+
+// The admission hooks of a registry service (registry/transport/service.h): calls waiting and
+// calls answered without running, by kind and reason.
+TEST_F(RegistryMetricsTest, AdmissionHooksCountQueuedAndShedCalls) {
+  AdmissionOptions options{.max_queued = 1};
+  stats_->HookAdmission("nse", options);
+  absl::Notification running, release;  // outlive the pool, which joins its worker
+  auto pool = std::make_shared<ThreadPool>(1);
+  Admission admission(pool, options);
+  auto skip = [](const absl::Status&) {};
+  auto hold = [&] {
+    running.Notify();
+    release.WaitForNotification();
+  };
+  ASSERT_TRUE(admission.Submit(CallPriority::kRequest, Context(), hold, skip).ok());
+  running.WaitForNotification();
+  auto [ctx, cancel] = Context().WithCancel();
+  ASSERT_TRUE(admission
+                  .Submit(
+                      CallPriority::kClose, ctx, [] {}, skip)
+                  .ok());
+  EXPECT_EQ(Value("nsm_registry_queued_calls", {{"registry", "nse"}}), 1);
+  EXPECT_FALSE(admission
+                   .Submit(
+                       CallPriority::kRequest, Context(), [] {}, skip)
+                   .ok());
+  EXPECT_EQ(Value("nsm_registry_shed_total",
+                  {{"registry", "nse"}, {"kind", "new"}, {"reason", "refused"}}),
+            1);
+  EXPECT_EQ(Value("nsm_registry_shed_total",
+                  {{"registry", "nse"}, {"kind", "renewal"}, {"reason", "refused"}}),
+            0);
+  cancel();
+  release.Notify();
+  EXPECT_TRUE(Eventually([&] {
+    return Value("nsm_registry_shed_total",
+                 {{"registry", "nse"}, {"kind", "unregister"}, {"reason", "expired"}}) == 1;
+  }));
+  EXPECT_TRUE(Eventually([&] {
+    return Value("nsm_registry_queued_calls", {{"registry", "nse"}}) == 0;
+  }));
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // The registry series of a process, declared in one place: registers, finds, unregisters and
-// expirations by result, open watch streams (issue #8, docs/metrics.md).
+// expirations by result, open watch streams, calls waiting and shed (issue #8, docs/metrics.md).
 #include "registry/metrics/stats.h"
+
+#include <array>
 
 #include "core/metrics/metrics.h"
 
@@ -31,7 +33,17 @@ RegistryStats::RegistryStats(std::shared_ptr<prometheus::Registry> registry)
       watch_streams_(prometheus::BuildGauge()
                          .Name("nsm_registry_watch_streams")
                          .Help("Find(watch=true) streams open, by registry")
-                         .Register(*registry_)) {}
+                         .Register(*registry_)),
+      queued_calls_(prometheus::BuildGauge()
+                        .Name("nsm_registry_queued_calls")
+                        .Help("Registry calls waiting for a worker, by registry")
+                        .Register(*registry_)),
+      shed_(prometheus::BuildCounter()
+                .Name("nsm_registry_shed_total")
+                .Help("Registry calls answered without running, by registry, kind (unregister, "
+                      "renewal or new) and reason (refused under overload, or expired while "
+                      "waiting)")
+                .Register(*registry_)) {}
 
 prometheus::Counter& RegistryStats::Registers(const std::string& registry,
                                               const absl::Status& result) {
@@ -62,6 +74,24 @@ std::function<void(const absl::Status&)> RegistryStats::ExpirationsHook() {
   // The hook keeps the registry (and so the family) alive, not this object.
   return [registry = registry_, family = &expirations_](const absl::Status& s) {
     family->Add({{"registry", "nse"}, {"result", ResultLabel(s)}}).Increment();
+  };
+}
+
+void RegistryStats::HookAdmission(const std::string& registry, AdmissionOptions& options) {
+  // The hooks keep the prometheus registry (and so every series) alive, not this object.
+  options.on_queued = [keep = registry_, gauge = &queued_calls_.Add({{"registry", registry}})](
+                          int delta) { gauge->Increment(delta); };
+  static constexpr std::array<const char*, 3> kKinds = {"unregister", "renewal", "new"};
+  std::array<std::array<prometheus::Counter*, 2>, 3> counters{};  // every series up front
+  for (size_t kind = 0; kind < kKinds.size(); ++kind) {
+    for (bool refused : {false, true}) {
+      counters[kind][refused] = &shed_.Add({{"registry", registry},
+                                            {"kind", kKinds[kind]},
+                                            {"reason", refused ? "refused" : "expired"}});
+    }
+  }
+  options.on_shed = [keep = registry_, counters](CallPriority p, bool refused) {
+    counters[static_cast<size_t>(p)][refused]->Increment();
   };
 }
 

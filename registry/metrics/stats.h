@@ -1,5 +1,5 @@
 // The registry series of a process, declared in one place: registers, finds, unregisters and
-// expirations by result, open watch streams (issue #8, docs/metrics.md).
+// expirations by result, open watch streams, calls waiting and shed (issue #8, docs/metrics.md).
 #pragma once
 
 #include <functional>
@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "core/admission.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"
@@ -32,6 +33,10 @@ class RegistryStats {
   prometheus::Gauge& WatchStreams(const std::string& registry);
   // A hook for expire::NewNSEServer(..., on_expired).
   std::function<void(const absl::Status&)> ExpirationsHook();
+  // Sets the hooks of a registry gRPC service's admission (registry/transport/service.h):
+  // nsm_registry_queued_calls{registry} and nsm_registry_shed_total{registry, kind, reason}, kind
+  // "unregister", "renewal" or "new", reason "refused" or "expired".
+  void HookAdmission(const std::string& registry, AdmissionOptions& options);
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -40,6 +45,8 @@ class RegistryStats {
   prometheus::Family<prometheus::Counter>& unregisters_;
   prometheus::Family<prometheus::Counter>& expirations_;
   prometheus::Family<prometheus::Gauge>& watch_streams_;
+  prometheus::Family<prometheus::Gauge>& queued_calls_;
+  prometheus::Family<prometheus::Counter>& shed_;
 };
 
 }  // namespace nsm::reg::metrics

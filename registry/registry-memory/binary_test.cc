@@ -142,6 +142,12 @@ TEST_F(BinaryTest, ServesMetrics) {
   // The registry services' own pool runs the calls above; the process pool runs timer work.
   EXPECT_GE(ValueInText(page, "nsm_pool_threads", {{"pool", "registry"}}).value_or(0), 4);
   EXPECT_GE(ValueInText(page, "nsm_pool_threads", {{"pool", "process"}}).value_or(0), 4);
+  // Both services admit their calls (registry/transport/service.h); none waits now.
+  EXPECT_EQ(ValueInText(page, "nsm_registry_queued_calls", {{"registry", "ns"}}), 0) << page;
+  EXPECT_EQ(ValueInText(page, "nsm_registry_queued_calls", {{"registry", "nse"}}), 0) << page;
+  EXPECT_EQ(ValueInText(page, "nsm_registry_shed_total",
+                        {{"registry", "nse"}, {"kind", "new"}, {"reason", "refused"}}),
+            0);
   EXPECT_EQ(
       ValueInText(page, "nsm_registry_registers_total", {{"registry", "nse"}, {"result", "ok"}}), 1)
       << page;

@@ -35,6 +35,20 @@ absl::StatusOr<std::unique_ptr<nsm::cmd::Service>> Start(nsm::cmd::Process& proc
   // pool="registry".
   server_options.service.pool = nsm::NewChainPool();
   metrics->pools->Add("registry", server_options.service.pool);
+  // Under overload Unregisters go first, then renewals of what is stored (DESIGN.md §7).
+  server_options.service.admission.name = process.name();
+  if (registry.stats) {
+    server_options.service.hook_admission = [stats = registry.stats](const std::string& which,
+                                                                     nsm::AdmissionOptions& o) {
+      stats->HookAdmission(which, o);
+    };
+  }
+  server_options.ns_registered = [store = registry.ns_store](const std::string& name) {
+    return store->Contains(name);
+  };
+  server_options.nse_registered = [store = registry.nse_store](const std::string& name) {
+    return store->Contains(name);
+  };
   auto server =
       nsm::reg::transport::RegistryGrpcServer::Start(registry.ns, registry.nse, server_options);
   if (!server.ok()) return server.status();

@@ -9,8 +9,12 @@ absl::StatusOr<std::unique_ptr<RegistryGrpcServer>> RegistryGrpcServer::Start(
   if (!options.service.pool) {
     options.service.pool = NewChainPool();
   }
-  server->ns_service_ = std::make_unique<NSRegistryGrpcService>(std::move(ns), options.service);
-  server->nse_service_ = std::make_unique<NSERegistryGrpcService>(std::move(nse), options.service);
+  ServiceOptions ns_options = options.service;
+  ns_options.registered = std::move(options.ns_registered);
+  ServiceOptions nse_options = options.service;
+  nse_options.registered = std::move(options.nse_registered);
+  server->ns_service_ = std::make_unique<NSRegistryGrpcService>(std::move(ns), ns_options);
+  server->nse_service_ = std::make_unique<NSERegistryGrpcService>(std::move(nse), nse_options);
   RegistryGrpcServer* self = server.get();
   auto grpc_server = GrpcServer::Start(
       {server->ns_service_.get(), server->nse_service_.get()},

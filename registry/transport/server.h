@@ -2,6 +2,7 @@
 // statuses of api.md §9, listening on NSM URLs (unix:// and tcp://, binaries.md §0.3, §2.2).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,7 +23,11 @@ struct ServerOptions {
   std::vector<std::string> listen_on = {};
   // Required: the insecure mode must be chosen explicitly (MakeInsecureCredentials()).
   std::shared_ptr<Credentials> credentials = {};
+  // For both services; `registered` is per service, below.
   ServiceOptions service = {};
+  // ServiceOptions::registered of each service.
+  std::function<bool(const std::string& name)> ns_registered = nullptr;
+  std::function<bool(const std::string& name)> nse_registered = nullptr;
 };
 
 class RegistryGrpcServer {

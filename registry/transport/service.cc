@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "absl/strings/str_cat.h"
 #include "core/grpc_transport.h"
 
 namespace nsm::reg::transport {
@@ -31,6 +32,30 @@ class FindReactor final : public grpc::ServerWriteReactor<Response>, public Find
 
 std::shared_ptr<ThreadPool> OwnPool() { return NewChainPool(); }
 
+template <class T>
+constexpr const char* kShortName = "";
+template <>
+constexpr const char* kShortName<NSTraits> = "ns";
+template <>
+constexpr const char* kShortName<NSETraits> = "nse";
+
+template <class T>
+AdmissionOptions Admitting(const ServiceOptions& options) {
+  AdmissionOptions o = options.admission;
+  o.name = absl::StrCat(o.name.empty() ? "registry" : o.name, "/", kShortName<T>);
+  o.kinds = {"Unregisters", "re-Registers", "new Registers and Finds"};
+  if (options.hook_admission) options.hook_admission(kShortName<T>, o);
+  return o;
+}
+
+// Answers a unary call once: cancels its context, then finishes the reactor.
+auto Finisher(std::function<void()> cancel, CancellingUnaryReactor* reactor) {
+  return [cancel = std::move(cancel), reactor](const absl::Status& s) {
+    cancel();
+    reactor->Finish(ToGrpcStatus(s));
+  };
+}
+
 }  // namespace
 
 template <class T>
@@ -56,9 +81,10 @@ template <class T>
 RegistryGrpcService<T>::RegistryGrpcService(std::shared_ptr<RegistryServer<T>> chain,
                                             ServiceOptions options)
     : chain_(std::move(chain)),
-      pool_(options.pool ? std::move(options.pool) : OwnPool()),
-      clock_(std::move(options.clock)),
+      clock_(options.clock),
       max_backlog_(options.max_backlog),
+      registered_(options.registered),
+      admission_(options.pool ? options.pool : OwnPool(), Admitting<T>(options)),
       streams_(std::make_shared<Streams>()) {}
 
 template <class T>
@@ -71,13 +97,19 @@ grpc::ServerUnaryReactor* RegistryGrpcService<T>::Register(grpc::CallbackServerC
                                                            const Item* request, Item* response) {
   auto [ctx, cancel] = ContextFromServerContext(sc, clock_);
   auto* reactor = new CancellingUnaryReactor(cancel);
-  pool_->Post([chain = chain_, ctx = ctx, cancel = cancel, request, response, reactor] {
-    Item item = *request;
-    auto result = chain->Register(ctx, item, RegistryServerNext<T>());
-    if (result.ok()) *response = std::move(*result);
-    cancel();
-    reactor->Finish(ToGrpcStatus(result.status()));
-  });
+  auto finish = Finisher(cancel, reactor);
+  // A Register of a name held renews it; without a lookup every Register is taken for one.
+  const bool renewal = !registered_ || (!request->name().empty() && registered_(request->name()));
+  absl::Status admitted = admission_.Submit(
+      renewal ? CallPriority::kRefresh : CallPriority::kRequest, ctx,
+      [chain = chain_, ctx = ctx, request, response, finish] {
+        Item item = *request;
+        auto result = chain->Register(ctx, item, RegistryServerNext<T>());
+        if (result.ok()) *response = std::move(*result);
+        finish(result.status());
+      },
+      finish);
+  if (!admitted.ok()) finish(admitted);
   return reactor;
 }
 
@@ -87,12 +119,15 @@ grpc::ServerUnaryReactor* RegistryGrpcService<T>::Unregister(grpc::CallbackServe
                                                              google::protobuf::Empty*) {
   auto [ctx, cancel] = ContextFromServerContext(sc, clock_);
   auto* reactor = new CancellingUnaryReactor(cancel);
-  pool_->Post([chain = chain_, ctx = ctx, cancel = cancel, request, reactor] {
-    Item item = *request;
-    absl::Status s = chain->Unregister(ctx, item, RegistryServerNext<T>());
-    cancel();
-    reactor->Finish(ToGrpcStatus(s));
-  });
+  auto finish = Finisher(cancel, reactor);
+  absl::Status admitted = admission_.Submit(
+      CallPriority::kClose, ctx,
+      [chain = chain_, ctx = ctx, request, finish] {
+        Item item = *request;
+        finish(chain->Unregister(ctx, item, RegistryServerNext<T>()));
+      },
+      finish);
+  if (!admitted.ok()) finish(admitted);
   return reactor;
 }
 
@@ -105,16 +140,21 @@ grpc::ServerWriteReactor<typename T::Response>* RegistryGrpcService<T>::Find(
       stream, [streams = streams_, raw = stream.get()] { streams->Remove(raw); });
   stream->Attach(reactor);
   streams_->Add(stream);
-  pool_->Post([chain = chain_, ctx = ctx, query = *request, stream] {
-    absl::Status s = chain->Find(ctx, query, stream, RegistryServerNext<T>());
-    if (!s.ok()) {
-      stream->Finish(s);
-    } else if (!query.watch()) {
-      stream->Finish(absl::OkStatus());
-    } else {
-      stream->SetLive();
-    }
-  });
+  auto end = [stream](const absl::Status& s) { stream->Finish(s); };
+  absl::Status admitted = admission_.Submit(
+      CallPriority::kRequest, ctx,
+      [chain = chain_, ctx = ctx, query = *request, stream] {
+        absl::Status s = chain->Find(ctx, query, stream, RegistryServerNext<T>());
+        if (!s.ok()) {
+          stream->Finish(s);
+        } else if (!query.watch()) {
+          stream->Finish(absl::OkStatus());
+        } else {
+          stream->SetLive();
+        }
+      },
+      end);
+  if (!admitted.ok()) end(admitted);
   return reactor;
 }
 

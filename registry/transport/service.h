@@ -1,12 +1,15 @@
-// gRPC callback services for registry chains: unary calls on a bounded pool, Find through a
-// ServerWriteReactor so a watch holds no thread (DESIGN.md §3, api.md §5).
+// gRPC callback services for registry chains: calls admitted by priority to a bounded pool, Find
+// through a ServerWriteReactor so a watch holds no thread (DESIGN.md §3, §7, api.md §5).
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <string>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "core/admission.h"
 #include "core/clock.h"
 #include "core/executor.h"
 #include "core/registry.h"
@@ -24,6 +27,19 @@ struct ServiceOptions {
   std::shared_ptr<Clock> clock = RealClock();
   // Responses a watcher may fall behind by before its stream ends with RESOURCE_EXHAUSTED.
   size_t max_backlog = 1024;
+  // Calls wait for a worker of `pool` in an Admission (core/admission.h, DESIGN.md §7): with a
+  // backlog, Unregisters run first, then re-Registers, then new Registers and Finds; new
+  // Registers and Finds are refused with RESOURCE_EXHAUSTED while `admission.max_queued` calls
+  // wait, re-Registers while twice as many wait, Unregisters never. `name` and `kinds` are set
+  // by the service ("<name>/ns" or "/nse"; "registry" when empty).
+  AdmissionOptions admission = {};
+  // Whether the registry holds an item of this name, so that its Register renews it (a refresh,
+  // kept when new work is refused: an expiry wave must not follow an overload). Null: every
+  // Register counts as a renewal.
+  std::function<bool(const std::string& name)> registered = nullptr;
+  // Called once per service with "ns" or "nse" to set the admission's metrics hooks
+  // (reg::metrics::RegistryStats::HookAdmission); null: none.
+  std::function<void(const std::string& registry, AdmissionOptions&)> hook_admission = nullptr;
 };
 
 template <class T>
@@ -47,13 +63,16 @@ class RegistryGrpcService final : public Grpc<T>::Service::CallbackService {
   // Ends every open Find stream with `status` (the server is shutting down).
   void FinishStreams(absl::Status status);
   size_t open_streams() const;
+  // Calls waiting for a worker now.
+  size_t queued() const { return admission_.queued(); }
 
  private:
   struct Streams;
   std::shared_ptr<RegistryServer<T>> chain_;
-  std::shared_ptr<ThreadPool> pool_;
   std::shared_ptr<Clock> clock_;
   size_t max_backlog_;
+  std::function<bool(const std::string&)> registered_;
+  Admission admission_;
   std::shared_ptr<Streams> streams_;
 };
 

@@ -5,8 +5,10 @@
 #include <filesystem>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "core/eventually.h"
@@ -277,6 +279,97 @@ TEST_F(TransportTest, HangingRegistersDoNotStallOtherCalls) {
   EXPECT_TRUE(all_held) << held << " of " << kHeld << " Registers reached the chain";
   EXPECT_TRUE(find.ok()) << find;
   for (const auto& r : registered) EXPECT_TRUE(r.ok()) << r;
+}
+
+// Under overload (DESIGN.md §7), with the only worker held and calls waiting: Unregisters run
+// first, then re-Registers of names the registry holds, then new Registers, each in arrival
+// order; at the limit new Registers and Finds are refused with RESOURCE_EXHAUSTED at once, while
+// re-Registers and Unregisters are still taken.
+TEST_F(TransportTest, UnderOverloadUnregistersGoFirstAndNewWorkIsRefused) {
+  class Recording : public NSERegistryServer {  // holds the Register of "blocker"
+   public:
+    absl::StatusOr<NSE> Register(const Context& ctx, NSE& nse, const Next&) override {
+      if (nse.name() == "blocker") {
+        if (absl::Status s = gate.Pass(ctx); !s.ok()) return s;
+      }
+      Record("register " + nse.name());
+      return nse;
+    }
+    absl::Status Find(const Context&, const NSEQuery&, const Stream&, const Next&) override {
+      Record("find");
+      return absl::OkStatus();
+    }
+    absl::Status Unregister(const Context&, NSE& nse, const Next&) override {
+      Record("unregister " + nse.name());
+      return absl::OkStatus();
+    }
+    void Record(const std::string& what) {
+      absl::MutexLock lock(&mu);
+      order.push_back(what);
+    }
+    Gate gate;
+    absl::Mutex mu;
+    std::vector<std::string> order ABSL_GUARDED_BY(mu);
+  };
+  server_.reset();
+  auto chain = std::make_shared<Recording>();
+  ServerOptions options;
+  options.listen_on = {url_};
+  options.credentials = MakeInsecureCredentials();
+  options.service.pool = std::make_shared<ThreadPool>(1);  // fixed: one worker
+  options.service.admission = {.max_queued = 4, .prioritize_from = 1, .name = "reg-1"};
+  options.nse_registered = [](const std::string& name) { return name.starts_with("known"); };
+  auto server = RegistryGrpcServer::Start(ns_store_, chain, options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  NSERegistryGrpcService& service = (*server)->nse_service();
+
+  std::vector<std::thread> threads;
+  std::vector<absl::Status> results(8);
+  absl::Cleanup release = [&] {  // also when an assertion ends the test early
+    chain->gate.Open();
+    for (auto& t : threads) t.join();
+  };
+  auto start = [&](size_t i, bool unregister, const std::string& name) {
+    threads.emplace_back([&, i, unregister, name] {
+      NSE nse = Endpoint(name);
+      results[i] = unregister ? nse_->Unregister(ctx_, nse, {}, {})
+                              : nse_->Register(ctx_, nse, {}, {}).status();
+    });
+  };
+  start(0, false, "blocker");
+  ASSERT_TRUE(Eventually([&] { return chain->gate.waiting() == 1; }, kWait));
+  size_t waiting = 0;
+  for (auto [i, unregister, name] : std::vector<std::tuple<size_t, bool, std::string>>{
+           {1, false, "new-1"}, {2, false, "known-1"}, {3, true, "gone-1"}, {4, false, "new-2"}}) {
+    start(i, unregister, name);
+    ++waiting;
+    ASSERT_TRUE(Eventually([&] { return service.queued() == waiting; }, kWait)) << name;
+  }
+
+  // 4 wait: new work is refused without waiting for the worker.
+  NSE refused = Endpoint("new-3");
+  const absl::Status new_register = nse_->Register(ctx_, refused, {}, {}).status();
+  EXPECT_EQ(new_register.code(), absl::StatusCode::kResourceExhausted) << new_register;
+  EXPECT_EQ(new_register.message(),
+            "reg-1/nse: overloaded: 4 calls wait for a worker; new Registers and Finds are refused "
+            "until fewer than 4 wait (new Registers and Finds below 4, re-Registers below 8, "
+            "Unregisters always)");
+  auto found = BufferedFindStream<NSEResponse>::Create(ctx_);
+  const absl::Status find = nse_->Find(ctx_, Query(), found, {}, {});
+  EXPECT_EQ(find.code(), absl::StatusCode::kResourceExhausted) << find;
+  // Renewals and Unregisters are still taken.
+  start(5, false, "known-2");
+  ASSERT_TRUE(Eventually([&] { return service.queued() == 5; }, kWait));
+  start(6, true, "gone-2");
+  ASSERT_TRUE(Eventually([&] { return service.queued() == 6; }, kWait));
+
+  std::move(release).Invoke();
+  for (size_t i = 0; i <= 6; ++i) EXPECT_TRUE(results[i].ok()) << i << ": " << results[i];
+  absl::MutexLock lock(&chain->mu);
+  EXPECT_EQ(chain->order,
+            (std::vector<std::string>{"register blocker", "unregister gone-1", "unregister gone-2",
+                                      "register known-1", "register known-2", "register new-1",
+                                      "register new-2"}));
 }
 
 TEST_F(TransportTest, ListensOnTcpWithAChosenPort) {
