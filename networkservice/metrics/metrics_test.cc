@@ -5,7 +5,7 @@
 
 #include "absl/synchronization/notification.h"
 #include "api/path.h"
-#include "core/eventually.h"
+#include "core/admission_testing.h"
 #include "core/fake_clock.h"
 #include "core/metrics/read.h"
 #include "gmock/gmock.h"
@@ -188,37 +188,15 @@ TEST_F(MetricsServerTest, AdmissionHooksCountQueuedAndShedCalls) {
   Build();
   AdmissionOptions options{.max_queued = 1};
   stats->HookAdmission(options);
-  absl::Notification running, release;  // outlive the pool, which joins its worker
-  auto pool = std::make_shared<ThreadPool>(1);
-  Admission admission(pool, options);
-  auto skip = [](const absl::Status&) {};
-  ASSERT_TRUE(admission
-                  .Submit(
-                      CallPriority::kRequest, Context(),
-                      [&] {
-                        running.Notify();
-                        release.WaitForNotification();
-                      },
-                      skip)
-                  .ok());
-  running.WaitForNotification();
-  auto [ctx, cancel] = Context().WithCancel();
-  ASSERT_TRUE(admission
-                  .Submit(
-                      CallPriority::kClose, ctx, [] {}, skip)
-                  .ok());
-  EXPECT_EQ(Value("nsm_networkservice_queued_calls"), 1);
-  EXPECT_FALSE(admission
-                   .Submit(
-                       CallPriority::kRequest, Context(), [] {}, skip)
-                   .ok());
-  EXPECT_EQ(Value("nsm_networkservice_shed_total", {{"kind", "request"}, {"reason", "refused"}}),
+  EXPECT_TRUE(DriveOverload(
+      options, [&] { EXPECT_EQ(Value("nsm_networkservice_queued_calls"), 1); },
+      [&](const absl::Status& s) {
+        EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;
+        EXPECT_EQ(
+            Value("nsm_networkservice_shed_total", {{"kind", "request"}, {"reason", "refused"}}),
             1);
-  cancel();
-  release.Notify();
-  EXPECT_TRUE(Eventually([&] {
-    return Value("nsm_networkservice_shed_total", {{"kind", "close"}, {"reason", "expired"}}) == 1;
-  }));
+      }));
+  EXPECT_EQ(Value("nsm_networkservice_shed_total", {{"kind", "close"}, {"reason", "expired"}}), 1);
   EXPECT_EQ(Value("nsm_networkservice_queued_calls"), 0);
 }
 

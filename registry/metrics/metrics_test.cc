@@ -3,11 +3,8 @@
 #include <memory>
 #include <string>
 
-#include "absl/synchronization/notification.h"
 #include "api/path.h"
-#include "core/admission.h"
-#include "core/eventually.h"
-#include "core/executor.h"
+#include "core/admission_testing.h"
 #include "core/fake_clock.h"
 #include "core/metrics/read.h"
 #include "gtest/gtest.h"
@@ -117,41 +114,22 @@ TEST_F(RegistryMetricsTest, ExpirationsAreCounted) {
 TEST_F(RegistryMetricsTest, AdmissionHooksCountQueuedAndShedCalls) {
   AdmissionOptions options{.max_queued = 1};
   stats_->HookAdmission("nse", options);
-  absl::Notification running, release;  // outlive the pool, which joins its worker
-  auto pool = std::make_shared<ThreadPool>(1);
-  Admission admission(pool, options);
-  auto skip = [](const absl::Status&) {};
-  auto hold = [&] {
-    running.Notify();
-    release.WaitForNotification();
-  };
-  ASSERT_TRUE(admission.Submit(CallPriority::kRequest, Context(), hold, skip).ok());
-  running.WaitForNotification();
-  auto [ctx, cancel] = Context().WithCancel();
-  ASSERT_TRUE(admission
-                  .Submit(
-                      CallPriority::kClose, ctx, [] {}, skip)
-                  .ok());
-  EXPECT_EQ(Value("nsm_registry_queued_calls", {{"registry", "nse"}}), 1);
-  EXPECT_FALSE(admission
-                   .Submit(
-                       CallPriority::kRequest, Context(), [] {}, skip)
-                   .ok());
-  EXPECT_EQ(Value("nsm_registry_shed_total",
-                  {{"registry", "nse"}, {"kind", "new"}, {"reason", "refused"}}),
-            1);
-  EXPECT_EQ(Value("nsm_registry_shed_total",
-                  {{"registry", "nse"}, {"kind", "renewal"}, {"reason", "refused"}}),
-            0);
-  cancel();
-  release.Notify();
-  EXPECT_TRUE(Eventually([&] {
+  auto shed = [&](const char* kind, const char* reason) {
     return Value("nsm_registry_shed_total",
-                 {{"registry", "nse"}, {"kind", "unregister"}, {"reason", "expired"}}) == 1;
-  }));
-  EXPECT_TRUE(Eventually([&] {
-    return Value("nsm_registry_queued_calls", {{"registry", "nse"}}) == 0;
-  }));
+                 {{"registry", "nse"}, {"kind", kind}, {"reason", reason}});
+  };
+  EXPECT_TRUE(DriveOverload(
+      options,
+      [&] {
+        EXPECT_EQ(Value("nsm_registry_queued_calls", {{"registry", "nse"}}), 1);
+      },
+      [&](const absl::Status& s) {
+        EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;
+        EXPECT_EQ(shed("new", "refused"), 1);
+        EXPECT_EQ(shed("renewal", "refused"), 0);
+      }));
+  EXPECT_EQ(shed("unregister", "expired"), 1);
+  EXPECT_EQ(Value("nsm_registry_queued_calls", {{"registry", "nse"}}), 0);
 }
 
 }  // namespace
