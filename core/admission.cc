@@ -83,12 +83,14 @@ Admission::Admission(std::shared_ptr<ThreadPool> pool, AdmissionOptions options)
 }
 
 absl::Status Admission::Submit(CallPriority priority, Context ctx, std::function<void()> run,
-                               std::function<void(const absl::Status&)> skip) {
+                               std::function<void(const absl::Status&)> skip,
+                               std::optional<CallPriority> limited_as) {
   const AdmissionOptions& o = state_->options;
   const size_t max = o.max_queued;
-  const size_t limit = priority == CallPriority::kRequest   ? max
-                       : priority == CallPriority::kRefresh ? 2 * max
-                                                            : 0;
+  const CallPriority limited = limited_as.value_or(priority);
+  const size_t limit = limited == CallPriority::kRequest   ? max
+                       : limited == CallPriority::kRefresh ? 2 * max
+                                                           : 0;
   size_t waiting = 0;
   {
     absl::MutexLock lock(&state_->mu);
@@ -101,12 +103,12 @@ absl::Status Admission::Submit(CallPriority priority, Context ctx, std::function
     }
   }
   if (limit != 0 && waiting >= limit) {
-    (priority == CallPriority::kRequest ? state_->stats.refused_requests
-                                        : state_->stats.refused_refreshes)++;
-    if (o.on_shed) o.on_shed(priority, /*refused=*/true);
+    (limited == CallPriority::kRequest ? state_->stats.refused_requests
+                                       : state_->stats.refused_refreshes)++;
+    if (o.on_shed) o.on_shed(limited, /*refused=*/true);
     return absl::ResourceExhaustedError(
         absl::StrCat(o.name.empty() ? "server" : o.name, ": overloaded: ", waiting,
-                     " calls wait for a worker; ", o.kinds[static_cast<size_t>(priority)],
+                     " calls wait for a worker; ", o.kinds[static_cast<size_t>(limited)],
                      " are refused until fewer than ", limit, " wait (", o.kinds[2], " below ", max,
                      ", ", o.kinds[1], " below ", 2 * max, ", ", o.kinds[0], " always)"));
   }

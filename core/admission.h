@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -68,9 +69,12 @@ class Admission {
   Admission(std::shared_ptr<ThreadPool> pool, AdmissionOptions options = {});
 
   // Queues `run` for a worker, or returns RESOURCE_EXHAUSTED (naming the server, the priority and
-  // how many calls wait) without queueing it.
+  // how many calls wait) without queueing it. `limited_as`: the class whose limit applies, when
+  // not the one it waits in (a registry Unregister waiting behind a Register of its name is
+  // never refused).
   absl::Status Submit(CallPriority priority, Context ctx, std::function<void()> run,
-                      std::function<void(const absl::Status&)> skip);
+                      std::function<void(const absl::Status&)> skip,
+                      std::optional<CallPriority> limited_as = std::nullopt);
 
   // Calls waiting for a worker now.
   size_t queued() const;

@@ -118,6 +118,28 @@ TEST_F(AdmissionTest, WithABacklogClosesRunFirstThenRefreshesThenNewRequests) {
   EXPECT_EQ(admission_.queued(), 0u);
 }
 
+// A call may wait in one class and be limited as another: it queues behind its class's earlier
+// calls, but the limit it meets is the other class's (none for a Close).
+TEST_F(AdmissionTest, ACallLimitedAsACloseIsNeverRefusedWhereverItWaits) {
+  ASSERT_TRUE(Submit(CallPriority::kRequest, "request-1").ok());
+  ASSERT_TRUE(Submit(CallPriority::kRequest, "request-2").ok());
+  ASSERT_FALSE(Submit(CallPriority::kRequest, "request-3").ok()) << "2 wait: the limit";
+  auto run = [this] {
+    absl::MutexLock lock(&mu_);
+    ran_.push_back("limited-as-close");
+  };
+  EXPECT_TRUE(admission_
+                  .Submit(
+                      CallPriority::kRequest, Context(), run, [](const absl::Status&) {},
+                      CallPriority::kClose)
+                  .ok());
+  ASSERT_TRUE(Submit(CallPriority::kClose, "close-1").ok());
+  release_.Notify();
+  ASSERT_TRUE(Eventually([&] { return Ran().size() == 4; }));
+  // 4 waiting: the Close first; then the rest of the Request class in arrival order.
+  EXPECT_THAT(Ran(), ElementsAre("close-1", "request-1", "request-2", "limited-as-close"));
+}
+
 TEST_F(AdmissionTest, WithoutABacklogCallsRunInArrivalOrder) {
   ASSERT_TRUE(Submit(CallPriority::kRequest, "request-1").ok());
   ASSERT_TRUE(Submit(CallPriority::kClose, "close-1").ok());

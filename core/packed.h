@@ -2,9 +2,11 @@
 // with four path segments: 565 bytes against 3.3 kB), for state held per connection and read back
 // only when an event needs it (DESIGN.md §6: memory per held connection).
 //
-// Packing is deterministic (map entries sorted by key), so two messages pack to the same bytes
-// exactly when they are equal: comparing packed forms replaces a reflection-based comparison
-// (MessageDifferencer) at a small fraction of its cost.
+// Packing is deterministic (map entries sorted by key): equal bytes mean equal messages, and
+// equal messages pack to equal bytes unless they carry unknown fields that arrived in different
+// orders. Comparing packed forms replaces a reflection-based comparison (MessageDifferencer) at
+// a small fraction of its cost; where it is used to find changes, that exception can only report
+// a change too many, never miss one.
 #pragma once
 
 #include <string>

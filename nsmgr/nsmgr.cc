@@ -180,6 +180,11 @@ absl::StatusOr<std::unique_ptr<Nsmgr>> Nsmgr::Create(Options o) {
       reg_stats->HookAdmission(which, a);
     };
   }
+  if (ns_store) {
+    service_options.registered = [ns_store](const std::string& name) {
+      return ns_store->MaybeContains(name);
+    };
+  }
   // Served over gRPC behind the registry metrics element, so that only callers' calls are counted,
   // not the lookups of this nsmgr's own forwarder selection.
   p.ns_grpc = std::make_unique<reg::transport::NSRegistryGrpcService>(
@@ -187,7 +192,7 @@ absl::StatusOr<std::unique_ptr<Nsmgr>> Nsmgr::Create(Options o) {
           NSRegistryServerChain::Elements{reg::metrics::NewNSServer(reg_stats), p.ns_registry}),
       service_options);
   service_options.registered = [store = p.nse_store](const std::string& name) {
-    return store->Contains(name);
+    return store->MaybeContains(name);
   };
   p.nse_grpc = std::make_unique<reg::transport::NSERegistryGrpcService>(
       std::make_shared<NSERegistryServerChain>(

@@ -204,9 +204,12 @@ auto Server<T>::Get(const std::string& name) const -> std::optional<Item> {
 }
 
 template <class T>
-bool Server<T>::Contains(const std::string& name) const {
-  absl::ReaderMutexLock lock(&state_->mu);
-  return state_->index.contains(name);
+bool Server<T>::MaybeContains(const std::string& name) const {
+  // Never waits: the lock is held while watchers are written to, which calls into gRPC.
+  if (!state_->mu.ReaderTryLock()) return true;
+  const bool stored = state_->index.contains(name);
+  state_->mu.ReaderUnlock();
+  return stored;
 }
 
 template <class T>

@@ -51,8 +51,10 @@ class Server : public RegistryServer<T> {
   size_t size() const;
   size_t watchers() const;
   std::optional<Item> Get(const std::string& name) const;
-  // Whether an item of this name is stored (Get without the copy).
-  bool Contains(const std::string& name) const;
+  // Whether an item of this name is stored, without waiting for the store's lock: true also when
+  // the lock is busy (for callers on gRPC's threads, such as the transport's admission, which
+  // take a busy store's answer as "stored").
+  bool MaybeContains(const std::string& name) const;
   // Every stored item, in registration order.
   std::vector<Item> List() const;
 

@@ -2,6 +2,8 @@
 // deleted events for NSE and NS, watcher clean-up on cancel and on failed Send.
 #include "registry/memory/memory.h"
 
+#include <thread>
+
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 
@@ -100,6 +102,39 @@ TEST_F(MemoryTest, ReRegistrationReplacesInPlace) {
   EXPECT_EQ(Find(Query()), (std::vector<std::string>{"a", "b"}));
   EXPECT_EQ(store_->Get("a")->url(), "tcp://2.2.2.2:2");
   EXPECT_EQ(store_->size(), 2u);
+}
+
+// MaybeContains never waits for the store: while a watcher is being written to (under the
+// store's lock) it answers true, "maybe stored".
+TEST_F(MemoryTest, MaybeContainsAnswersWithoutWaitingForTheStore) {
+  class Blocking : public FindStream<NSEResponse> {  // holds the store in its second Send
+   public:
+    const Context& context() const override { return ctx; }
+    absl::Status Send(const NSEResponse&) override {
+      if (++sends == 2) {
+        sending.Notify();
+        release.WaitForNotification();
+      }
+      return absl::OkStatus();
+    }
+    void Finish(absl::Status) override {}
+    Context ctx;
+    int sends = 0;  // Sends are serialized by the store
+    absl::Notification sending, release;
+  };
+  Register(Endpoint("stored"));
+  EXPECT_TRUE(store_->MaybeContains("stored"));
+  EXPECT_FALSE(store_->MaybeContains("absent"));
+
+  auto watcher = std::make_shared<Blocking>();
+  ASSERT_TRUE(store_->Find(ctx_, Query("", /*watch=*/true), watcher, {}).ok());  // sends "stored"
+  std::thread changing([&] { Register(Endpoint("other")); });  // the second Send, under the lock
+  watcher->sending.WaitForNotification();
+  EXPECT_TRUE(store_->MaybeContains("absent")) << "busy: maybe";
+  watcher->release.Notify();
+  changing.join();
+  EXPECT_FALSE(store_->MaybeContains("absent"));
+  EXPECT_TRUE(store_->MaybeContains("other"));
 }
 
 TEST_F(MemoryTest, FindBySeveralFields) {

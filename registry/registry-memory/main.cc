@@ -44,10 +44,10 @@ absl::StatusOr<std::unique_ptr<nsm::cmd::Service>> Start(nsm::cmd::Process& proc
     };
   }
   server_options.ns_registered = [store = registry.ns_store](const std::string& name) {
-    return store->Contains(name);
+    return store->MaybeContains(name);
   };
   server_options.nse_registered = [store = registry.nse_store](const std::string& name) {
-    return store->Contains(name);
+    return store->MaybeContains(name);
   };
   auto server =
       nsm::reg::transport::RegistryGrpcServer::Start(registry.ns, registry.nse, server_options);

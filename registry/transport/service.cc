@@ -1,6 +1,8 @@
 #include "registry/transport/service.h"
 
+#include <array>
 #include <chrono>
+#include <string>
 
 #include "absl/strings/str_cat.h"
 #include "core/grpc_transport.h"
@@ -77,6 +79,35 @@ struct RegistryGrpcService<T>::Streams {
       ABSL_GUARDED_BY(mu);
 };
 
+// Registers waiting for a worker, by name and priority. An Unregister of a name takes the lowest
+// priority among them instead of its own, so that an older Register of the name cannot run after
+// it and bring the item back.
+template <class T>
+struct RegistryGrpcService<T>::Waiting {
+  void Add(const std::string& name, CallPriority p) {
+    absl::MutexLock lock(&mu);
+    ++by_name[name][static_cast<size_t>(p)];
+  }
+  void Done(const std::string& name, CallPriority p) {
+    absl::MutexLock lock(&mu);
+    auto it = by_name.find(name);
+    if (it == by_name.end()) return;
+    --it->second[static_cast<size_t>(p)];
+    if (it->second == std::array<int, 3>{}) by_name.erase(it);
+  }
+  CallPriority ForUnregister(const std::string& name) const {
+    absl::MutexLock lock(&mu);
+    auto it = by_name.find(name);
+    if (it == by_name.end()) return CallPriority::kClose;
+    for (CallPriority p : {CallPriority::kRequest, CallPriority::kRefresh}) {
+      if (it->second[static_cast<size_t>(p)] > 0) return p;
+    }
+    return CallPriority::kClose;
+  }
+  mutable absl::Mutex mu;
+  absl::flat_hash_map<std::string, std::array<int, 3>> by_name ABSL_GUARDED_BY(mu);
+};
+
 template <class T>
 RegistryGrpcService<T>::RegistryGrpcService(std::shared_ptr<RegistryServer<T>> chain,
                                             ServiceOptions options)
@@ -85,7 +116,8 @@ RegistryGrpcService<T>::RegistryGrpcService(std::shared_ptr<RegistryServer<T>> c
       max_backlog_(options.max_backlog),
       registered_(options.registered),
       admission_(options.pool ? options.pool : OwnPool(), Admitting<T>(options)),
-      streams_(std::make_shared<Streams>()) {}
+      streams_(std::make_shared<Streams>()),
+      waiting_(std::make_shared<Waiting>()) {}
 
 template <class T>
 RegistryGrpcService<T>::~RegistryGrpcService() {
@@ -100,16 +132,28 @@ grpc::ServerUnaryReactor* RegistryGrpcService<T>::Register(grpc::CallbackServerC
   auto finish = Finisher(cancel, reactor);
   // A Register of a name held renews it; without a lookup every Register is taken for one.
   const bool renewal = !registered_ || (!request->name().empty() && registered_(request->name()));
+  const CallPriority priority = renewal ? CallPriority::kRefresh : CallPriority::kRequest;
+  waiting_->Add(request->name(), priority);
+  auto started = [waiting = waiting_, name = request->name(), priority] {
+    waiting->Done(name, priority);
+  };
   absl::Status admitted = admission_.Submit(
-      renewal ? CallPriority::kRefresh : CallPriority::kRequest, ctx,
-      [chain = chain_, ctx = ctx, request, response, finish] {
+      priority, ctx,
+      [chain = chain_, ctx = ctx, request, response, finish, started] {
+        started();
         Item item = *request;
         auto result = chain->Register(ctx, item, RegistryServerNext<T>());
         if (result.ok()) *response = std::move(*result);
         finish(result.status());
       },
-      finish);
-  if (!admitted.ok()) finish(admitted);
+      [finish, started](const absl::Status& s) {
+        started();
+        finish(s);
+      });
+  if (!admitted.ok()) {
+    started();
+    finish(admitted);
+  }
   return reactor;
 }
 
@@ -121,12 +165,12 @@ grpc::ServerUnaryReactor* RegistryGrpcService<T>::Unregister(grpc::CallbackServe
   auto* reactor = new CancellingUnaryReactor(cancel);
   auto finish = Finisher(cancel, reactor);
   absl::Status admitted = admission_.Submit(
-      CallPriority::kClose, ctx,
+      waiting_->ForUnregister(request->name()), ctx,
       [chain = chain_, ctx = ctx, request, finish] {
         Item item = *request;
         finish(chain->Unregister(ctx, item, RegistryServerNext<T>()));
       },
-      finish);
+      finish, /*limited_as=*/CallPriority::kClose);
   if (!admitted.ok()) finish(admitted);
   return reactor;
 }

@@ -28,14 +28,17 @@ struct ServiceOptions {
   // Responses a watcher may fall behind by before its stream ends with RESOURCE_EXHAUSTED.
   size_t max_backlog = 1024;
   // Calls wait for a worker of `pool` in an Admission (core/admission.h, DESIGN.md §7): with a
-  // backlog, Unregisters run first, then re-Registers, then new Registers and Finds; new
-  // Registers and Finds are refused with RESOURCE_EXHAUSTED while `admission.max_queued` calls
-  // wait, re-Registers while twice as many wait, Unregisters never. `name` and `kinds` are set
-  // by the service ("<name>/ns" or "/nse"; "registry" when empty).
+  // backlog, Unregisters run first, then re-Registers, then new Registers and Finds (an
+  // Unregister never overtakes a waiting Register of its name: it waits in that Register's
+  // class, and is still never refused); new Registers and Finds are refused with RESOURCE_EXHAUSTED
+  // while `admission.max_queued` calls wait, re-Registers while twice as many wait, Unregisters
+  // never. `name` and `kinds` are set by the service ("<name>/ns" or "/nse"; "registry" when
+  // empty).
   AdmissionOptions admission = {};
   // Whether the registry holds an item of this name, so that its Register renews it (a refresh,
-  // kept when new work is refused: an expiry wave must not follow an overload). Null: every
-  // Register counts as a renewal.
+  // kept when new work is refused: an expiry wave must not follow an overload). Called on gRPC's
+  // threads: it must not wait (memory::Server::MaybeContains). Null: every Register counts as a
+  // renewal.
   std::function<bool(const std::string& name)> registered = nullptr;
   // Called once per service with "ns" or "nse" to set the admission's metrics hooks
   // (reg::metrics::RegistryStats::HookAdmission); null: none.
@@ -68,12 +71,14 @@ class RegistryGrpcService final : public Grpc<T>::Service::CallbackService {
 
  private:
   struct Streams;
+  struct Waiting;
   std::shared_ptr<RegistryServer<T>> chain_;
   std::shared_ptr<Clock> clock_;
   size_t max_backlog_;
   std::function<bool(const std::string&)> registered_;
   Admission admission_;
   std::shared_ptr<Streams> streams_;
+  std::shared_ptr<Waiting> waiting_;  // Registers waiting for a worker, by name
 };
 
 extern template class RegistryGrpcService<NSTraits>;

@@ -282,9 +282,10 @@ TEST_F(TransportTest, HangingRegistersDoNotStallOtherCalls) {
 }
 
 // Under overload (DESIGN.md §7), with the only worker held and calls waiting: Unregisters run
-// first, then re-Registers of names the registry holds, then new Registers, each in arrival
-// order; at the limit new Registers and Finds are refused with RESOURCE_EXHAUSTED at once, while
-// re-Registers and Unregisters are still taken.
+// first (but never before a waiting Register of their name), then re-Registers of names the
+// registry holds, then new Registers, each in arrival order; at the limit new Registers and Finds
+// are refused with RESOURCE_EXHAUSTED at once, while re-Registers and Unregisters are still
+// taken.
 TEST_F(TransportTest, UnderOverloadUnregistersGoFirstAndNewWorkIsRefused) {
   class Recording : public NSERegistryServer {  // holds the Register of "blocker"
    public:
@@ -362,14 +363,19 @@ TEST_F(TransportTest, UnderOverloadUnregistersGoFirstAndNewWorkIsRefused) {
   ASSERT_TRUE(Eventually([&] { return service.queued() == 5; }, kWait));
   start(6, true, "gone-2");
   ASSERT_TRUE(Eventually([&] { return service.queued() == 6; }, kWait));
+  // An Unregister of a name whose Register waits does not overtake it (it would be undone).
+  start(7, true, "new-1");
+  ASSERT_TRUE(Eventually([&] { return service.queued() == 7; }, kWait));
 
   std::move(release).Invoke();
-  for (size_t i = 0; i <= 6; ++i) EXPECT_TRUE(results[i].ok()) << i << ": " << results[i];
+  for (size_t i = 0; i < results.size(); ++i) {
+    EXPECT_TRUE(results[i].ok()) << i << ": " << results[i];
+  }
   absl::MutexLock lock(&chain->mu);
   EXPECT_EQ(chain->order,
             (std::vector<std::string>{"register blocker", "unregister gone-1", "unregister gone-2",
                                       "register known-1", "register known-2", "register new-1",
-                                      "register new-2"}));
+                                      "register new-2", "unregister new-1"}));
 }
 
 TEST_F(TransportTest, ListensOnTcpWithAChosenPort) {

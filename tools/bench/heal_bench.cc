@@ -168,7 +168,7 @@ void KillAndMeasure(const Env& env, const HealSettings& s, HealTopology& t, Heal
                absl::StrCat("heal attempts per connection after SIGKILL of ", victim),
                Better::kLower);
   }
-  if (!us.empty()) {
+  if (!us.empty() && us.size() == affected.size()) {  // else the window ran to the timeout
     double total = 0;
     for (const auto& [name, secs] : cpu_s) {
       total += secs;

@@ -65,7 +65,8 @@ ABSL_FLAG(double, refresh_cycles, 1,
 ABSL_FLAG(int, heal_connections, 100, "heal: connections held (and healed) at once");
 ABSL_FLAG(int, heal_nsc_workers, 16,
           "heal: workers of the benchmark's NSC chain, which stands for the many NSC pods that "
-          "hold a node's connections (4: a single NSC on 2 cores with the default pool)");
+          "hold a node's connections (4: a single NSC on 2 cores with the default pool, which "
+          "adds workers only when none finishes a task for 20 ms)");
 // Registry.
 ABSL_FLAG(int, nses, 10000, "registry: NSEs registered (half sequentially, half concurrently)");
 ABSL_FLAG(int, concurrency, 8, "registry: concurrent clients");
