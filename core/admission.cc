@@ -86,6 +86,14 @@ absl::Status Admission::Submit(CallPriority priority, Context ctx, std::function
                                std::function<void(const absl::Status&)> skip,
                                std::optional<CallPriority> limited_as) {
   const AdmissionOptions& o = state_->options;
+  if (o.inline_calls) {
+    if (ctx.cancelled()) {
+      skip(ctx.Err());
+    } else {
+      run();
+    }
+    return absl::OkStatus();
+  }
   const size_t max = o.max_queued;
   const CallPriority limited = limited_as.value_or(priority);
   const size_t limit = limited == CallPriority::kRequest   ? max

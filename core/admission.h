@@ -45,6 +45,11 @@ struct AdmissionOptions {
   std::string name = {};
   // What the refusal's message calls each kind of call, in CallPriority order.
   std::array<std::string, 3> kinds = {"Closes", "refreshes", "new Requests"};
+  // Every call runs at once on the thread that submits it (gRPC's, for a server): nothing waits
+  // for a worker, nothing is refused. Only for chains that never wait on another process or on
+  // a slow lock (the reference NSE's): a chain that blocks holds one of gRPC's few threads. It
+  // saves the hand-off to a worker: the NSE's CPU per round trip -20 % in the mesh benchmark.
+  bool inline_calls = false;
   // Metrics hooks (NetworkServiceStats::HookAdmission); null: none. Keep them short.
   // Calls waiting for a worker went up or down by `delta` (called under the admission's lock).
   std::function<void(int delta)> on_queued = nullptr;

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -138,6 +139,37 @@ TEST_F(AdmissionTest, ACallLimitedAsACloseIsNeverRefusedWhereverItWaits) {
   ASSERT_TRUE(Eventually([&] { return Ran().size() == 4; }));
   // 4 waiting: the Close first; then the rest of the Request class in arrival order.
   EXPECT_THAT(Ran(), ElementsAre("close-1", "request-1", "request-2", "limited-as-close"));
+}
+
+// inline_calls: each call runs at once on the submitting thread, even while the pool is busy;
+// a call whose caller already gave up is answered without running.
+TEST(AdmissionInlineTest, CallsRunAtOnceOnTheSubmittingThread) {
+  absl::Notification release;  // outlives the pool, whose worker waits on it
+  auto pool = std::make_shared<ThreadPool>(1);
+  pool->Post([&] { release.WaitForNotification(); });
+  Admission admission(pool, {.max_queued = 1, .inline_calls = true});
+  std::vector<std::thread::id> ran;
+  for (CallPriority p : {CallPriority::kRequest, CallPriority::kRequest, CallPriority::kClose}) {
+    EXPECT_TRUE(admission
+                    .Submit(
+                        p, Context(), [&] { ran.push_back(std::this_thread::get_id()); },
+                        [](const absl::Status&) {})
+                    .ok());
+  }
+  EXPECT_EQ(ran, std::vector<std::thread::id>(3, std::this_thread::get_id()));
+  EXPECT_EQ(admission.queued(), 0u);
+
+  auto [ctx, cancel] = Context().WithCancel();
+  cancel();
+  absl::Status skipped;
+  EXPECT_TRUE(admission
+                  .Submit(
+                      CallPriority::kRequest, ctx, [&] { ran.push_back({}); },
+                      [&](const absl::Status& s) { skipped = s; })
+                  .ok());
+  EXPECT_EQ(skipped.code(), absl::StatusCode::kCancelled) << skipped;
+  EXPECT_EQ(ran.size(), 3u);
+  release.Notify();
 }
 
 TEST_F(AdmissionTest, WithoutABacklogCallsRunInArrivalOrder) {

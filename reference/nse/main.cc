@@ -37,6 +37,8 @@ absl::StatusOr<std::unique_ptr<nsm::cmd::Service>> Start(nsm::cmd::Process& proc
   }
   nsm::nse::Options options = config.options;
   options.credentials = process.credentials();
+  // The binary's chain never waits on another process: calls run on gRPC's threads.
+  options.inline_calls = true;
   auto created = nsm::nse::Endpoint::Create(process.context(), options);
   if (!created.ok()) return created.status();
   std::shared_ptr<nsm::nse::Endpoint> endpoint = *std::move(created);

@@ -125,12 +125,13 @@ absl::Status Endpoint::Serve(std::vector<std::string> listen_on) {
     return absl::InvalidArgumentError(
         "nse: no credentials given (MakeInsecureCredentials() for insecure mode)");
   }
-  auto server = reference::HopServer::Start(chain_.server, chain_.store,
-                                            {.listen_on = std::move(listen_on),
-                                             .credentials = options_.credentials,
-                                             .pool = options_.pool,
-                                             .clock = options_.clock,
-                                             .admission = {.name = options_.name}});
+  auto server = reference::HopServer::Start(
+      chain_.server, chain_.store,
+      {.listen_on = std::move(listen_on),
+       .credentials = options_.credentials,
+       .pool = options_.pool,
+       .clock = options_.clock,
+       .admission = {.name = options_.name, .inline_calls = options_.inline_calls}});
   if (!server.ok()) return server.status();
   hop_server_ = *std::move(server);
   return absl::OkStatus();

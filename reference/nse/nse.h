@@ -54,6 +54,9 @@ struct Options {
   std::shared_ptr<NetworkServiceServer> authorize = {};
   // Extra server elements after IPAM and mechanisms (counters in tests, the sandbox's extras).
   std::vector<std::shared_ptr<NetworkServiceServer>> additional = {};
+  // Serve() runs the chain on gRPC's threads instead of a worker (AdmissionOptions::inline_calls):
+  // only when no element waits (the binary's chain: no `authorize` or `additional` that call out).
+  bool inline_calls = false;
 };
 
 struct Chain {
