@@ -94,10 +94,7 @@ grpc::ServerUnaryReactor* NetworkServiceGrpcServer::Request(grpc::CallbackServer
                                                             Connection* response) {
   auto [ctx, cancel] = ContextFromServerContext(sc, clock_);
   auto* reactor = new CancellingUnaryReactor(cancel);
-  auto finish = [cancel = cancel, reactor](const absl::Status& s) {
-    cancel();
-    reactor->Finish(ToGrpcStatus(s));
-  };
+  auto finish = [reactor](const absl::Status& s) { reactor->Answer(s); };
   absl::Status admitted = admission_.Submit(
       PriorityOf(*request), ctx,
       [chain = chain_, ctx = ctx, request, response, finish] {
@@ -116,10 +113,7 @@ grpc::ServerUnaryReactor* NetworkServiceGrpcServer::Close(grpc::CallbackServerCo
                                                           google::protobuf::Empty*) {
   auto [ctx, cancel] = ContextFromServerContext(sc, clock_);
   auto* reactor = new CancellingUnaryReactor(cancel);
-  auto finish = [cancel = cancel, reactor](const absl::Status& s) {
-    cancel();
-    reactor->Finish(ToGrpcStatus(s));
-  };
+  auto finish = [reactor](const absl::Status& s) { reactor->Answer(s); };
   absl::Status admitted = admission_.Submit(
       CallPriority::kClose, ctx,
       [chain = chain_, ctx = ctx, request, finish] {

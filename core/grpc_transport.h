@@ -30,6 +30,11 @@ std::pair<Context, Context::CancelFunc> ContextFromServerContext(
 class CancellingUnaryReactor : public grpc::ServerUnaryReactor {
  public:
   explicit CancellingUnaryReactor(Context::CancelFunc cancel) : cancel_(std::move(cancel)) {}
+  // Ends the call's context, then the call with `s`. Once: the reactor may be gone after it.
+  void Answer(const absl::Status& s) {
+    cancel_();
+    Finish(ToGrpcStatus(s));
+  }
   void OnCancel() override { cancel_(); }
   void OnDone() override { delete this; }
   bool InternalInlineable() override { return true; }
@@ -42,11 +47,12 @@ class CancellingUnaryReactor : public grpc::ServerUnaryReactor {
 const char* ConnectivityStateName(grpc_connectivity_state s);
 
 // Serves `chain` over gRPC. Each call becomes a Context with the call's deadline, peer, request
-// metadata and cancellation (client gone) on `clock`; the chain runs on `pool`, never on gRPC's
-// callback threads. Calls wait for a worker in arrival order, with a backlog Closes first, then
-// refreshes, then new Requests, and too many waiting calls make new work answer RESOURCE_EXHAUSTED
-// at once (core/admission.h); a call whose caller gave up while it waited is answered with its
-// context's error without running the chain.
+// metadata and cancellation (client gone) on `clock`; the chain runs on `pool`, not on gRPC's
+// callback threads (unless `admission.inline_calls`, for chains that never wait). Calls wait for a
+// worker in arrival order, with a backlog Closes first, then refreshes, then new Requests, and too
+// many waiting calls make new work answer RESOURCE_EXHAUSTED at once (core/admission.h); a call
+// whose caller gave up while it waited is answered with its context's error without running the
+// chain.
 class NetworkServiceGrpcServer final : public ::networkservice::NetworkService::CallbackService {
  public:
   NetworkServiceGrpcServer(std::shared_ptr<NetworkServiceServer> chain,

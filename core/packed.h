@@ -22,8 +22,7 @@ class Packed {
   Packed() = default;
   explicit Packed(const Message& m) : bytes_(Bytes(m)) {}
 
-  // Whether `m` is equal to the message packed here (every field, maps as maps).
-  bool Holds(const Message& m) const { return Bytes(m) == bytes_; }
+  // Whether the packed messages are equal (every field, maps as maps; see above).
   friend bool operator==(const Packed& a, const Packed& b) { return a.bytes_ == b.bytes_; }
 
   // The message as it was packed (a default one if nothing was).

@@ -32,6 +32,25 @@ std::string ResultLabel(const absl::Status& status) {
   return absl::StatusCodeToString(status.code());
 }
 
+void HookAdmission(std::shared_ptr<prometheus::Registry> registry, prometheus::Gauge& queued,
+                   prometheus::Family<prometheus::Counter>& shed,
+                   const std::map<std::string, std::string>& labels,
+                   const std::array<const char*, 3>& kinds, AdmissionOptions& options) {
+  options.on_queued = [registry, gauge = &queued](int delta) { gauge->Increment(delta); };
+  std::array<std::array<prometheus::Counter*, 2>, 3> counters{};
+  for (size_t kind = 0; kind < kinds.size(); ++kind) {
+    for (bool refused : {false, true}) {
+      auto series = labels;
+      series["kind"] = kinds[kind];
+      series["reason"] = refused ? "refused" : "expired";
+      counters[kind][refused] = &shed.Add(series);
+    }
+  }
+  options.on_shed = [registry = std::move(registry), counters](CallPriority p, bool refused) {
+    counters[static_cast<size_t>(p)][refused]->Increment();
+  };
+}
+
 const std::vector<double>& LatencyBuckets() {
   static const auto* buckets =
       new std::vector<double>{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,

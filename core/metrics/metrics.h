@@ -2,6 +2,8 @@
 // result names, and the /metrics server started from NSM_METRICS_LISTEN_ON (issue #8, Metrics).
 #pragma once
 
+#include <array>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -11,9 +13,13 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "core/admission.h"
 #include "core/envconfig.h"
 #include "core/executor.h"
 #include "prometheus/collectable.h"
+#include "prometheus/counter.h"
+#include "prometheus/family.h"
+#include "prometheus/gauge.h"
 #include "prometheus/registry.h"
 
 namespace prometheus {
@@ -46,6 +52,15 @@ std::string ResultLabel(const absl::Status& status);
 
 // Latency buckets in seconds, 100 µs to 10 s (1-2.5-5 steps).
 const std::vector<double>& LatencyBuckets();
+
+// Sets the hooks of an admission (core/admission.h): calls waiting go to `queued`; calls
+// answered without running to `shed` with `labels` plus kind = kinds[CallPriority] and reason
+// "refused" or "expired" (every series made up front, so a refusal storm costs an increment
+// each). The hooks keep `registry`, and so every series, alive.
+void HookAdmission(std::shared_ptr<prometheus::Registry> registry, prometheus::Gauge& queued,
+                   prometheus::Family<prometheus::Counter>& shed,
+                   const std::map<std::string, std::string>& labels,
+                   const std::array<const char*, 3>& kinds, AdmissionOptions& options);
 
 // NSM_METRICS_LISTEN_ON: where /metrics is served; unset or empty = no metrics server.
 const env::Variable& ListenOnVariable();

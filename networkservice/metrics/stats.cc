@@ -2,8 +2,6 @@
 // latency histograms, active connections, open MonitorConnections streams (issue #8, Metrics).
 #include "networkservice/metrics/stats.h"
 
-#include <array>
-
 namespace nsm::metrics {
 
 NetworkServiceStats::NetworkServiceStats(std::shared_ptr<prometheus::Registry> registry,
@@ -97,21 +95,11 @@ std::function<void(int delta)> NetworkServiceStats::MonitorStreamsHook() {
 }
 
 void NetworkServiceStats::HookAdmission(AdmissionOptions& options) {
-  // The registry (and so every series) lives as long as the hooks.
-  options.on_queued = [registry = registry_, gauge = &queued_calls_](int delta) {
-    gauge->Increment(delta);
-  };
-  // The six series up front: a refusal storm then costs an increment each, no label lookup.
-  std::array<std::array<prometheus::Counter*, 2>, 3> counters{};
-  for (CallPriority p : {CallPriority::kClose, CallPriority::kRefresh, CallPriority::kRequest}) {
-    for (bool refused : {false, true}) {
-      counters[static_cast<size_t>(p)][refused] =
-          &shed_.Add({{"kind", CallPriorityName(p)}, {"reason", refused ? "refused" : "expired"}});
-    }
-  }
-  options.on_shed = [registry = registry_, counters](CallPriority p, bool refused) {
-    counters[static_cast<size_t>(p)][refused]->Increment();
-  };
+  metrics::HookAdmission(
+      registry_, queued_calls_, shed_, {},
+      {CallPriorityName(CallPriority::kClose), CallPriorityName(CallPriority::kRefresh),
+       CallPriorityName(CallPriority::kRequest)},
+      options);
 }
 
 }  // namespace nsm::metrics

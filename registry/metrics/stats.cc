@@ -2,8 +2,6 @@
 // expirations by result, open watch streams, calls waiting and shed (issue #8, docs/metrics.md).
 #include "registry/metrics/stats.h"
 
-#include <array>
-
 #include "core/metrics/metrics.h"
 
 namespace nsm::reg::metrics {
@@ -78,21 +76,8 @@ std::function<void(const absl::Status&)> RegistryStats::ExpirationsHook() {
 }
 
 void RegistryStats::HookAdmission(const std::string& registry, AdmissionOptions& options) {
-  // The hooks keep the prometheus registry (and so every series) alive, not this object.
-  options.on_queued = [keep = registry_, gauge = &queued_calls_.Add({{"registry", registry}})](
-                          int delta) { gauge->Increment(delta); };
-  static constexpr std::array<const char*, 3> kKinds = {"unregister", "renewal", "new"};
-  std::array<std::array<prometheus::Counter*, 2>, 3> counters{};  // every series up front
-  for (size_t kind = 0; kind < kKinds.size(); ++kind) {
-    for (bool refused : {false, true}) {
-      counters[kind][refused] = &shed_.Add({{"registry", registry},
-                                            {"kind", kKinds[kind]},
-                                            {"reason", refused ? "refused" : "expired"}});
-    }
-  }
-  options.on_shed = [keep = registry_, counters](CallPriority p, bool refused) {
-    counters[static_cast<size_t>(p)][refused]->Increment();
-  };
+  nsm::metrics::HookAdmission(registry_, queued_calls_.Add({{"registry", registry}}), shed_,
+                              {{"registry", registry}}, {"unregister", "renewal", "new"}, options);
 }
 
 }  // namespace nsm::reg::metrics

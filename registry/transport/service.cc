@@ -50,14 +50,6 @@ AdmissionOptions Admitting(const ServiceOptions& options) {
   return o;
 }
 
-// Answers a unary call once: cancels its context, then finishes the reactor.
-auto Finisher(std::function<void()> cancel, CancellingUnaryReactor* reactor) {
-  return [cancel = std::move(cancel), reactor](const absl::Status& s) {
-    cancel();
-    reactor->Finish(ToGrpcStatus(s));
-  };
-}
-
 }  // namespace
 
 template <class T>
@@ -129,7 +121,7 @@ grpc::ServerUnaryReactor* RegistryGrpcService<T>::Register(grpc::CallbackServerC
                                                            const Item* request, Item* response) {
   auto [ctx, cancel] = ContextFromServerContext(sc, clock_);
   auto* reactor = new CancellingUnaryReactor(cancel);
-  auto finish = Finisher(cancel, reactor);
+  auto finish = [reactor](const absl::Status& s) { reactor->Answer(s); };
   // A Register of a name held renews it; without a lookup every Register is taken for one.
   const bool renewal = !registered_ || (!request->name().empty() && registered_(request->name()));
   const CallPriority priority = renewal ? CallPriority::kRefresh : CallPriority::kRequest;
@@ -163,7 +155,7 @@ grpc::ServerUnaryReactor* RegistryGrpcService<T>::Unregister(grpc::CallbackServe
                                                              google::protobuf::Empty*) {
   auto [ctx, cancel] = ContextFromServerContext(sc, clock_);
   auto* reactor = new CancellingUnaryReactor(cancel);
-  auto finish = Finisher(cancel, reactor);
+  auto finish = [reactor](const absl::Status& s) { reactor->Answer(s); };
   absl::Status admitted = admission_.Submit(
       waiting_->ForUnregister(request->name()), ctx,
       [chain = chain_, ctx = ctx, request, finish] {
