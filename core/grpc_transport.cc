@@ -137,7 +137,13 @@ absl::StatusOr<Connection> NetworkServiceGrpcClient::Request(const Context& ctx,
   ApplyDeadline(ctx, cc);
   for (const auto& apply : opts.apply) apply(cc);
   Connection response;
+  // Cancelling `ctx` cancels the call, not only its deadline, and the call then answers with why
+  // `ctx` ended (Cancelled or DeadlineExceeded), whichever of the two gRPC saw first.
+  CancelBridge bridge(&cc);
+  bridge.Watch(ctx);
   grpc::Status s = stub_->Request(&cc, request, &response);
+  bridge.Detach();
+  if (s.error_code() == grpc::StatusCode::CANCELLED && ctx.cancelled()) return ctx.Err();
   if (!s.ok()) return FromGrpcStatus(s);
   return response;
 }
@@ -148,6 +154,7 @@ absl::Status NetworkServiceGrpcClient::Close(const Context& ctx, Connection& con
   ApplyDeadline(ctx, cc);
   for (const auto& apply : opts.apply) apply(cc);
   google::protobuf::Empty empty;
+  // A Close is sent even when the caller's context is cancelled; only its deadline bounds it.
   return FromGrpcStatus(stub_->Close(&cc, conn, &empty));
 }
 

@@ -3,8 +3,10 @@
 #pragma once
 
 #include <memory>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "core/admission.h"
 #include "core/executor.h"
 #include "core/networkservice.h"
@@ -41,6 +43,42 @@ class CancellingUnaryReactor : public grpc::ServerUnaryReactor {
 
  private:
   Context::CancelFunc cancel_;
+};
+
+// Lets a context's cancellation cancel a grpc::ClientContext for as long as the call runs.
+class CancelBridge {
+ public:
+  explicit CancelBridge(grpc::ClientContext* cc) : state_(std::make_shared<State>()) {
+    state_->cc = cc;
+  }
+  ~CancelBridge() { Detach(); }
+  CancelBridge(const CancelBridge&) = delete;
+  CancelBridge& operator=(const CancelBridge&) = delete;
+  void Watch(const Context& ctx) {
+    if (const auto& cs = ctx.cancel_state()) {
+      regs_.push_back(cs->OnCancel([state = state_] {
+        absl::MutexLock lock(&state->mu);
+        if (state->cc != nullptr) state->cc->TryCancel();
+      }));
+    }
+  }
+  // After this no callback touches the ClientContext (one may still be running on another
+  // thread: it reaches the ClientContext only through the state, which forgets it here).
+  void Detach() {
+    {
+      absl::MutexLock lock(&state_->mu);
+      state_->cc = nullptr;
+    }
+    regs_.clear();
+  }
+
+ private:
+  struct State {
+    absl::Mutex mu;
+    grpc::ClientContext* cc ABSL_GUARDED_BY(mu) = nullptr;
+  };
+  std::shared_ptr<State> state_;
+  std::vector<std::unique_ptr<CancelState::Registration>> regs_;
 };
 
 // "IDLE", "CONNECTING", "READY", "TRANSIENT_FAILURE", "SHUTDOWN" for error messages.

@@ -29,6 +29,7 @@ class Inspect : public NetworkServiceServer {
       return absl::NotFoundError("network service fail is not found");
     }
     if (request.connection().network_service() == "block") {
+      blocking = true;
       absl::Notification cancelled;
       auto reg = ctx.cancel_state()->OnCancel([&] { cancelled.Notify(); });
       saw_cancel = cancelled.WaitForNotificationWithTimeout(absl::Seconds(30));
@@ -46,6 +47,7 @@ class Inspect : public NetworkServiceServer {
     closed_id = conn.id();
     return next.Close(ctx, conn);
   }
+  std::atomic<bool> blocking{false};
   std::atomic<bool> saw_cancel{false};
   std::string closed_id;
 };
@@ -142,6 +144,22 @@ TEST_F(GrpcTransportTest, ClientDeadlineCancelsTheServerChain) {
   // The server chain saw its context end instead of running on.
   for (int i = 0; i < 3000 && !inspect_->saw_cancel; ++i) absl::SleepFor(absl::Milliseconds(10));
   EXPECT_TRUE(inspect_->saw_cancel);
+}
+
+TEST_F(GrpcTransportTest, CancellingTheClientContextCancelsTheCall) {
+  auto [ctx, cancel] = Context().WithCancel();  // no deadline: only the cancel can end the call
+  auto req = Req("block");
+  ClientChain chain({client_});
+  absl::StatusOr<Connection> conn;
+  std::thread caller([&, ctx = ctx] { conn = chain.Request(ctx, req); });
+  // Cancelled while the server chain runs: the call ends with Cancelled, and so does the
+  // server's context.
+  EXPECT_TRUE(Eventually([&] { return inspect_->blocking.load(); }));
+  cancel();
+  caller.join();
+  ASSERT_FALSE(conn.ok());
+  EXPECT_EQ(conn.status().code(), absl::StatusCode::kCancelled) << conn.status();
+  EXPECT_TRUE(Eventually([&] { return inspect_->saw_cancel.load(); }));
 }
 
 // Records the calls it runs; Requests for "hold" wait at the gate first.

@@ -15,39 +15,6 @@ std::chrono::system_clock::time_point RealDeadline(absl::Duration d) {
          absl::ToChronoNanoseconds(std::max(d, absl::ZeroDuration()));
 }
 
-// Lets a context's cancellation cancel a grpc::ClientContext for as long as the call runs.
-class CancelBridge {
- public:
-  explicit CancelBridge(grpc::ClientContext* cc) : state_(std::make_shared<State>()) {
-    state_->cc = cc;
-  }
-  ~CancelBridge() { Detach(); }
-  void Watch(const Context& ctx) {
-    if (const auto& cs = ctx.cancel_state()) {
-      regs_.push_back(cs->OnCancel([state = state_] {
-        absl::MutexLock lock(&state->mu);
-        if (state->cc != nullptr) state->cc->TryCancel();
-      }));
-    }
-  }
-  // After this no callback touches the ClientContext.
-  void Detach() {
-    {
-      absl::MutexLock lock(&state_->mu);
-      state_->cc = nullptr;
-    }
-    regs_.clear();
-  }
-
- private:
-  struct State {
-    absl::Mutex mu;
-    grpc::ClientContext* cc ABSL_GUARDED_BY(mu) = nullptr;
-  };
-  std::shared_ptr<State> state_;
-  std::vector<std::unique_ptr<CancelState::Registration>> regs_;
-};
-
 void Prepare(const Context& ctx, absl::Duration default_timeout, const CallOptions& opts,
              grpc::ClientContext& cc, bool deadline_required) {
   if (auto remaining = ctx.remaining()) {
