@@ -18,6 +18,14 @@ void ApplyDeadline(const Context& ctx, grpc::ClientContext& cc) {
   }
 }
 
+// The request of a callback unary call, which gRPC keeps (mutable) until the call is finished:
+// the chain may take it over instead of copying it.
+template <typename Request, typename Response>
+Request& MutableRequest(grpc::CallbackServerContext* sc) {
+  return *static_cast<grpc::MessageHolder<Request, Response>*>(sc->GetRpcAllocatorState())
+              ->request();
+}
+
 }  // namespace
 
 std::pair<Context, Context::CancelFunc> ContextFromServerContext(
@@ -97,8 +105,8 @@ grpc::ServerUnaryReactor* NetworkServiceGrpcServer::Request(grpc::CallbackServer
   auto finish = [reactor](const absl::Status& s) { reactor->Answer(s); };
   absl::Status admitted = admission_.Submit(
       PriorityOf(*request), ctx,
-      [chain = chain_, ctx = ctx, request, response, finish] {
-        NetworkServiceRequest req = *request;
+      [chain = chain_, ctx = ctx, &req = MutableRequest<NetworkServiceRequest, Connection>(sc),
+       response, finish] {
         auto result = chain->Request(ctx, req, ServerNext());
         if (result.ok()) *response = std::move(*result);
         finish(result.status());
@@ -108,18 +116,16 @@ grpc::ServerUnaryReactor* NetworkServiceGrpcServer::Request(grpc::CallbackServer
   return reactor;
 }
 
-grpc::ServerUnaryReactor* NetworkServiceGrpcServer::Close(grpc::CallbackServerContext* sc,
-                                                          const Connection* request,
-                                                          google::protobuf::Empty*) {
+grpc::ServerUnaryReactor* NetworkServiceGrpcServer::Close(
+    grpc::CallbackServerContext* sc, const Connection* /*request: see MutableRequest*/,
+    google::protobuf::Empty*) {
   auto [ctx, cancel] = ContextFromServerContext(sc, clock_);
   auto* reactor = new CancellingUnaryReactor(cancel);
   auto finish = [reactor](const absl::Status& s) { reactor->Answer(s); };
   absl::Status admitted = admission_.Submit(
       CallPriority::kClose, ctx,
-      [chain = chain_, ctx = ctx, request, finish] {
-        Connection conn = *request;
-        finish(chain->Close(ctx, conn, ServerNext()));
-      },
+      [chain = chain_, ctx = ctx, &conn = MutableRequest<Connection, google::protobuf::Empty>(sc),
+       finish] { finish(chain->Close(ctx, conn, ServerNext())); },
       finish);
   if (!admitted.ok()) finish(admitted);
   return reactor;

@@ -124,9 +124,11 @@ absl::StatusOr<Connection> FactoryTable::Request(
         }
         return;
       }
-      NetworkServiceRequest stored = request;
-      *stored.mutable_connection() = *result;
-      factory->request = Packed<NetworkServiceRequest>(stored);
+      // Stored: the request with the returned connection. Packed with the two swapped for the
+      // moment (no copy of either), then handed back.
+      request.mutable_connection()->Swap(&*result);
+      factory->request = Packed<NetworkServiceRequest>(request);
+      request.mutable_connection()->Swap(&*result);
       factory->downstream = downstream;
       factory->ctx_factory = std::move(postponed);
       if (merge) factory->returned = Packed<Connection>(*result);
@@ -136,12 +138,9 @@ absl::StatusOr<Connection> FactoryTable::Request(
   }
 }
 
-absl::Status FactoryTable::Close(const Context& ctx, const Connection& conn, Downstream downstream,
+absl::Status FactoryTable::Close(const Context& ctx, Connection& conn, Downstream downstream,
                                  bool close_unknown) {
-  if (FromContext(ctx)) {
-    Connection c = conn;
-    return downstream.close(ctx, c);
-  }
+  if (FromContext(ctx)) return downstream.close(ctx, conn);
   if (close_unknown && !conn.id().empty()) {
     for (;;) {
       auto factory = GetOrCreate(conn.id());
@@ -157,8 +156,7 @@ absl::Status FactoryTable::Close(const Context& ctx, const Connection& conn, Dow
         // Nothing established here (e.g. this hop restarted): the caller's connection goes on,
         // so the hops after this one still get the Close.
         unknown = true;
-        Connection c = conn;
-        status = downstream.close(ctx.WithValue<EventFactory>(kEventFactoryKey, factory), c);
+        status = downstream.close(ctx.WithValue<EventFactory>(kEventFactoryKey, factory), conn);
         factory->state = Factory::State::kClosed;
         factory->Forget();
       });
@@ -174,8 +172,9 @@ absl::Status FactoryTable::Close(const Context& ctx, const Connection& conn, Dow
     if (factory->state != Factory::State::kEstablished || !factory->request) return;
     if (Lookup(conn.id()) != factory) return;
     // Close what we last returned, not what the caller sent (chain-model.md §3.4).
-    Connection stored = factory->request->Unpack().connection();
-    status = downstream.close(ctx.WithValue<EventFactory>(kEventFactoryKey, factory), stored);
+    NetworkServiceRequest stored = factory->request->Unpack();
+    status = downstream.close(ctx.WithValue<EventFactory>(kEventFactoryKey, factory),
+                              *stored.mutable_connection());
     factory->state = Factory::State::kClosed;
     factory->request.reset();
     factory->returned.reset();

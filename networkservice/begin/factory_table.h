@@ -66,7 +66,7 @@ class FactoryTable : public std::enable_shared_from_this<FactoryTable> {
       const std::function<void(const Factory&, NetworkServiceRequest&)>& merge);
   // `close_unknown`: a Close for an id without an established connection still runs downstream
   // with the caller's connection (serialized with Requests for the id); otherwise it does nothing.
-  absl::Status Close(const Context& ctx, const Connection& conn, Downstream downstream,
+  absl::Status Close(const Context& ctx, Connection& conn, Downstream downstream,
                      bool close_unknown = false);
 
  private:

@@ -10,6 +10,7 @@ absl::StatusOr<Connection> Server::Request(const Context& ctx, NetworkServiceReq
   auto client_result = client_->Request(ctx, request, ClientNext(), CallOptions{});
   if (!client_result.ok()) return client_result.status();
   *request.mutable_connection() = *client_result;
+  if (next.is_tail()) return client_result;  // what the tail would answer: no second copy
   auto result = next.Request(ctx, request);
   if (!result.ok()) {
     auto [close_ctx, cancel] = postponed.Make();
@@ -21,6 +22,9 @@ absl::StatusOr<Connection> Server::Request(const Context& ctx, NetworkServiceReq
 }
 
 absl::Status Server::Close(const Context& ctx, Connection& conn, const ServerNext& next) {
+  // The client chain changes the connection it closes (its path index, its mechanism...): with
+  // nothing after connect, it may change the caller's; else it closes a copy.
+  if (next.is_tail()) return client_->Close(ctx, conn, ClientNext(), CallOptions{});
   Connection client_conn = conn;
   absl::Status client_status = client_->Close(ctx, client_conn, ClientNext(), CallOptions{});
   absl::Status server_status = next.Close(ctx, conn);

@@ -116,8 +116,7 @@ absl::StatusOr<Connection> Server::Request(const Context& ctx, NetworkServiceReq
   auto candidates = std::make_shared<Candidates>();
   candidates->network_service = std::move(*ns);
   candidates->endpoints = std::move(match.endpoints);
-  NetworkServiceRequest copy = request;
-  return next.Request(ctx.WithValue(kCandidatesKey, std::move(candidates)), copy);
+  return next.Request(ctx.WithValue(kCandidatesKey, std::move(candidates)), request);
 }
 
 absl::Status Server::Close(const Context& ctx, Connection& conn, const ServerNext& next) {

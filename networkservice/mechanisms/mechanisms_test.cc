@@ -104,6 +104,9 @@ TEST_F(MechanismsTest, AllCandidatesFailedNamesEachError) {
   EXPECT_EQ(conn.status().message(),
             "cannot support any of the requested mechanism: MEMIF: no memif sockets left; KERNEL: "
             "netns gone (offered [MEMIF, VXLAN, KERNEL], supported [KERNEL, MEMIF])");
+  // The caller's request as it came: no mechanism chosen, every preference kept.
+  EXPECT_FALSE(req.connection().has_mechanism());
+  EXPECT_EQ(req.mechanism_preferences_size(), 3);
 }
 
 TEST_F(MechanismsTest, NothingSupportedListsOfferedAndSupported) {

@@ -1,5 +1,7 @@
 #include "networkservice/mechanisms/server.h"
 
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -43,18 +45,27 @@ absl::StatusOr<Connection> Server::Request(const Context& ctx, NetworkServiceReq
         kCannotSupport, ": request.mechanism_preferences is empty; supported ", Supported()));
   }
   std::vector<std::string> offered;
+  int last_handled = -1;  // the last preference that has a handler
+  for (int i = 0; i < request.mechanism_preferences_size(); ++i) {
+    offered.push_back(request.mechanism_preferences(i).type());
+    if (Find(offered.back()) != nullptr) last_handled = i;
+  }
   std::vector<std::string> failures;
   absl::Status last;
-  for (const connection::Mechanism& preference : request.mechanism_preferences()) {
-    offered.push_back(preference.type());
-    NetworkServiceServer* handler = Find(preference.type());
+  for (int i = 0; i <= last_handled; ++i) {
+    NetworkServiceServer* handler = Find(offered[i]);
     if (handler == nullptr) continue;
-    NetworkServiceRequest attempt = request;
-    *attempt.mutable_connection()->mutable_mechanism() = preference;
+    // Each attempt gets the request as it came: a copy, but the last attempt takes the request
+    // itself, and if it fails the caller gets it back without a mechanism, as it came.
+    std::optional<NetworkServiceRequest> copy;
+    if (i < last_handled) copy = request;
+    NetworkServiceRequest& attempt = copy ? *copy : request;
+    *attempt.mutable_connection()->mutable_mechanism() = request.mechanism_preferences(i);
     absl::StatusOr<Connection> conn = handler->Request(ctx, attempt, next);
     if (conn.ok()) return conn;
-    failures.push_back(absl::StrCat(preference.type(), ": ", conn.status().message()));
+    failures.push_back(absl::StrCat(offered[i], ": ", conn.status().message()));
     last = conn.status();
+    if (!copy) request.mutable_connection()->clear_mechanism();
   }
   const std::string lists =
       absl::StrCat("offered [", absl::StrJoin(offered, ", "), "], supported ", Supported());

@@ -1,5 +1,6 @@
 #include "networkservice/monitor/store.h"
 
+#include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 
 namespace nsm::monitor {
@@ -93,22 +94,29 @@ std::string ConnectionStore::IndexKey(const MonitorScopeSelector& selector) cons
   return selector.path_segments(0).id();
 }
 
-void ConnectionStore::Index(const Connection& conn) {
+size_t ConnectionStore::SegmentKey(absl::string_view segment_id) {
+  return absl::Hash<absl::string_view>{}(segment_id);
+}
+
+void ConnectionStore::Index(const Connection& conn, Stored& stored) {
+  stored.segment_keys.clear();
   for (const auto& seg : conn.path().path_segments()) {
-    if (!seg.id().empty()) by_segment_id_[seg.id()].insert(conn.id());
+    if (seg.id().empty()) continue;
+    const size_t key = SegmentKey(seg.id());
+    if (by_segment_id_[key].insert(conn.id()).second) stored.segment_keys.push_back(key);
   }
 }
 
-void ConnectionStore::Unindex(const Connection& conn) {
-  for (const auto& seg : conn.path().path_segments()) {
-    auto it = by_segment_id_.find(seg.id());
+void ConnectionStore::Unindex(const std::string& id, const Stored& stored) {
+  for (size_t key : stored.segment_keys) {
+    auto it = by_segment_id_.find(key);
     if (it == by_segment_id_.end()) continue;
-    it->second.erase(conn.id());
+    it->second.erase(id);
     if (it->second.empty()) by_segment_id_.erase(it);
   }
 }
 
-absl::Status ConnectionStore::PublishLocked(const ConnectionEvent& event, bool only_present,
+absl::Status ConnectionStore::PublishLocked(ConnectionEvent& event, bool only_present,
                                             std::vector<Touched>& touched) {
   using connection::ConnectionEventType;
   if (event.type() != ConnectionEventType::UPDATE && event.type() != ConnectionEventType::DELETE) {
@@ -128,8 +136,8 @@ absl::Status ConnectionStore::PublishLocked(const ConnectionEvent& event, bool o
   }
   // Subscribers being destroyed (their Cancel waits for mu_ to unsubscribe) are skipped.
   absl::flat_hash_map<std::shared_ptr<Subscription>, ConnectionEvent> out;
-  for (const auto& [key, in] : event.connections()) {
-    Connection conn = in;
+  std::vector<std::shared_ptr<Subscription>> matched;
+  for (auto& [key, conn] : *event.mutable_connections()) {
     conn.set_id(key);
     auto stored = connections_.find(key);
     // Unknown connections: PublishIfPresent ignores them; a DELETE of one is no news to anyone.
@@ -137,20 +145,21 @@ absl::Status ConnectionStore::PublishLocked(const ConnectionEvent& event, bool o
         (only_present || event.type() == ConnectionEventType::DELETE)) {
       continue;
     }
-    if (stored != connections_.end()) Unindex(stored->second.Unpack());
+    if (stored != connections_.end()) Unindex(key, stored->second);
     if (event.type() == ConnectionEventType::UPDATE) {
-      Index(conn);
-      connections_[key] = Packed<Connection>(conn);
-    } else if (stored != connections_.end()) {
+      Stored& entry = stored != connections_.end() ? stored->second : connections_[key];
+      Index(conn, entry);
+      entry.packed = Packed<Connection>(conn);
+    } else {
       connections_.erase(stored);
     }
+    // A subscriber is registered under one key, so it is reached at most once per connection.
+    matched.clear();
     auto consider = [&](const std::weak_ptr<Subscription>& weak) {
       std::shared_ptr<Subscription> sub = weak.lock();
       if (!sub) return;
       if (!api::MatchesMonitorScopeSelector(conn, sub->selector(), options_.segment_match)) return;
-      auto& e = out[std::move(sub)];
-      e.set_type(event.type());
-      (*e.mutable_connections())[key] = conn;
+      matched.push_back(std::move(sub));
     };
     for (const auto& [ptr, weak] : unindexed_) consider(weak);
     absl::flat_hash_set<std::string> seen;
@@ -159,6 +168,17 @@ absl::Status ConnectionStore::PublishLocked(const ConnectionEvent& event, bool o
       auto it = by_first_id_.find(seg.id());
       if (it == by_first_id_.end()) continue;
       for (const auto& [ptr, weak] : it->second) consider(weak);
+    }
+    // The last subscriber takes the connection itself, the others a copy.
+    for (size_t i = 0; i < matched.size(); ++i) {
+      auto& e = out[matched[i]];
+      e.set_type(event.type());
+      Connection& slot = (*e.mutable_connections())[key];
+      if (i + 1 < matched.size()) {
+        slot = conn;
+      } else {
+        slot = std::move(conn);
+      }
     }
   }
   for (auto& [sub, e] : out) {
@@ -175,7 +195,7 @@ void ConnectionStore::Wake(const std::vector<Touched>& touched) {
   }
 }
 
-absl::Status ConnectionStore::Publish(const ConnectionEvent& event) {
+absl::Status ConnectionStore::Publish(ConnectionEvent event) {
   std::vector<Touched> touched;
   absl::Status s;
   {
@@ -186,7 +206,7 @@ absl::Status ConnectionStore::Publish(const ConnectionEvent& event) {
   return s;
 }
 
-absl::Status ConnectionStore::PublishIfPresent(const ConnectionEvent& event) {
+absl::Status ConnectionStore::PublishIfPresent(ConnectionEvent event) {
   std::vector<Touched> touched;
   absl::Status s;
   {
@@ -201,21 +221,21 @@ absl::Status ConnectionStore::Update(const Connection& conn) {
   ConnectionEvent e;
   e.set_type(connection::ConnectionEventType::UPDATE);
   (*e.mutable_connections())[conn.id()] = conn;
-  return Publish(e);
+  return Publish(std::move(e));
 }
 
 absl::Status ConnectionStore::Delete(const Connection& conn) {
   ConnectionEvent e;
   e.set_type(connection::ConnectionEventType::DELETE);
   (*e.mutable_connections())[conn.id()] = conn;
-  return Publish(e);
+  return Publish(std::move(e));
 }
 
 std::optional<Connection> ConnectionStore::Get(const std::string& id) const {
   absl::MutexLock lock(&mu_);
   auto it = connections_.find(id);
   if (it == connections_.end()) return std::nullopt;
-  return it->second.Unpack();
+  return it->second.packed.Unpack();
 }
 
 size_t ConnectionStore::size() const {
@@ -244,9 +264,9 @@ std::shared_ptr<Subscription> ConnectionStore::Subscribe(const MonitorScopeSelec
       };
       const std::string key = IndexKey(selector);
       if (key.empty()) {
-        for (const auto& [id, conn] : connections_) add(conn.Unpack());
-      } else if (auto it = by_segment_id_.find(key); it != by_segment_id_.end()) {
-        for (const auto& id : it->second) add(connections_.at(id).Unpack());
+        for (const auto& [id, stored] : connections_) add(stored.packed.Unpack());
+      } else if (auto it = by_segment_id_.find(SegmentKey(key)); it != by_segment_id_.end()) {
+        for (const auto& id : it->second) add(connections_.at(id).packed.Unpack());
       }
       sub->Offer(std::move(initial));
       (key.empty() ? unindexed_ : by_first_id_[key]).emplace(sub.get(), sub);

@@ -12,6 +12,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -89,10 +90,12 @@ class ConnectionStore : public std::enable_shared_from_this<ConnectionStore> {
   // connections gets the event restricted to those. Never blocks.
   // InvalidArgument for INITIAL_STATE_TRANSFER (the store makes those itself), an empty key, or a
   // key that differs from a non-empty connection id.
-  absl::Status Publish(const ConnectionEvent& event);
+  // Taken by value: pass an event you no longer need with std::move, and its connections go to
+  // the subscribers without a copy.
+  absl::Status Publish(ConnectionEvent event);
   // As Publish, for connections the store already holds; others are ignored. For downstream
   // monitoring, so a late event never resurrects a closed connection.
-  absl::Status PublishIfPresent(const ConnectionEvent& event);
+  absl::Status PublishIfPresent(ConnectionEvent event);
   absl::Status Update(const Connection& conn);
   absl::Status Delete(const Connection& conn);
 
@@ -124,10 +127,17 @@ class ConnectionStore : public std::enable_shared_from_this<ConnectionStore> {
     std::shared_ptr<Subscription> sub;
     bool wake;
   };
-  absl::Status PublishLocked(const ConnectionEvent& event, bool only_present,
+  // A stored connection, and the keys of its path's segment ids in by_segment_id_ (so that it can
+  // be unindexed without unpacking it).
+  struct Stored {
+    Packed<Connection> packed;
+    absl::InlinedVector<size_t, 4> segment_keys;
+  };
+  static size_t SegmentKey(absl::string_view segment_id);
+  absl::Status PublishLocked(ConnectionEvent& event, bool only_present,
                              std::vector<Touched>& touched) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Index(const Connection& conn) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Unindex(const Connection& conn) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Index(const Connection& conn, Stored& stored) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Unindex(const std::string& id, const Stored& stored) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The id a subscriber is indexed under ("" = checked against every connection).
   std::string IndexKey(const MonitorScopeSelector& selector) const;
   void Unsubscribe(Subscription* sub);
@@ -140,10 +150,10 @@ class ConnectionStore : public std::enable_shared_from_this<ConnectionStore> {
   absl::Status shutdown_status_ ABSL_GUARDED_BY(mu_);
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 0;
   // Packed: one per connection this hop holds (a sixth of the parsed form's memory).
-  absl::flat_hash_map<std::string, Packed<Connection>> connections_ ABSL_GUARDED_BY(mu_);
-  // Path segment id -> ids of stored connections whose path has a segment with that id.
-  absl::flat_hash_map<std::string, absl::flat_hash_set<std::string>> by_segment_id_
-      ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, Stored> connections_ ABSL_GUARDED_BY(mu_);
+  // SegmentKey(path segment id) -> ids of stored connections whose path has a segment with that
+  // id. A key may stand for more than one segment id: what it finds is checked again.
+  absl::flat_hash_map<size_t, absl::flat_hash_set<std::string>> by_segment_id_ ABSL_GUARDED_BY(mu_);
   // Subscribers by the id of their first selector segment, and those without one. A Subscription
   // unregisters itself before it is destroyed, except while the store itself is being destroyed
   // (its weak reference to the store no longer locks): so the store reaches a subscriber only

@@ -122,6 +122,39 @@ TEST_F(StoreTest, SelectorsFilterByNameIdAndService) {
   }
 }
 
+TEST_F(StoreTest, APathChangeMovesTheConnectionInTheIdIndex) {
+  ASSERT_TRUE(
+      store_->Update(Conn("m-1", {{"nsc-1", "c-1"}, {"nsmgr", "m-1"}, {"fwd", "f-1"}}, 1)).ok());
+  EXPECT_EQ(Ids(*store_->Subscribe(Selector({{"", "f-1"}}))->Pop()),
+            std::vector<std::string>{"m-1"});
+  // Healed through another forwarder: the old segment id no longer finds it, the new one does.
+  ASSERT_TRUE(
+      store_->Update(Conn("m-1", {{"nsc-1", "c-1"}, {"nsmgr", "m-1"}, {"fwd", "f-2"}}, 1)).ok());
+  EXPECT_TRUE(store_->Subscribe(Selector({{"", "f-1"}}))->Pop()->connections().empty());
+  EXPECT_EQ(Ids(*store_->Subscribe(Selector({{"", "f-2"}}))->Pop()),
+            std::vector<std::string>{"m-1"});
+  ASSERT_TRUE(store_->Delete(*store_->Get("m-1")).ok());
+  EXPECT_TRUE(store_->Subscribe(Selector({{"", "f-2"}}))->Pop()->connections().empty());
+  EXPECT_TRUE(store_->Subscribe(Selector({{"", "m-1"}}))->Pop()->connections().empty());
+}
+
+TEST_F(StoreTest, EverySubscriberGetsTheWholeConnection) {
+  // Indexed (by id) and unindexed subscribers, all matching m-1.
+  std::vector<std::shared_ptr<Subscription>> subs = {
+      store_->Subscribe(Selector({{"nsc-1", "c-1"}})), store_->Subscribe({}),
+      store_->Subscribe(Selector({{"", "m-1"}})), store_->Subscribe(Selector({{"nsmgr", ""}}))};
+  for (auto& sub : subs) sub->Pop();
+  Connection changed = Conn("m-1", {{"nsc-1", "c-1"}, {"nsmgr", "m-1"}}, 1);
+  changed.mutable_labels()->insert({"k", "v"});
+  ASSERT_TRUE(store_->Update(changed).ok());
+  for (auto& sub : subs) {
+    auto e = sub->Pop();
+    ASSERT_TRUE(e);
+    ASSERT_EQ(Ids(*e), std::vector<std::string>{"m-1"});
+    EXPECT_EQ(e->connections().at("m-1").SerializeAsString(), changed.SerializeAsString());
+  }
+}
+
 TEST_F(StoreTest, NameOnlyModeIgnoresIds) {
   auto store = ConnectionStore::Create({.segment_match = api::SegmentMatch::kNameOnly});
   ASSERT_TRUE(store->Update(Conn("m-1", {{"nsc-1", "c-1"}, {"nsmgr", "m-1"}}, 1)).ok());

@@ -101,17 +101,14 @@ void MonitorStream::OnDone(const grpc::Status& status) {
 // ---------------------------------------------------------------------------------------------
 // Watch
 
-Watch::Watch(std::shared_ptr<connect::ClientConn> conn, Connection base,
+Watch::Watch(std::shared_ptr<connect::ClientConn> conn, const Connection& base,
              std::shared_ptr<ConnectionStore> store, std::shared_ptr<WatchSet> set)
-    : conn_(std::move(conn)),
-      store_(std::move(store)),
-      set_(std::move(set)),
-      filter_(std::move(base)) {}
+    : conn_(std::move(conn)), store_(std::move(store)), set_(std::move(set)), filter_(base) {}
 
 Watch::~Watch() { Cancel(); }
 
-std::shared_ptr<Watch> Watch::Start(std::shared_ptr<connect::ClientConn> conn, Connection base,
-                                    std::shared_ptr<ConnectionStore> store,
+std::shared_ptr<Watch> Watch::Start(std::shared_ptr<connect::ClientConn> conn,
+                                    const Connection& base, std::shared_ptr<ConnectionStore> store,
                                     std::shared_ptr<WatchSet> set) {
   const auto* own = api::CurrentSegment(base);
   const std::string name = own != nullptr ? own->name() : "";
@@ -119,7 +116,7 @@ std::shared_ptr<Watch> Watch::Start(std::shared_ptr<connect::ClientConn> conn, C
   auto* seg = selector.add_path_segments();
   seg->set_name(name);
   seg->set_id(own != nullptr ? own->id() : base.id());
-  std::shared_ptr<Watch> w(new Watch(conn, std::move(base), std::move(store), set));
+  std::shared_ptr<Watch> w(new Watch(conn, base, std::move(store), set));
   {
     absl::MutexLock lock(&w->mu_);
     w->selector_ = std::move(selector);
@@ -169,13 +166,13 @@ void Watch::Replied() {
 
 void Watch::PublishResult(const Connection& conn, bool create) {
   absl::MutexLock lock(&mu_);
-  Connection out = conn;
-  if (broken_ || down_) out.set_state(::connection::State::DOWN);
-  filter_.Rebase(down_ ? out : conn);
   ConnectionEvent e;
   e.set_type(ConnectionEventType::UPDATE);
-  (*e.mutable_connections())[out.id()] = std::move(out);
-  (void)(create ? store_->Publish(e) : store_->PublishIfPresent(e));
+  Connection& out = (*e.mutable_connections())[conn.id()];
+  out = conn;
+  if (broken_ || down_) out.set_state(::connection::State::DOWN);
+  filter_.Rebase(down_ ? out : conn);
+  (void)(create ? store_->Publish(std::move(e)) : store_->PublishIfPresent(std::move(e)));
 }
 
 void Watch::PublishLocked(std::vector<Connection> changed) {
@@ -184,7 +181,7 @@ void Watch::PublishLocked(std::vector<Connection> changed) {
   ConnectionEvent out;
   out.set_type(ConnectionEventType::UPDATE);
   for (auto& c : changed) (*out.mutable_connections())[c.id()] = std::move(c);
-  (void)store_->PublishIfPresent(out);
+  (void)store_->PublishIfPresent(std::move(out));
 }
 
 void Watch::PublishDownLocked() {
@@ -196,7 +193,7 @@ void Watch::PublishDownLocked() {
   ConnectionEvent e;
   e.set_type(ConnectionEventType::UPDATE);
   (*e.mutable_connections())[down.id()] = std::move(down);
-  (void)store_->PublishIfPresent(e);
+  (void)store_->PublishIfPresent(std::move(e));
 }
 
 void Watch::StartConfirmLocked() {

@@ -96,7 +96,8 @@ class Watch : public StreamSink, public std::enable_shared_from_this<Watch> {
   // Registers `base` (this hop's view of a connection just returned by the next hop) on the
   // shared stream of (conn, own segment name), opening it if needed. Changes go to `store` as
   // UPDATEs of connections it holds.
-  static std::shared_ptr<Watch> Start(std::shared_ptr<connect::ClientConn> conn, Connection base,
+  static std::shared_ptr<Watch> Start(std::shared_ptr<connect::ClientConn> conn,
+                                      const Connection& base,
                                       std::shared_ptr<ConnectionStore> store,
                                       std::shared_ptr<WatchSet> set);
   ~Watch() override;
@@ -130,7 +131,7 @@ class Watch : public StreamSink, public std::enable_shared_from_this<Watch> {
 
  private:
   friend class WatchSet;
-  Watch(std::shared_ptr<connect::ClientConn> conn, Connection base,
+  Watch(std::shared_ptr<connect::ClientConn> conn, const Connection& base,
         std::shared_ptr<ConnectionStore> store, std::shared_ptr<WatchSet> set);
   void StartConfirmLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void StartDedicatedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

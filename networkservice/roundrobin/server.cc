@@ -1,5 +1,6 @@
 #include "networkservice/roundrobin/server.h"
 
+#include <optional>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -60,10 +61,17 @@ absl::StatusOr<Connection> Server::Request(const Context& ctx, NetworkServiceReq
            absl::FailedPreconditionError(absl::StrCat("unusable url: ", url.status().message())));
       continue;
     }
-    NetworkServiceRequest copy = request;
-    copy.mutable_connection()->set_network_service_endpoint_name(nse.name());
-    auto result = next.Request(clienturl::WithClientUrl(ctx, *std::move(url), nse.name()), copy);
+    // Each attempt gets the request as it came: a copy, but the last attempt takes the request
+    // itself, and if it fails the caller gets back its own endpoint name (none: no pin).
+    const bool last = attempt + 1 == endpoints.size();
+    std::optional<NetworkServiceRequest> copy;
+    if (!last) copy = request;
+    NetworkServiceRequest& req = copy ? *copy : request;
+    const std::string asked = last ? req.connection().network_service_endpoint_name() : "";
+    req.mutable_connection()->set_network_service_endpoint_name(nse.name());
+    auto result = next.Request(clienturl::WithClientUrl(ctx, *std::move(url), nse.name()), req);
     if (result.ok()) return result;
+    if (last) request.mutable_connection()->set_network_service_endpoint_name(asked);
     fail(nse, result.status());
   }
   return absl::Status(
