@@ -13,8 +13,21 @@
 
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/message_lite.h"
 
 namespace nsm {
+
+// `m`'s wire form with map entries sorted by key: equal messages give equal bytes.
+inline std::string DeterministicBytes(const google::protobuf::MessageLite& m) {
+  std::string out;
+  {
+    google::protobuf::io::StringOutputStream stream(&out);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    (void)m.SerializeToCodedStream(&coded);
+  }  // the coded stream trims `out` to what was written when it goes
+  return out;
+}
 
 template <typename Message>
 class Packed {
@@ -35,16 +48,7 @@ class Packed {
   size_t bytes() const { return bytes_.size(); }
 
  private:
-  static std::string Bytes(const Message& m) {
-    std::string out;
-    {
-      google::protobuf::io::StringOutputStream stream(&out);
-      google::protobuf::io::CodedOutputStream coded(&stream);
-      coded.SetSerializationDeterministic(true);
-      (void)m.SerializeToCodedStream(&coded);
-    }  // the coded stream trims `out` to what was written when it goes
-    return out;
-  }
+  static std::string Bytes(const Message& m) { return DeterministicBytes(m); }
 
   std::string bytes_;
 };

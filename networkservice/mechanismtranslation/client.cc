@@ -1,5 +1,7 @@
 #include "networkservice/mechanismtranslation/client.h"
 
+#include <optional>
+
 #include "networkservice/metadata/metadata.h"
 
 namespace nsm::mechanismtranslation {
@@ -24,17 +26,31 @@ std::shared_ptr<const connection::Mechanism> UpstreamMechanism(const Context& ct
 absl::StatusOr<Connection> Client::Request(const Context& ctx, NetworkServiceRequest& request,
                                            const ClientNext& next, const CallOptions& opts) {
   auto md = metadata::FromContext(ctx);
-  NetworkServiceRequest downstream = request;
-  downstream.clear_mechanism_preferences();
+  const Context next_ctx = WithUpstream(ctx, request.connection());
+  // The caller's mechanism and preferences step aside for the call (swapped out, not copied) and
+  // come back after it, over whatever the rest of the chain put there.
+  google::protobuf::RepeatedPtrField<connection::Mechanism> preferences;
+  preferences.Swap(request.mutable_mechanism_preferences());
+  std::optional<connection::Mechanism> upstream;
+  if (request.connection().has_mechanism()) {
+    upstream.emplace().Swap(request.mutable_connection()->mutable_mechanism());
+  }
   std::shared_ptr<connection::Mechanism> remembered =
       md ? md->client.Load(kDownstreamKey) : nullptr;
   if (remembered) {
-    *downstream.mutable_connection()->mutable_mechanism() = *remembered;
+    *request.mutable_connection()->mutable_mechanism() = *remembered;
   } else {
-    downstream.mutable_connection()->clear_mechanism();
+    request.mutable_connection()->clear_mechanism();
   }
 
-  auto result = next.Request(WithUpstream(ctx, request.connection()), downstream, opts);
+  auto result = next.Request(next_ctx, request, opts);
+
+  request.mutable_mechanism_preferences()->Swap(&preferences);
+  if (upstream) {
+    request.mutable_connection()->mutable_mechanism()->Swap(&*upstream);
+  } else {
+    request.mutable_connection()->clear_mechanism();
+  }
   if (!result.ok()) return result;
 
   if (md) {
@@ -55,15 +71,24 @@ absl::StatusOr<Connection> Client::Request(const Context& ctx, NetworkServiceReq
 absl::Status Client::Close(const Context& ctx, Connection& conn, const ClientNext& next,
                            const CallOptions& opts) {
   auto md = metadata::FromContext(ctx);
-  Connection downstream = conn;
+  const Context next_ctx = WithUpstream(ctx, conn);
+  // As in Request: the caller's mechanism steps aside for the call and comes back after it.
+  std::optional<connection::Mechanism> upstream;
+  if (conn.has_mechanism()) upstream.emplace().Swap(conn.mutable_mechanism());
   std::shared_ptr<connection::Mechanism> remembered =
       md ? md->client.LoadAndDelete(kDownstreamKey) : nullptr;
   if (remembered) {
-    *downstream.mutable_mechanism() = *remembered;
+    *conn.mutable_mechanism() = *remembered;
   } else {
-    downstream.clear_mechanism();
+    conn.clear_mechanism();
   }
-  return next.Close(WithUpstream(ctx, conn), downstream, opts);
+  absl::Status s = next.Close(next_ctx, conn, opts);
+  if (upstream) {
+    conn.mutable_mechanism()->Swap(&*upstream);
+  } else {
+    conn.clear_mechanism();
+  }
+  return s;
 }
 
 }  // namespace nsm::mechanismtranslation

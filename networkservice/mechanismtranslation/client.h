@@ -10,13 +10,14 @@
 
 namespace nsm::mechanismtranslation {
 
-// Request: the rest of the chain gets a copy of the request without mechanism_preferences and
-// with connection.mechanism = the mechanism the next hop answered last time for this connection
-// (none on the first Request). A successful answer's mechanism is remembered in the connection's
-// client metadata, and the caller gets the answer with its own (upstream) mechanism put back (or
-// none when it had none). A failed Request changes nothing.
-// Close: the rest of the chain gets a copy of the connection with the remembered downstream
-// mechanism (none if nothing is remembered), which is forgotten.
+// Request: the rest of the chain gets the request without mechanism_preferences and with
+// connection.mechanism = the mechanism the next hop answered last time for this connection (none
+// on the first Request); after it, the request has the caller's preferences and mechanism again.
+// A successful answer's mechanism is remembered in the connection's client metadata, and the
+// caller gets the answer with its own (upstream) mechanism put back (or none when it had none). A
+// failed Request changes nothing remembered.
+// Close: the rest of the chain gets the connection with the remembered downstream mechanism (none
+// if nothing is remembered), which is forgotten; then the caller's mechanism is put back.
 // The upstream mechanism stays visible to later elements through UpstreamMechanism(ctx), so a
 // mechanism client can offer the caller's type first. Place it after metadata; without metadata
 // nothing is remembered.

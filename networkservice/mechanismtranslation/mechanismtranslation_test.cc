@@ -78,8 +78,9 @@ TEST_F(MechanismTranslationTest, FirstRequestSendsNoMechanismAndRestoresTheUpstr
   // The caller sees its own mechanism, everything else from the next hop.
   EXPECT_EQ(conn->mechanism().DebugString(), req.connection().mechanism().DebugString());
   EXPECT_EQ(conn->id(), "conn-1");
-  // The caller's request is untouched.
+  // The caller's request has its preferences and mechanism back.
   EXPECT_EQ(req.mechanism_preferences_size(), 2);
+  EXPECT_EQ(req.connection().mechanism().type(), api::mech::kernel::kType);
 }
 
 TEST_F(MechanismTranslationTest, RefreshSendsTheRememberedDownstreamMechanism) {
@@ -105,7 +106,7 @@ TEST_F(MechanismTranslationTest, CloseSendsAndForgetsTheDownstreamMechanism) {
   ASSERT_TRUE(chain.Close(Context(), done).ok());
   ASSERT_EQ(hop->closes.size(), 1u);
   EXPECT_EQ(hop->closes[0].mechanism().DebugString(), Vxlan("42").DebugString());
-  EXPECT_EQ(done.mechanism().type(), api::mech::kernel::kType) << "the caller's copy is untouched";
+  EXPECT_EQ(done.mechanism().type(), api::mech::kernel::kType) << "the caller's mechanism is back";
 
   // A Close of something unknown sends no mechanism; a new Request starts from nothing.
   Connection again = *conn;

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "core/packed.h"
 #include "registry.pb.h"
 
 namespace nsm::reg {
@@ -58,13 +59,13 @@ inline const char* KindName(const ::registry::NetworkServiceEndpoint&) {
   return "network service endpoint";
 }
 
-// A query as a cache key: its text form with `watch` cleared (the same query with and without
-// watch asks for the same results).
+// A query as a cache key: its deterministic wire form with `watch` cleared (the same query with
+// and without watch asks for the same results). Binary, not for display.
 template <class Query>
 std::string QueryKey(const Query& q) {
   Query plain = q;
   plain.set_watch(false);
-  return plain.ShortDebugString();
+  return DeterministicBytes(plain);
 }
 
 // True for inter-domain names ("name@domain", api.md §6.5).
