@@ -1,6 +1,7 @@
 #include "forwarder_select/server.h"
 
 #include <algorithm>
+#include <optional>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -170,9 +171,11 @@ absl::StatusOr<Connection> Server::Select(const Context& ctx, NetworkServiceRequ
       continue;
     }
     auto lease = options_.policy->Acquire(forwarder.name());
-    NetworkServiceRequest copy = request;
-    auto result =
-        next.Request(clienturl::WithClientUrl(ctx, *std::move(url), forwarder.name()), copy);
+    // Each attempt gets the request as it came: a copy, but the last attempt takes the request.
+    std::optional<NetworkServiceRequest> copy;
+    if (i + 1 < order.size()) copy = request;
+    auto result = next.Request(clienturl::WithClientUrl(ctx, *std::move(url), forwarder.name()),
+                               copy ? *copy : request);
     if (result.ok()) {
       {
         absl::MutexLock lock(&mu_);

@@ -43,8 +43,9 @@ struct Options {
 //   forwarder with its labels. The policy orders them; if the connection's path names a
 //   qualifying forwarder at index+1 and this element holds no selection for it (an nsmgr
 //   restart), that forwarder goes first so a live data path is kept. Each is tried in turn with its
-//   URL in the context and a copy of the request (forwarders found unreachable within
-//   unreachable_last_for go last); the first success is stored. When all fail the
+//   URL in the context and a copy of the request, the last one with the request itself
+//   (forwarders found unreachable within unreachable_last_for go last); the first success is
+//   stored. When all fail the
 //   error names each forwarder, its URL and why it failed (code: the common one, else
 //   UNAVAILABLE).
 // Close: the stored forwarder, else the one named by the path at index+1, is looked up; found →

@@ -538,15 +538,23 @@ TEST_F(ForwarderSelectTest, CancelledRequestStopsTrying) {
   EXPECT_THAT(forwarders_->tried, ElementsAre("fwd-a"));
 }
 
-TEST_F(ForwarderSelectTest, SelectionSendsCopiesRefreshTheRequestItself) {
+TEST_F(ForwarderSelectTest, CandidatesBeforeTheLastGetCopies) {
   AddForwarder("fwd-a");
+  AddForwarder("fwd-b");
   SetService({});
+  // fwd-a (tried first) fails after touching its request: fwd-b must get the request as it came.
+  bool touched_when_b_tried = true;
+  forwarders_->failing["fwd-a"] = absl::UnavailableError("fwd-a down");
   NetworkServiceRequest req = MakeRequest("conn-1");
+  forwarders_->on_request = [&] {
+    if (forwarders_->tried.back() == "fwd-b") {
+      touched_when_b_tried = req.connection().labels().contains("touched");
+    }
+  };
   ASSERT_TRUE(chain_->Request(ctx_, req).ok());
-  EXPECT_FALSE(req.connection().labels().contains("touched")) << "each candidate gets a copy";
-  req = MakeRequest("conn-1");
-  ASSERT_TRUE(chain_->Request(ctx_, req).ok());
-  EXPECT_TRUE(req.connection().labels().contains("touched")) << "one forwarder: no copy needed";
+  ASSERT_THAT(forwarders_->tried, ElementsAre("fwd-a", "fwd-b"));
+  EXPECT_FALSE(touched_when_b_tried) << "fwd-a got a copy";
+  EXPECT_TRUE(req.connection().labels().contains("touched")) << "the last candidate: no copy";
 }
 
 }  // namespace

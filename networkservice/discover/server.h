@@ -16,7 +16,7 @@ namespace nsm::discover {
 //   URL put into the context; NOT_FOUND when it is not registered;
 // * otherwise the NetworkService (exact name, payload when set) and its endpoints are looked up,
 //   matched (MatchEndpoints), the connection's payload is overwritten with the service's, and the
-//   rest of the chain runs on a copy of the request with the Candidates in the context.
+//   rest of the chain runs on the request with the Candidates in the context.
 // Close always continues: with the pinned endpoint's URL when it can be found, without otherwise.
 class Server : public NetworkServiceServer {
  public:

@@ -15,8 +15,9 @@ namespace nsm::roundrobin {
 // Request: a client URL already in the context → pass-through. Otherwise, for each of the n
 // candidates at most once, starting at this service's counter (incremented per attempt, also on
 // failure): put the candidate's URL into the context, set network_service_endpoint_name, and run
-// the rest of the chain on a copy of the request. The first success is returned; when all fail the
-// error names every candidate tried, its URL and why it failed. Close: pass-through.
+// the rest of the chain on a copy of the request (the last candidate: on the request itself, its
+// endpoint name put back if it fails). The first success is returned; when all fail the error
+// names every candidate tried, its URL and why it failed. Close: pass-through.
 class Server : public NetworkServiceServer {
  public:
   // Counters are kept for at most this many services; beyond it they start over (order only).
