@@ -17,8 +17,9 @@ using Handlers = std::map<std::string, std::shared_ptr<NetworkServiceServer>>;
 // Request with connection.mechanism set (a refresh): its type must be registered, else
 // InvalidArgument "unsupported mechanism: ...". Otherwise each preference whose type is registered
 // is tried in order on a copy of the request with connection.mechanism = that preference (the last
-// one: on the request itself, its mechanism cleared again if it fails); the first success wins. No registered preference: InvalidArgument listing what was offered and what is
-// supported; all tried ones failed: the last failure's code, with every type and its error.
+// one: on the request itself, its mechanism cleared again if it fails); the first success wins.
+// No registered preference: InvalidArgument listing what was offered and what is supported; all
+// tried ones failed: the last failure's code, with every type and its error.
 // Close goes to the handler of connection.mechanism; without a mechanism it goes straight to next;
 // an unknown type still closes next and then reports "unsupported mechanism".
 class Server : public NetworkServiceServer {
