@@ -33,7 +33,7 @@ template <typename Message>
 class Packed {
  public:
   Packed() = default;
-  explicit Packed(const Message& m) : bytes_(Bytes(m)) {}
+  explicit Packed(const Message& m) : bytes_(DeterministicBytes(m)) {}
 
   // Whether the packed messages are equal (every field, maps as maps; see above).
   friend bool operator==(const Packed& a, const Packed& b) { return a.bytes_ == b.bytes_; }
@@ -48,8 +48,6 @@ class Packed {
   size_t bytes() const { return bytes_.size(); }
 
  private:
-  static std::string Bytes(const Message& m) { return DeterministicBytes(m); }
-
   std::string bytes_;
 };
 

@@ -9,8 +9,8 @@ absl::StatusOr<Connection> Server::Request(const Context& ctx, NetworkServiceReq
   PostponedContext postponed = ctx.Postpone();
   auto client_result = client_->Request(ctx, request, ClientNext(), CallOptions{});
   if (!client_result.ok()) return client_result.status();
+  if (next.is_tail()) return client_result;  // nothing after us reads the request: no copy
   *request.mutable_connection() = *client_result;
-  if (next.is_tail()) return client_result;  // what the tail would answer: no second copy
   auto result = next.Request(ctx, request);
   if (!result.ok()) {
     auto [close_ctx, cancel] = postponed.Make();

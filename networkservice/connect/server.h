@@ -8,10 +8,12 @@
 
 namespace nsm::connect {
 
-// Request: client chain first (its result becomes request.connection), then next; if next fails,
-// the client side is closed with a postponed context and next's error returned.
+// Request: client chain first (its result becomes request.connection for the elements after
+// this one), then next; if next fails, the client side is closed with a postponed context and
+// next's error returned. Last in its chain, it answers with the client chain's result directly.
 // Close: client chain Close, then next.Close, always both; when both fail the server error is
-// returned with the client error appended.
+// returned with the client error appended. Last in its chain, the client chain closes the
+// caller's connection itself.
 class Server : public NetworkServiceServer {
  public:
   explicit Server(std::shared_ptr<NetworkServiceClient> client) : client_(std::move(client)) {}
