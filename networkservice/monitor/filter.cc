@@ -1,6 +1,5 @@
 #include "networkservice/monitor/filter.h"
 
-#include <optional>
 #include <utility>
 
 namespace nsm::monitor {
@@ -30,12 +29,11 @@ const ::connection::Connection* ConnectionFilter::Ours(
 std::vector<::connection::Connection> ConnectionFilter::Apply(
     const ::connection::ConnectionEvent& event) {
   std::vector<::connection::Connection> out;
-  std::optional<::connection::Connection> base;  // unpacked once, when an event is ours
   const bool deleted = event.type() == ::connection::ConnectionEventType::DELETE;
   for (const auto& [key, x] : event.connections()) {
     if (!IsOurs(x)) continue;
-    if (!base) base = base_.Unpack();
-    ::connection::Connection mapped = *base;
+    // Built on the base as it is now (an event rarely carries more than one of ours).
+    ::connection::Connection mapped = base_.Unpack();
     *mapped.mutable_path() = x.path();
     mapped.mutable_path()->set_index(index_);
     if (x.has_context()) {
@@ -48,7 +46,6 @@ std::vector<::connection::Connection> ConnectionFilter::Apply(
     if (packed == base_) continue;  // nothing changed
     state_ = mapped.state();        // id and index stay ours
     base_ = std::move(packed);
-    base = mapped;
     out.push_back(std::move(mapped));
   }
   return out;
