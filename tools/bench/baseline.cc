@@ -10,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "core/credentials.h"
+#include "core/executor.h"
 #include "core/grpc_server.h"
 #include "networkservice.grpc.pb.h"
 
@@ -55,9 +56,10 @@ struct Forwarded {
 
 class HopService final : public ::networkservice::NetworkService::CallbackService {
  public:
-  HopService(std::string name, std::shared_ptr<grpc::Channel> next)
+  HopService(std::string name, std::shared_ptr<grpc::Channel> next, int pool)
       : name_(std::move(name)),
-        stub_(next ? ::networkservice::NetworkService::NewStub(next) : nullptr) {}
+        stub_(next ? ::networkservice::NetworkService::NewStub(next) : nullptr),
+        pool_(pool > 0 ? std::make_shared<ThreadPool>(static_cast<size_t>(pool)) : nullptr) {}
 
   grpc::ServerUnaryReactor* Request(grpc::CallbackServerContext* sctx,
                                     const NetworkServiceRequest* req, Connection* resp) override {
@@ -81,6 +83,13 @@ class HopService final : public ::networkservice::NetworkService::CallbackServic
     AddSegment(*call->request.mutable_connection(), name_);
     call->ctx.set_deadline(sctx->deadline());
     AddTokenMetadata(call->ctx, name_);
+    if (pool_) {
+      pool_->Post([this, call, reactor, resp] {
+        grpc::Status s = stub_->Request(&call->ctx, call->request, resp);
+        reactor->Finish(s);
+      });
+      return reactor;
+    }
     stub_->async()->Request(&call->ctx, &call->request, &call->response,
                             [call, reactor, resp](grpc::Status s) {
                               if (s.ok()) *resp = std::move(call->response);
@@ -100,6 +109,12 @@ class HopService final : public ::networkservice::NetworkService::CallbackServic
     call->request = *conn;
     call->ctx.set_deadline(sctx->deadline());
     AddTokenMetadata(call->ctx, name_);
+    if (pool_) {
+      pool_->Post([this, call, reactor] {
+        reactor->Finish(stub_->Close(&call->ctx, call->request, &call->response));
+      });
+      return reactor;
+    }
     stub_->async()->Close(&call->ctx, &call->request, &call->response,
                           [call, reactor](grpc::Status s) { reactor->Finish(s); });
     return reactor;
@@ -108,16 +123,17 @@ class HopService final : public ::networkservice::NetworkService::CallbackServic
  private:
   std::string name_;
   std::unique_ptr<::networkservice::NetworkService::Stub> stub_;
+  std::shared_ptr<ThreadPool> pool_;  // null: forward asynchronously
 };
 
 }  // namespace
 
-int RunHop(const std::string& listen, const std::string& next, const std::string& name) {
+int RunHop(const std::string& listen, const std::string& next, const std::string& name, int pool) {
   sigset_t signals;
   sigemptyset(&signals);
   for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&signals, s);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  HopService service(name, next.empty() ? nullptr : OwnChannel(next));
+  HopService service(name, next.empty() ? nullptr : OwnChannel(next), pool);
   auto server = GrpcServer::Start(
       {&service},
       {.listen_on = {listen}, .credentials = MakeInsecureCredentials(), .health_services = {}});
@@ -174,7 +190,8 @@ absl::Status RunBaselineBench(const Env& env, const LoadSettings& load, Report& 
     const std::string next = h + 1 < n ? urls[h + 1] : "";
     hops.push_back(Spawn(env, "hop-" + names[h], env.bin.self,
                          std::vector<std::string>{"hop", "--listen=" + urls[h], "--next=" + next,
-                                                  "--hop_name=" + names[h]},
+                                                  "--hop_name=" + names[h],
+                                                  absl::StrCat("--hop_pool=", env.hop_pool)},
                          std::vector<std::string>{}));
   }
   for (size_t h = 0; h < n; ++h) {
@@ -188,6 +205,9 @@ absl::Status RunBaselineBench(const Env& env, const LoadSettings& load, Report& 
              "RSS of an idle no-op gRPC hop process (the floor)", Better::kLower);
   report.Add(section, "hop_anon_idle_kb", static_cast<double>(idle_hop.anon_kb), "kB",
              "of which private (RssAnon)", Better::kLower);
+  report.Add(section, "hop_pool", env.hop_pool, "",
+             "hops forward on pools of this many workers, blocking (0: asynchronously)",
+             Better::kNeither);
   std::vector<std::unique_ptr<::networkservice::NetworkService::Stub>> stubs;
   for (int w = 0; w < std::max(1, load.workers); ++w) {
     stubs.push_back(::networkservice::NetworkService::NewStub(OwnChannel(urls[0])));

@@ -17,9 +17,11 @@ inline constexpr int kLocalHops = 3;   // nsmgr, forwarder, nse
 inline constexpr int kRemoteHops = 5;  // nsmgr-1, forwarder-1, nsmgr-2 (over tcp), forwarder-2, nse
 
 // `nsm-bench hop`: serves NetworkService on `listen`; each call adds this hop's path segment and
-// forwards to `next` (asynchronously, on gRPC's callback threads), or answers when `next` is
-// empty. Runs until SIGTERM/SIGINT. Returns the exit code.
-int RunHop(const std::string& listen, const std::string& next, const std::string& name);
+// forwards to `next`, or answers when `next` is empty. Forwarding is asynchronous (on gRPC's
+// callback threads) when `pool` is 0, else a blocking call on one of `pool` worker threads (as our
+// transport runs a chain). Runs until SIGTERM/SIGINT. Returns the exit code.
+int RunHop(const std::string& listen, const std::string& next, const std::string& name,
+           int pool = 0);
 
 // A request like the NSM client chain sends: connection id, service, labels, the client's path
 // segment with its token, one kernel mechanism preference.

@@ -3,7 +3,7 @@
 //   nsm-bench [registry|mesh|baseline|heal|all] [--topology=local|remote|both] [--smoke]
 //             [--json=FILE] [--compare=OLD.json] ...
 //   nsm-bench compare OLD.json NEW.json
-//   nsm-bench hop --listen=URL [--next=URL] --hop_name=NAME   (internal: a baseline hop)
+//   nsm-bench hop --listen=URL [--next=URL] --hop_name=NAME [--hop_pool=N]  (internal)
 //
 // Every mode starts its own processes on unix sockets in a temp dir and kills them at the end.
 #include <unistd.h>
@@ -83,6 +83,11 @@ ABSL_FLAG(std::string, nse, "", "nse binary");
 ABSL_FLAG(std::string, listen, "", "hop: URL to serve on");
 ABSL_FLAG(std::string, next, "", "hop: URL of the next hop (empty: the last hop)");
 ABSL_FLAG(std::string, hop_name, "hop", "hop: path segment name");
+ABSL_FLAG(int, hop_pool, 0,
+          "hop: forward on this many worker threads with blocking calls (0: async)");
+ABSL_FLAG(int, baseline_pool, 0,
+          "baseline: the hops forward on pools of this many workers with blocking calls, the "
+          "threading of our synchronous transport (0: asynchronously, the physical limit)");
 
 namespace {
 
@@ -129,6 +134,7 @@ int Run(const std::vector<std::string>& modes) {
   env.progress = isatty(STDOUT_FILENO) == 1;
   env.smoke = smoke;
   env.log_level = absl::GetFlag(FLAGS_log_level);
+  env.hop_pool = absl::GetFlag(FLAGS_baseline_pool);
   if (const std::string wrap = absl::GetFlag(FLAGS_wrap); !wrap.empty()) {
     const size_t eq = wrap.find('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == wrap.size()) {
@@ -346,7 +352,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> args(positional.begin() + 1, positional.end());
   if (!args.empty() && args[0] == "hop") {
     return nsm::bench::RunHop(absl::GetFlag(FLAGS_listen), absl::GetFlag(FLAGS_next),
-                              absl::GetFlag(FLAGS_hop_name));
+                              absl::GetFlag(FLAGS_hop_name), absl::GetFlag(FLAGS_hop_pool));
   }
   if (!args.empty() && args[0] == "compare") {
     if (args.size() != 3) {

@@ -36,6 +36,10 @@ struct Env {
   std::string wrap_name, wrap_command;
   // How long a child may take to start serving (longer when wrapped).
   absl::Duration start_timeout = absl::Seconds(30);
+  // Baseline hops: 0 forward asynchronously (gRPC's callback client, no thread of ours); N > 0
+  // forward on a pool of N workers with a blocking call, the threading of our synchronous
+  // transport, to measure what that threading costs apart from the elements.
+  int hop_pool = 0;
 };
 
 // A child process of the run; SIGKILLed when destroyed (and by the watchdog or a signal).
