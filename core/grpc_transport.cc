@@ -18,14 +18,6 @@ void ApplyDeadline(const Context& ctx, grpc::ClientContext& cc) {
   }
 }
 
-// The request of a callback unary call, which gRPC keeps (mutable) until the call is finished:
-// the chain may take it over instead of copying it.
-template <typename Request, typename Response>
-Request& MutableRequest(grpc::CallbackServerContext* sc) {
-  return *static_cast<grpc::MessageHolder<Request, Response>*>(sc->GetRpcAllocatorState())
-              ->request();
-}
-
 }  // namespace
 
 std::pair<Context, Context::CancelFunc> ContextFromServerContext(

@@ -23,6 +23,14 @@ absl::Status FromGrpcStatus(const grpc::Status& s);
 std::pair<Context, Context::CancelFunc> ContextFromServerContext(
     grpc::CallbackServerContext* sc, const std::shared_ptr<Clock>& clock);
 
+// The request of a callback unary call (no MessageAllocator set), which gRPC keeps, mutable, until
+// the call's reactor is finished: a chain run before Finish may take it over instead of a copy.
+template <typename Request, typename Response>
+Request& MutableRequest(grpc::CallbackServerContext* sc) {
+  return *static_cast<grpc::MessageHolder<Request, Response>*>(sc->GetRpcAllocatorState())
+              ->request();
+}
+
 // A unary reactor whose cancellation (client gone, deadline) cancels the chain's context.
 // Both reactions are short and never block (a context cancellation, a delete), so gRPC may run
 // them inline on the thread that completes the call: without InternalInlineable (gRPC 1.51 calls

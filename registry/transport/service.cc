@@ -131,9 +131,9 @@ grpc::ServerUnaryReactor* RegistryGrpcService<T>::Register(grpc::CallbackServerC
   };
   absl::Status admitted = admission_.Submit(
       priority, ctx,
-      [chain = chain_, ctx = ctx, request, response, finish, started] {
+      [chain = chain_, ctx = ctx, &item = MutableRequest<Item, Item>(sc), response, finish,
+       started] {
         started();
-        Item item = *request;
         auto result = chain->Register(ctx, item, RegistryServerNext<T>());
         if (result.ok()) *response = std::move(*result);
         finish(result.status());
@@ -158,10 +158,8 @@ grpc::ServerUnaryReactor* RegistryGrpcService<T>::Unregister(grpc::CallbackServe
   auto finish = [reactor](const absl::Status& s) { reactor->Answer(s); };
   absl::Status admitted = admission_.Submit(
       waiting_->ForUnregister(request->name()), ctx,
-      [chain = chain_, ctx = ctx, request, finish] {
-        Item item = *request;
-        finish(chain->Unregister(ctx, item, RegistryServerNext<T>()));
-      },
+      [chain = chain_, ctx = ctx, &item = MutableRequest<Item, google::protobuf::Empty>(sc),
+       finish] { finish(chain->Unregister(ctx, item, RegistryServerNext<T>())); },
       finish, /*limited_as=*/CallPriority::kClose);
   if (!admitted.ok()) finish(admitted);
   return reactor;
