@@ -2,9 +2,11 @@
 
 #include <array>
 #include <deque>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "core/fiber.h"
 
 namespace nsm {
 
@@ -39,27 +41,26 @@ struct Admission::State {
     std::function<void(const absl::Status&)> skip;
   };
 
-  // Runs the call that is due: the first to arrive, or with a backlog the first of the highest
+  // The call that is due: the first to arrive, or with a backlog the first of the highest
   // priority. Each queue is in arrival order, so the first to arrive is one of their fronts.
-  void RunOne() {
-    Call call;
-    {
-      absl::MutexLock lock(&mu);
-      const bool backlog = queued >= options.prioritize_from;
-      std::deque<Call>* due = nullptr;
-      for (auto& q : queues) {
-        if (q.empty()) continue;
-        if (due == nullptr || (!backlog && q.front().seq < due->front().seq)) due = &q;
-        if (backlog) break;
-      }
-      if (due != nullptr) {
-        call = std::move(due->front());
-        due->pop_front();
-        --queued;
-        if (options.on_queued) options.on_queued(-1);  // under the lock: in step with `queued`
-      }
+  std::optional<Call> PopDue() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    const bool backlog = queued >= options.prioritize_from;
+    std::deque<Call>* due = nullptr;
+    for (auto& q : queues) {
+      if (q.empty()) continue;
+      if (due == nullptr || (!backlog && q.front().seq < due->front().seq)) due = &q;
+      if (backlog) break;
     }
-    if (!call.run) return;  // cannot happen: one task per admitted call
+    if (due == nullptr) return std::nullopt;
+    Call call = std::move(due->front());
+    due->pop_front();
+    --queued;
+    if (options.on_queued) options.on_queued(-1);  // under the lock: in step with `queued`
+    return call;
+  }
+
+  // Runs `call`, or answers it with its context's error when its caller gave up meanwhile.
+  void RunOrSkip(Call& call) {
     if (call.ctx.cancelled()) {
       stats.expired++;
       if (options.on_shed) options.on_shed(call.priority, /*refused=*/false);
@@ -69,11 +70,36 @@ struct Admission::State {
     call.run();
   }
 
+  // A pool task: runs the call that is due.
+  void RunOne() {
+    std::optional<Call> call;
+    {
+      absl::MutexLock lock(&mu);
+      call = PopDue();
+    }
+    if (call) RunOrSkip(*call);  // always one: one task per admitted call
+  }
+
+  // On a fiber: runs `call`, then each call that is due while any waits.
+  void RunOnFiber(Call call) {
+    for (;;) {
+      RunOrSkip(call);
+      absl::MutexLock lock(&mu);
+      std::optional<Call> next = PopDue();
+      if (!next) {
+        --running;
+        return;
+      }
+      call = std::move(*next);
+    }
+  }
+
   AdmissionOptions options;
   AdmissionStats stats;
   mutable absl::Mutex mu;
   std::array<std::deque<Call>, 3> queues ABSL_GUARDED_BY(mu);  // by CallPriority
   size_t queued ABSL_GUARDED_BY(mu) = 0;
+  size_t running ABSL_GUARDED_BY(mu) = 0;  // with fibers: calls started, not ended
   uint64_t next_seq ABSL_GUARDED_BY(mu) = 0;
 };
 
@@ -101,8 +127,17 @@ absl::Status Admission::Submit(CallPriority priority, Context ctx, std::function
                                                            : 0;
   size_t waiting = 0;
   {
-    absl::MutexLock lock(&state_->mu);
+    absl::ReleasableMutexLock lock(&state_->mu);
     waiting = state_->queued;
+    if (o.fibers && waiting == 0 && state_->running < o.max_running) {
+      ++state_->running;
+      lock.Release();
+      fiber::Run([state = state_, call = State::Call{0, priority, std::move(ctx), std::move(run),
+                                                     std::move(skip)}]() mutable {
+        state->RunOnFiber(std::move(call));
+      });
+      return absl::OkStatus();
+    }
     if (limit == 0 || waiting < limit) {
       state_->queues[static_cast<size_t>(priority)].push_back(State::Call{
           state_->next_seq++, priority, std::move(ctx), std::move(run), std::move(skip)});
@@ -116,17 +151,23 @@ absl::Status Admission::Submit(CallPriority priority, Context ctx, std::function
     if (o.on_shed) o.on_shed(limited, /*refused=*/true);
     return absl::ResourceExhaustedError(
         absl::StrCat(o.name.empty() ? "server" : o.name, ": overloaded: ", waiting,
-                     " calls wait for a worker; ", o.kinds[static_cast<size_t>(limited)],
-                     " are refused until fewer than ", limit, " wait (", o.kinds[2], " below ", max,
-                     ", ", o.kinds[1], " below ", 2 * max, ", ", o.kinds[0], " always)"));
+                     o.fibers ? " calls wait to start; " : " calls wait for a worker; ",
+                     o.kinds[static_cast<size_t>(limited)], " are refused until fewer than ", limit,
+                     " wait (", o.kinds[2], " below ", max, ", ", o.kinds[1], " below ", 2 * max,
+                     ", ", o.kinds[0], " always)"));
   }
-  pool_->Post([state = state_] { state->RunOne(); });
+  if (!o.fibers) pool_->Post([state = state_] { state->RunOne(); });
   return absl::OkStatus();
 }
 
 size_t Admission::queued() const {
   absl::MutexLock lock(&state_->mu);
   return state_->queued;
+}
+
+size_t Admission::running() const {
+  absl::MutexLock lock(&state_->mu);
+  return state_->running;
 }
 
 const AdmissionStats& Admission::stats() const { return state_->stats; }

@@ -50,6 +50,13 @@ struct AdmissionOptions {
   // a slow lock (the reference NSE's): a chain that blocks holds one of gRPC's few threads. It
   // saves the hand-off to a worker: the NSE's CPU per round trip -20 % in the mesh benchmark.
   bool inline_calls = false;
+  // Calls run on fibers (core/fiber.h) instead of the pool: a call starts at once on the
+  // submitting thread (gRPC's, for a server) while fewer than `max_running` calls run, and while
+  // it waits for another process it parks instead of holding a thread. A parked call still counts
+  // as running (it holds its stack); beyond `max_running`, calls wait as they would for a worker
+  // (max_queued, priorities), and each call that ends starts the one that is due on its fiber.
+  bool fibers = false;
+  size_t max_running = 256;
   // Metrics hooks (NetworkServiceStats::HookAdmission); null: none. Keep them short.
   // Calls waiting for a worker went up or down by `delta` (called under the admission's lock).
   std::function<void(int delta)> on_queued = nullptr;
@@ -64,7 +71,8 @@ struct AdmissionStats {
   std::atomic<uint64_t> expired{0};  // calls whose caller gave up (deadline, cancel) while queued
 };
 
-// Thread-safe. Each admitted call posts one task to `pool`; the task runs the call that is due
+// Thread-safe. Each admitted call posts one task to `pool` (with `fibers`: starts at once, or waits
+// for a running call to end); the task runs the call that is due
 // (the first to arrive, or, with a backlog, the first of the highest priority), so the order holds
 // however the pool schedules its tasks. A call whose context ended while it waited is not run:
 // `skip` gets the context's error instead. Queued calls hold the admission's state, not the
@@ -81,8 +89,10 @@ class Admission {
                       std::function<void(const absl::Status&)> skip,
                       std::optional<CallPriority> limited_as = std::nullopt);
 
-  // Calls waiting for a worker now.
+  // Calls waiting for a worker (with `fibers`: to start) now.
   size_t queued() const;
+  // With `fibers`: calls started and not yet ended.
+  size_t running() const;
   const AdmissionStats& stats() const;
 
  private:

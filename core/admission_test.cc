@@ -11,6 +11,7 @@
 #include "absl/synchronization/notification.h"
 #include "core/eventually.h"
 #include "core/fake_clock.h"
+#include "core/fiber.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -41,8 +42,9 @@ TEST(PriorityOfTest, APathEndingAtTheCallerIsANewRequest) {
   EXPECT_EQ(PriorityOf(reselect), CallPriority::kRefresh);
 }
 
-// One worker, held by a first call until released; what runs is recorded in order.
-class AdmissionTest : public ::testing::Test {
+// One worker, or with fibers one running call, held by a first call until released; what runs
+// is recorded in order. The same rules hold in both modes.
+class AdmissionTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
     ASSERT_TRUE(admission_
@@ -50,15 +52,16 @@ class AdmissionTest : public ::testing::Test {
                         CallPriority::kRequest, Context(),
                         [this] {
                           running_.Notify();
-                          release_.WaitForNotification();
+                          release_->Wait();  // a fiber parks, a worker blocks
                         },
                         [](const absl::Status&) {})
                     .ok());
     running_.WaitForNotification();
   }
-  // Everything queued has run (one worker: FIFO) before the fixture goes.
+  // Everything queued has run (one worker: FIFO; a fiber runs the queue before it ends) before
+  // the fixture goes.
   void TearDown() override {
-    if (!release_.HasBeenNotified()) release_.Notify();
+    Release();
     absl::Notification drained;
     pool_->Post([&] { drained.Notify(); });
     drained.WaitForNotification();
@@ -84,6 +87,11 @@ class AdmissionTest : public ::testing::Test {
     absl::MutexLock lock(&mu_);
     return skipped_;
   }
+  // With fibers, the held call goes on here, on the test's thread, and runs what waits.
+  void Release() {
+    if (!released_.exchange(true)) release_->Signal();
+  }
+  const char* WaitFor() const { return GetParam() ? "wait to start" : "wait for a worker"; }
 
   std::shared_ptr<ThreadPool> pool_ = std::make_shared<ThreadPool>(1);
   absl::Mutex mu_;
@@ -93,6 +101,8 @@ class AdmissionTest : public ::testing::Test {
                        {.max_queued = 2,
                         .prioritize_from = 3,
                         .name = "nsmgr-1",
+                        .fibers = GetParam(),
+                        .max_running = 1,
                         .on_queued = [this](int delta) { gauge_ += delta; },
                         .on_shed =
                             [this](CallPriority p, bool refused) {
@@ -100,19 +110,21 @@ class AdmissionTest : public ::testing::Test {
                               shed_.push_back(absl::StrCat(CallPriorityName(p), " ",
                                                            refused ? "refused" : "expired"));
                             }}};
-  absl::Notification running_, release_;
+  absl::Notification running_;
+  std::shared_ptr<fiber::Event> release_ = fiber::Event::Create();
+  std::atomic<bool> released_{false};
   std::vector<std::string> ran_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> skipped_ ABSL_GUARDED_BY(mu_);
 };
 
-TEST_F(AdmissionTest, WithABacklogClosesRunFirstThenRefreshesThenNewRequests) {
+TEST_P(AdmissionTest, WithABacklogClosesRunFirstThenRefreshesThenNewRequests) {
   ASSERT_TRUE(Submit(CallPriority::kRequest, "request-1").ok());
   ASSERT_TRUE(Submit(CallPriority::kRefresh, "refresh-1").ok());
   ASSERT_TRUE(Submit(CallPriority::kClose, "close-1").ok());
   ASSERT_TRUE(Submit(CallPriority::kRefresh, "refresh-2").ok());
   ASSERT_TRUE(Submit(CallPriority::kClose, "close-2").ok());
   EXPECT_EQ(admission_.queued(), 5u);
-  release_.Notify();
+  Release();
   ASSERT_TRUE(Eventually([&] { return Ran().size() == 5; }));
   // 5, 4 and 3 waiting: by priority; then 2 and 1 waiting: in arrival order.
   EXPECT_THAT(Ran(), ElementsAre("close-1", "close-2", "refresh-1", "request-1", "refresh-2"));
@@ -121,7 +133,7 @@ TEST_F(AdmissionTest, WithABacklogClosesRunFirstThenRefreshesThenNewRequests) {
 
 // A call may wait in one class and be limited as another: it queues behind its class's earlier
 // calls, but the limit it meets is the other class's (none for a Close).
-TEST_F(AdmissionTest, ACallLimitedAsACloseIsNeverRefusedWhereverItWaits) {
+TEST_P(AdmissionTest, ACallLimitedAsACloseIsNeverRefusedWhereverItWaits) {
   ASSERT_TRUE(Submit(CallPriority::kRequest, "request-1").ok());
   ASSERT_TRUE(Submit(CallPriority::kRequest, "request-2").ok());
   ASSERT_FALSE(Submit(CallPriority::kRequest, "request-3").ok()) << "2 wait: the limit";
@@ -135,7 +147,7 @@ TEST_F(AdmissionTest, ACallLimitedAsACloseIsNeverRefusedWhereverItWaits) {
                       CallPriority::kClose)
                   .ok());
   ASSERT_TRUE(Submit(CallPriority::kClose, "close-1").ok());
-  release_.Notify();
+  Release();
   ASSERT_TRUE(Eventually([&] { return Ran().size() == 4; }));
   // 4 waiting: the Close first; then the rest of the Request class in arrival order.
   EXPECT_THAT(Ran(), ElementsAre("close-1", "request-1", "request-2", "limited-as-close"));
@@ -172,28 +184,30 @@ TEST(AdmissionInlineTest, CallsRunAtOnceOnTheSubmittingThread) {
   release.Notify();
 }
 
-TEST_F(AdmissionTest, WithoutABacklogCallsRunInArrivalOrder) {
+TEST_P(AdmissionTest, WithoutABacklogCallsRunInArrivalOrder) {
   ASSERT_TRUE(Submit(CallPriority::kRequest, "request-1").ok());
   ASSERT_TRUE(Submit(CallPriority::kClose, "close-1").ok());
-  release_.Notify();
+  Release();
   ASSERT_TRUE(Eventually([&] { return Ran().size() == 2; }));
   EXPECT_THAT(Ran(), ElementsAre("request-1", "close-1"));
 }
 
-TEST_F(AdmissionTest, NewRequestsAreRefusedFirstRefreshesAtTwiceTheLimitClosesNever) {
+TEST_P(AdmissionTest, NewRequestsAreRefusedFirstRefreshesAtTwiceTheLimitClosesNever) {
   ASSERT_TRUE(Submit(CallPriority::kRequest, "request-1").ok());
   ASSERT_TRUE(Submit(CallPriority::kRequest, "request-2").ok());
   absl::Status refused = Submit(CallPriority::kRequest, "request-3");  // 2 wait: the limit
   EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(refused.message(),
-            "nsmgr-1: overloaded: 2 calls wait for a worker; new Requests are refused until "
-            "fewer than 2 wait (new Requests below 2, refreshes below 4, Closes always)");
+            absl::StrCat("nsmgr-1: overloaded: 2 calls ", WaitFor(),
+                         "; new Requests are refused until fewer than 2 wait (new Requests below "
+                         "2, refreshes below 4, Closes always)"));
   ASSERT_TRUE(Submit(CallPriority::kRefresh, "refresh-1").ok());
   ASSERT_TRUE(Submit(CallPriority::kRefresh, "refresh-2").ok());
   refused = Submit(CallPriority::kRefresh, "refresh-3");  // 4 wait
   EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_THAT(refused.message(),
-              HasSubstr("4 calls wait for a worker; refreshes are refused until fewer than 4"));
+  EXPECT_THAT(
+      refused.message(),
+      HasSubstr(absl::StrCat("4 calls ", WaitFor(), "; refreshes are refused until fewer than 4")));
   for (int i = 0; i < 10; ++i) {
     ASSERT_TRUE(Submit(CallPriority::kClose, "close-" + std::to_string(i)).ok());
   }
@@ -206,13 +220,13 @@ TEST_F(AdmissionTest, NewRequestsAreRefusedFirstRefreshesAtTwiceTheLimitClosesNe
     EXPECT_THAT(shed_, ElementsAre("request refused", "refresh refused"));
   }
 
-  release_.Notify();
+  Release();
   ASSERT_TRUE(Eventually([&] { return Ran().size() == 14; }));
   // Once fewer wait, new Requests are accepted again.
   EXPECT_TRUE(Submit(CallPriority::kRequest, "request-4").ok());
 }
 
-TEST_F(AdmissionTest, ACallWhoseCallerGaveUpWhileWaitingIsNotRun) {
+TEST_P(AdmissionTest, ACallWhoseCallerGaveUpWhileWaitingIsNotRun) {
   auto clock = FakeClock::Create();
   auto [expiring, cancel_expiring] = Context::Background(clock).WithTimeout(absl::Seconds(1));
   auto [cancelled, cancel] = Context().WithCancel();
@@ -221,7 +235,7 @@ TEST_F(AdmissionTest, ACallWhoseCallerGaveUpWhileWaitingIsNotRun) {
   ASSERT_TRUE(Submit(CallPriority::kRefresh, "live").ok());
   clock->Advance(absl::Seconds(1));  // its deadline passes while it waits
   cancel();                          // its caller went away
-  release_.Notify();
+  Release();
   ASSERT_TRUE(Eventually([&] { return Ran().size() + Skipped().size() == 3; }));
   EXPECT_THAT(Ran(), ElementsAre("live"));
   ASSERT_EQ(Skipped().size(), 2u);
@@ -234,6 +248,43 @@ TEST_F(AdmissionTest, ACallWhoseCallerGaveUpWhileWaitingIsNotRun) {
     EXPECT_THAT(shed_, ElementsAre("close expired", "request expired"));
   }
   cancel_expiring();
+}
+
+INSTANTIATE_TEST_SUITE_P(PoolAndFibers, AdmissionTest, ::testing::Bool(),
+                         [](const auto& info) { return info.param ? "Fibers" : "Pool"; });
+
+// With fibers, calls start at once on the submitting thread while fewer than max_running run;
+// a parked call counts, and the call that ends starts the next one due, on its own fiber.
+TEST(AdmissionFiberTest, ParkedCallsCountAsRunningAndTheEndingOneStartsTheNext) {
+  Admission admission(std::make_shared<ThreadPool>(1), {.fibers = true, .max_running = 2});
+  std::vector<std::shared_ptr<fiber::Event>> holds;
+  std::vector<std::string> ran;  // on this thread only: each call starts or resumes here
+  for (int i = 0; i < 3; ++i) {
+    holds.push_back(fiber::Event::Create());
+    ASSERT_TRUE(admission
+                    .Submit(
+                        CallPriority::kRequest, Context(),
+                        [&, i] {
+                          ran.push_back(absl::StrCat("start-", i));
+                          holds[i]->Wait();
+                          ran.push_back(absl::StrCat("end-", i));
+                        },
+                        [](const absl::Status&) {})
+                    .ok());
+  }
+  EXPECT_THAT(ran, ElementsAre("start-0", "start-1"));
+  EXPECT_EQ(admission.running(), 2u);
+  EXPECT_EQ(admission.queued(), 1u);
+  EXPECT_EQ(fiber::Alive(), 2u);
+  holds[1]->Signal();  // call 1 ends; its fiber starts call 2, which parks
+  EXPECT_THAT(ran, ElementsAre("start-0", "start-1", "end-1", "start-2"));
+  EXPECT_EQ(admission.running(), 2u);
+  EXPECT_EQ(admission.queued(), 0u);
+  holds[0]->Signal();
+  holds[2]->Signal();
+  EXPECT_THAT(ran, ElementsAre("start-0", "start-1", "end-1", "start-2", "end-0", "end-2"));
+  EXPECT_EQ(admission.running(), 0u);
+  EXPECT_EQ(fiber::Alive(), 0u);
 }
 
 TEST(AdmissionLimitTest, ZeroMeansNoLimit) {

@@ -6,6 +6,7 @@
 
 #include "absl/random/random.h"
 #include "absl/synchronization/mutex.h"
+#include "core/fiber.h"
 
 namespace nsm {
 
@@ -51,6 +52,11 @@ absl::Duration Backoff::Next() {
 
 absl::Status WaitFor(const Context& ctx, absl::Duration d) {
   if (ctx.cancelled()) return ctx.Err();
+  if (fiber::OnFiber()) {
+    absl::Status s;
+    fiber::Blocking([&] { s = WaitFor(ctx, d); });
+    return s;
+  }
   struct Flags {
     absl::Mutex mu;
     bool elapsed ABSL_GUARDED_BY(mu) = false;

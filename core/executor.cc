@@ -6,6 +6,7 @@
 #include <string>
 #include <system_error>
 
+#include "core/fiber.h"
 #include "core/log.h"
 
 namespace nsm {
@@ -229,6 +230,11 @@ bool Completion::done() const {
 }
 
 absl::Status Completion::Wait() const {
+  if (fiber::OnFiber() && !done()) {
+    absl::Status s;
+    fiber::Blocking([&] { s = Wait(); });
+    return s;
+  }
   absl::MutexLock lock(&mu_);
   mu_.Await(absl::Condition(&done_));
   return status_;
@@ -306,8 +312,10 @@ void SerialExecutor::RunSync(const std::function<void()>& fn) {
     }
   }
   if (waiter) {
-    absl::MutexLock lock(&waiter->mu);
-    waiter->mu.Await(absl::Condition(&waiter->go));
+    fiber::Blocking([&waiter] {
+      absl::MutexLock lock(&waiter->mu);
+      waiter->mu.Await(absl::Condition(&waiter->go));
+    });
   }
   fn();
   state_->Done();

@@ -139,7 +139,11 @@ absl::StatusOr<Connection> NetworkServiceGrpcClient::Request(const Context& ctx,
   // `ctx` ended (Cancelled or DeadlineExceeded), whichever of the two gRPC saw first.
   CancelBridge bridge(&cc);
   bridge.Watch(ctx);
-  grpc::Status s = stub_->Request(&cc, request, &response);
+  grpc::Status s = Unary(
+      &cc, [&](grpc::ClientContext* c) { return stub_->Request(c, request, &response); },
+      [&](grpc::ClientContext* c, std::function<void(grpc::Status)> done) {
+        stub_->async()->Request(c, &request, &response, std::move(done));
+      });
   bridge.Detach();
   if (s.error_code() == grpc::StatusCode::CANCELLED && ctx.cancelled()) return ctx.Err();
   if (!s.ok()) return FromGrpcStatus(s);
@@ -153,7 +157,11 @@ absl::Status NetworkServiceGrpcClient::Close(const Context& ctx, Connection& con
   for (const auto& apply : opts.apply) apply(cc);
   google::protobuf::Empty empty;
   // A Close is sent even when the caller's context is cancelled; only its deadline bounds it.
-  return FromGrpcStatus(stub_->Close(&cc, conn, &empty));
+  return FromGrpcStatus(Unary(
+      &cc, [&](grpc::ClientContext* c) { return stub_->Close(c, conn, &empty); },
+      [&](grpc::ClientContext* c, std::function<void(grpc::Status)> done) {
+        stub_->async()->Close(c, &conn, &empty, std::move(done));
+      }));
 }
 
 }  // namespace nsm

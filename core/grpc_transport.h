@@ -9,6 +9,7 @@
 #include "absl/synchronization/mutex.h"
 #include "core/admission.h"
 #include "core/executor.h"
+#include "core/fiber.h"
 #include "core/networkservice.h"
 #include "grpcpp/grpcpp.h"
 #include "networkservice.grpc.pb.h"
@@ -132,7 +133,22 @@ class NetworkServiceGrpcClient : public NetworkServiceClient {
                      const CallOptions& opts) override;
 
  private:
-  std::unique_ptr<::networkservice::NetworkService::Stub> stub_;
+  using Stub = ::networkservice::NetworkService::Stub;
+  // A blocking unary call: `sync(cc)` off a fiber; on a fiber, `async(cc, done)` starts it and the
+  // fiber parks until gRPC's callback resumes it.
+  template <typename Sync, typename Async>
+  static grpc::Status Unary(grpc::ClientContext* cc, Sync sync, Async async) {
+    if (!fiber::OnFiber()) return sync(cc);
+    auto done = fiber::Event::Create();
+    grpc::Status status;
+    async(cc, [done, &status](grpc::Status s) {
+      status = std::move(s);
+      done->Signal();
+    });
+    done->Wait();
+    return status;
+  }
+  std::unique_ptr<Stub> stub_;
 };
 
 }  // namespace nsm

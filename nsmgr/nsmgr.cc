@@ -165,7 +165,7 @@ absl::StatusOr<std::unique_ptr<Nsmgr>> Nsmgr::Create(Options o) {
   p.network_service = std::make_shared<ServerChain>(ServerChain::Elements{
       logging::NewServer({.component = m->name_, .clock = o.clock}), p.endpoint});
 
-  AdmissionOptions admission{.name = m->name_};
+  AdmissionOptions admission{.name = m->name_, .fibers = o.fibers};
   if (stats) stats->HookAdmission(admission);
   p.network_service_grpc =
       std::make_unique<NetworkServiceGrpcServer>(p.network_service, o.pool, o.clock, admission);

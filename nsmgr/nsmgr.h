@@ -62,6 +62,9 @@ struct Options {
   excludedprefixes::Options excluded_prefixes = {};
   // Where chains and timer events run; default the process pool.
   std::shared_ptr<ThreadPool> pool = {};
+  // Incoming NetworkService calls run on fibers that park while they wait for the next hop
+  // (AdmissionOptions::fibers); false: each holds a worker of `pool` until it ends.
+  bool fibers = true;
   // Where the calls of the served registry services (NS and NSE) run; default a pool of their own,
   // so that Registers blocked in serialize never starve `pool`.
   std::shared_ptr<ThreadPool> registry_pool = {};

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "core/fiber.h"
 #include "core/grpc_transport.h"
 #include "networkservice/clienturl/clienturl.h"
 #include "networkservice/metadata/metadata.h"
@@ -26,6 +27,11 @@ absl::Status Dial::WaitReady(const Context& ctx, ClientConn& conn, absl::Duratio
   const auto& channel = conn.channel();
   grpc_connectivity_state state = channel->GetState(/*try_to_connect=*/true);
   if (state == GRPC_CHANNEL_READY) return absl::OkStatus();
+  if (fiber::OnFiber()) {  // the wait below blocks its thread
+    absl::Status s;
+    fiber::Blocking([&] { s = WaitReady(ctx, conn, timeout); });
+    return s;
+  }
   absl::Duration bound = timeout;
   bool by_deadline = false;
   if (auto remaining = ctx.remaining(); remaining && *remaining < bound) {

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "api/path.h"
+#include "core/fiber.h"
 #include "core/log.h"
 
 namespace nsm::restartgrace {
@@ -168,6 +169,10 @@ Server::Outcome Server::Wait(const Context& ctx, std::vector<Hop> hops) {
     if (!st.open) return out;
     out.missing = missing();
     if (out.missing.empty()) return out;
+  }
+  if (fiber::OnFiber()) {  // the wait below blocks its thread
+    fiber::Blocking([&] { out = Wait(ctx, std::move(hops)); });
+    return out;
   }
   stats_->waits++;
   // Set under st.mu by the context's cancellation and by the end of the wait's budget.

@@ -126,7 +126,7 @@ Forwarder::~Forwarder() {
 
 absl::Status Forwarder::Serve(std::vector<std::string> listen_on) {
   if (hop_server_) return absl::FailedPreconditionError("forwarder: already serving");
-  AdmissionOptions admission{.name = options_.name};
+  AdmissionOptions admission{.name = options_.name, .fibers = options_.fibers};
   if (chain_.stats) chain_.stats->HookAdmission(admission);
   auto server = reference::HopServer::Start(
       chain_.server, chain_.store,

@@ -52,6 +52,9 @@ struct Options {
   std::shared_ptr<Clock> clock = RealClock();
   // Runs begin's events and the gRPC calls; default the process pool.
   std::shared_ptr<ThreadPool> pool = {};
+  // Serve() runs incoming calls on fibers that park while they wait for the next hop
+  // (AdmissionOptions::fibers); false: each holds a worker of `pool` until it ends.
+  bool fibers = true;
   // Next-hop channels; default a pool of its own with `credentials`.
   std::shared_ptr<connect::ChannelPool> channels = {};
   // Registry clients for discover. Default: chains to nsmgr_url (refresh, heal), shared with

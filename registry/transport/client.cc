@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "core/executor.h"
+#include "core/fiber.h"
 #include "core/grpc_transport.h"
 
 namespace nsm::reg::transport {
@@ -102,6 +103,11 @@ absl::Status RegistryGrpcClient<T>::Connected(const Context& ctx) const {
   if (ctx.cancelled()) return ctx.Err();
   grpc_connectivity_state state = channel_->GetState(/*try_to_connect=*/true);
   if (state == GRPC_CHANNEL_READY) return absl::OkStatus();
+  if (fiber::OnFiber()) {  // the wait below blocks its thread
+    absl::Status s;
+    fiber::Blocking([&] { s = Connected(ctx); });
+    return s;
+  }
   if (state == GRPC_CHANNEL_TRANSIENT_FAILURE) {
     // A channel waiting out gRPC's reconnect backoff (up to 5 s after a long outage) tries again
     // now: the peer may be back (a restarted nsmgr gets its registrations again without that
@@ -128,7 +134,8 @@ auto RegistryGrpcClient<T>::Register(const Context& ctx, Item& item, const Next&
   CancelBridge bridge(&cc);
   bridge.Watch(ctx);
   Item response;
-  grpc::Status s = stub_->Register(&cc, item, &response);
+  grpc::Status s;
+  fiber::Blocking([&] { s = stub_->Register(&cc, item, &response); });
   bridge.Detach();
   if (!s.ok()) return FromGrpcStatus(s);
   return response;
@@ -143,7 +150,8 @@ absl::Status RegistryGrpcClient<T>::Unregister(const Context& ctx, Item& item, c
   CancelBridge bridge(&cc);
   bridge.Watch(ctx);
   google::protobuf::Empty empty;
-  grpc::Status s = stub_->Unregister(&cc, item, &empty);
+  grpc::Status s;
+  fiber::Blocking([&] { s = stub_->Unregister(&cc, item, &empty); });
   bridge.Detach();
   return FromGrpcStatus(s);
 }
