@@ -38,6 +38,9 @@ const std::vector<env::Variable>& Variables() {
        "for this long after the start, a refresh, heal or Close of an established connection "
        "waits until the forwarder and local endpoint named in its path have registered again, so "
        "a restart keeps live data paths; 0 turns it off (not in NSM)"},
+      {"FIBERS", "bool", "true",
+       "run each NetworkService call on a fiber that parks while it waits for the next hop; false: "
+       "each call holds a worker thread until it ends (not in NSM)"},
       {"FORWARDER_NETWORK_SERVICE_NAME", "string", "forwarder",
        "the network service forwarders register for"},
       {"FORWARDER_POLICY", "string", "registration-order",
@@ -107,6 +110,10 @@ absl::StatusOr<Config> ParseConfig(const env::Getenv& getenv, const std::string&
       if (!d.ok()) return d.status();
       if (*d < absl::ZeroDuration()) return env::Invalid(*raw, "must not be negative");
       c.restart_grace = *d;
+    } else if (name == "FIBERS") {
+      auto b = env::ParseBool(*raw);
+      if (!b.ok()) return b.status();
+      c.fibers = *b;
     } else if (name == "FORWARDER_NETWORK_SERVICE_NAME") {
       if (raw->value.empty()) return env::Invalid(*raw, "the service name must not be empty");
       c.forwarder_service_name = raw->value;
@@ -165,10 +172,11 @@ std::string Describe(const Config& c) {
       c.registry_url, "\" max_token_lifetime=", absl::FormatDuration(c.max_token_lifetime),
       " dial_timeout=", absl::FormatDuration(c.dial_timeout),
       " restart_grace=", absl::FormatDuration(c.restart_grace),
-      " forwarder_service=", c.forwarder_service_name, " forwarder_policy=", c.forwarder_policy,
-      " excluded_prefixes_file=\"", c.excluded_prefixes_file,
-      "\" log_level=", log::LevelName(c.log_level), " log_format=", log::FormatName(c.log_format),
-      " metrics_listen_on=\"", c.metrics_listen_on, "\"");
+      " fibers=", c.fibers ? "true" : "false", " forwarder_service=", c.forwarder_service_name,
+      " forwarder_policy=", c.forwarder_policy, " excluded_prefixes_file=\"",
+      c.excluded_prefixes_file, "\" log_level=", log::LevelName(c.log_level),
+      " log_format=", log::FormatName(c.log_format), " metrics_listen_on=\"", c.metrics_listen_on,
+      "\"");
 }
 
 absl::StatusOr<std::string> PublicUrl(const std::vector<std::string>& listen_on,

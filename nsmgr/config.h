@@ -19,6 +19,7 @@ struct Config {
   absl::Duration max_token_lifetime;
   absl::Duration dial_timeout;
   absl::Duration restart_grace;  // zero: off
+  bool fibers = true;
   std::string forwarder_service_name;
   std::string forwarder_policy;  // "registration-order" or "least-connections"
   std::string excluded_prefixes_file;

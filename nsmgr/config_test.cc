@@ -22,6 +22,7 @@ TEST(NsmgrConfigTest, Defaults) {
   EXPECT_EQ(c->max_token_lifetime, absl::Minutes(10));
   EXPECT_EQ(c->dial_timeout, absl::Milliseconds(750));
   EXPECT_EQ(c->restart_grace, absl::Seconds(20));
+  EXPECT_TRUE(c->fibers);
   EXPECT_EQ(c->forwarder_service_name, "forwarder");
   EXPECT_EQ(c->forwarder_policy, "registration-order");
   EXPECT_EQ(c->log_level, log::Level::kInfo);
@@ -49,6 +50,7 @@ TEST(NsmgrConfigTest, Values) {
                   {"NSM_REGISTRY_URL", ""},
                   {"NSM_DIAL_TIMEOUT", "2s"},
                   {"NSM_RESTART_GRACE", "0"},
+                  {"NSM_FIBERS", "false"},
                   {"NSM_MAX_TOKEN_LIFETIME", "1h"},
                   {"NSM_FORWARDER_NETWORK_SERVICE_NAME", "fwd"},
                   {"NSM_FORWARDER_POLICY", "least-connections"},
@@ -59,6 +61,8 @@ TEST(NsmgrConfigTest, Values) {
   EXPECT_EQ(c->registry_url, "");
   EXPECT_EQ(c->dial_timeout, absl::Seconds(2));
   EXPECT_EQ(c->restart_grace, absl::ZeroDuration()) << "0 turns it off";
+  EXPECT_FALSE(c->fibers);
+  EXPECT_THAT(Describe(*c), HasSubstr("fibers=false"));
   EXPECT_EQ(c->max_token_lifetime, absl::Hours(1));
   EXPECT_EQ(c->forwarder_service_name, "fwd");
   EXPECT_EQ(c->forwarder_policy, "least-connections");
@@ -80,6 +84,7 @@ TEST(NsmgrConfigTest, BadValuesNameTheVariable) {
       {"NSM_DIAL_TIMEOUT", "0s", "longer than 0"},
       {"NSM_RESTART_GRACE", "-5s", "must not be negative"},
       {"NSM_RESTART_GRACE", "long", "want a duration"},
+      {"NSM_FIBERS", "sometimes", "true or false"},
       {"NSM_MAX_TOKEN_LIFETIME", "-1m", "longer than 0"},
       {"NSM_FORWARDER_NETWORK_SERVICE_NAME", "", "must not be empty"},
       {"NSM_FORWARDER_POLICY", "random", "registration-order or least-connections"},

@@ -40,6 +40,7 @@ absl::StatusOr<std::unique_ptr<nsm::cmd::Service>> Start(nsm::cmd::Process& proc
   options.tokens = nsm::NewInsecureTokenGenerator(config.name, config.max_token_lifetime);
   options.dial_timeout = config.dial_timeout;
   options.restart_grace = config.restart_grace;
+  options.fibers = config.fibers;
   options.forwarder_service_name = config.forwarder_service_name;
   if (config.forwarder_policy == "least-connections") {
     options.forwarder_policy = nsm::forwarder_select::NewLeastConnections();

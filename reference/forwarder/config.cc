@@ -31,6 +31,9 @@ const std::vector<reference::Variable>& Variables() {
       {"NSM_DIAL_TIMEOUT", "duration", "750ms",
        "how long to wait for the next hop's connection (cmd-forwarder-vpp v1.1.1 had 50ms)"},
       {"NSM_MAX_TOKEN_LIFETIME", "duration", "10m", "lifetime of the path tokens this hop issues"},
+      {"NSM_FIBERS", "bool", "true",
+       "run each NetworkService call on a fiber that parks while it waits for the next hop; "
+       "false: each call holds a worker thread until it ends (not in cmd-forwarder-vpp)"},
       {"NSM_TUNNEL_IP", "IP", "",
        "this node's tunnel end; empty: no remote (VXLAN, WireGuard) mechanism is accepted or "
        "offered"},
@@ -67,6 +70,7 @@ absl::StatusOr<Config> ParseConfig(const reference::Getenv& getenv) {
   }
   o.labels = env.Labels("NSM_LABELS");
   o.dial_timeout = env.Duration("NSM_DIAL_TIMEOUT");
+  o.fibers = env.Bool("NSM_FIBERS");
   o.max_token_lifetime = env.Duration("NSM_MAX_TOKEN_LIFETIME");
   if (env.status().ok() && o.max_token_lifetime <= absl::ZeroDuration()) {
     env.Fail("NSM_MAX_TOKEN_LIFETIME", "must be longer than 0");
@@ -147,6 +151,7 @@ std::string Describe(const Config& c) {
       " nsname=", o.service_name, " labels=[", absl::StrJoin(labels, ","), "]",
       " dial_timeout=", absl::FormatDuration(o.dial_timeout),
       " max_token_lifetime=", absl::FormatDuration(o.max_token_lifetime),
+      " fibers=", o.fibers ? "true" : "false",
       " tunnel_ip=", o.mechanisms.tunnel_ip.empty() ? "(none)" : o.mechanisms.tunnel_ip,
       " vxlan_port=", o.mechanisms.vxlan_port,
       " wireguard=", o.mechanisms.wireguard.enabled ? "on" : "off", " vlan=",

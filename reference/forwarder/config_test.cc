@@ -28,6 +28,7 @@ TEST(ForwarderConfig, Defaults) {
   EXPECT_EQ(c->options.labels, (std::map<std::string, std::string>{{"p2p", "true"}}));
   EXPECT_EQ(c->options.dial_timeout, absl::Milliseconds(750));
   EXPECT_EQ(c->options.max_token_lifetime, absl::Minutes(10));
+  EXPECT_TRUE(c->options.fibers);
   EXPECT_EQ(c->options.mechanisms.tunnel_ip, "");
   EXPECT_EQ(c->options.mechanisms.vxlan_port, 4789);
   EXPECT_FALSE(c->options.mechanisms.wireguard.enabled);
@@ -45,6 +46,7 @@ TEST(ForwarderConfig, EverythingSet) {
       {"NSM_LABELS", "p2mp:true,zone=a"},
       {"NSM_DIAL_TIMEOUT", "2s"},
       {"NSM_MAX_TOKEN_LIFETIME", "1h"},
+      {"NSM_FIBERS", "false"},
       {"NSM_TUNNEL_IP", "192.168.0.10"},
       {"NSM_VXLAN_PORT", "0"},
       {"NSM_WIREGUARD_PUBLIC_KEY", "YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXowMTIzNDU="},
@@ -65,6 +67,8 @@ TEST(ForwarderConfig, EverythingSet) {
       << "NSM_LABELS replaces the default";
   EXPECT_EQ(o.dial_timeout, absl::Seconds(2));
   EXPECT_EQ(o.max_token_lifetime, absl::Hours(1));
+  EXPECT_FALSE(o.fibers);
+  EXPECT_NE(Describe(*c).find("fibers=false"), std::string::npos);
   EXPECT_EQ(o.mechanisms.tunnel_ip, "192.168.0.10");
   EXPECT_EQ(o.mechanisms.vxlan_port, 4789) << "0 means the default, as in cmd-forwarder-vpp";
   EXPECT_TRUE(o.mechanisms.wireguard.enabled);
@@ -94,6 +98,7 @@ TEST(ForwarderConfig, InvalidValues) {
   ExpectInvalid({{"NSM_LABELS", "p2p"}}, "NSM_LABELS", "p2p");
   ExpectInvalid({{"NSM_DIAL_TIMEOUT", "5"}}, "NSM_DIAL_TIMEOUT", "5");
   ExpectInvalid({{"NSM_MAX_TOKEN_LIFETIME", "0s"}}, "NSM_MAX_TOKEN_LIFETIME", "0s");
+  ExpectInvalid({{"NSM_FIBERS", "sometimes"}}, "NSM_FIBERS", "sometimes");
   ExpectInvalid({{"NSM_TUNNEL_IP", "10.0.0"}}, "NSM_TUNNEL_IP", "10.0.0");
   ExpectInvalid({{"NSM_VXLAN_PORT", "70000"}}, "NSM_VXLAN_PORT", "70000");
   ExpectInvalid({{"NSM_WIREGUARD_PUBLIC_KEY", "abc"}, {"NSM_TUNNEL_IP", "10.0.0.1"}},

@@ -39,6 +39,9 @@ ABSL_FLAG(std::string, log_level, "INFO", "NSM_LOG_LEVEL of the started processe
 ABSL_FLAG(std::string, wrap, "",
           "NAME=COMMAND: run the child NAME (registry-memory, nsmgr, forwarder, nse, hop-nsmgr, "
           "...) under COMMAND, e.g. --wrap='nsmgr=valgrind --tool=callgrind' for a profile");
+ABSL_FLAG(std::vector<std::string>, child_env, {},
+          "NAME=VALUE,...: environment variables added to every started process (e.g. "
+          "NSM_FIBERS=false); nsm-bench otherwise gives its children an environment of its own");
 ABSL_FLAG(bool, keep_dir, false, "keep the temp dir with sockets and process output");
 // Load of mesh and baseline.
 ABSL_FLAG(int, workers, 8, "mesh/baseline: concurrent client workers");
@@ -135,6 +138,14 @@ int Run(const std::vector<std::string>& modes) {
   env.smoke = smoke;
   env.log_level = absl::GetFlag(FLAGS_log_level);
   env.hop_pool = absl::GetFlag(FLAGS_baseline_pool);
+  for (const std::string& var : absl::GetFlag(FLAGS_child_env)) {
+    const size_t eq = var.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      std::fprintf(stderr, "nsm-bench: --child_env wants NAME=VALUE, got \"%s\"\n", var.c_str());
+      return 2;
+    }
+    env.child_env.push_back(var);
+  }
   if (const std::string wrap = absl::GetFlag(FLAGS_wrap); !wrap.empty()) {
     const size_t eq = wrap.find('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == wrap.size()) {

@@ -151,6 +151,7 @@ std::string OnPath(const std::string& program) {
 
 std::unique_ptr<Child> Spawn(const Env& env, const std::string& name, const std::string& binary,
                              std::vector<std::string> args, std::vector<std::string> vars) {
+  vars.insert(vars.end(), env.child_env.begin(), env.child_env.end());
   if (env.wrap_name != name || env.wrap_command.empty()) {
     return std::make_unique<Child>(name, binary, env.dir, std::move(args), std::move(vars));
   }

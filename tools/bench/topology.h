@@ -34,6 +34,8 @@ struct Env {
   std::string log_level = "INFO";  // NSM_LOG_LEVEL of the children
   // --wrap=NAME=COMMAND: the child called NAME runs under COMMAND (e.g. valgrind) for profiles.
   std::string wrap_name, wrap_command;
+  // --child_env: NAME=VALUE added to every child's environment.
+  std::vector<std::string> child_env;
   // How long a child may take to start serving (longer when wrapped).
   absl::Duration start_timeout = absl::Seconds(30);
   // Baseline hops: 0 forward asynchronously (gRPC's callback client, no thread of ours); N > 0
