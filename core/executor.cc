@@ -218,10 +218,16 @@ std::shared_ptr<ThreadPool> DefaultThreadPool() {
 }
 
 void Completion::Set(absl::Status s) {
-  absl::MutexLock lock(&mu_);
-  if (done_) return;
-  done_ = true;
-  status_ = std::move(s);
+  std::vector<std::shared_ptr<fiber::Event>> fibers;
+  {
+    absl::MutexLock lock(&mu_);
+    if (done_) return;
+    done_ = true;
+    status_ = std::move(s);
+    fibers.swap(fibers_);
+  }
+  // Not here: the setter may hold locks of its own, and a fiber runs on until it parks again.
+  for (auto& f : fibers) DefaultThreadPool()->Post([f = std::move(f)] { f->Signal(); });
 }
 
 bool Completion::done() const {
@@ -230,10 +236,16 @@ bool Completion::done() const {
 }
 
 absl::Status Completion::Wait() const {
-  if (fiber::OnFiber() && !done()) {
-    absl::Status s;
-    fiber::Blocking([&] { s = Wait(); });
-    return s;
+  if (fiber::OnFiber()) {  // parks; Set resumes it on a worker
+    std::shared_ptr<fiber::Event> event;
+    {
+      absl::MutexLock lock(&mu_);
+      if (done_) return status_;
+      event = fiber::Event::Create();
+      fibers_.push_back(event);
+    }
+    event->Wait();
+    return status();
   }
   absl::MutexLock lock(&mu_);
   mu_.Await(absl::Condition(&done_));
@@ -256,6 +268,7 @@ struct SerialExecutor::State : std::enable_shared_from_this<SerialExecutor::Stat
   struct Waiter {
     absl::Mutex mu;
     bool go ABSL_GUARDED_BY(mu) = false;
+    std::shared_ptr<fiber::Event> fiber;  // a fiber waits: it parks, and a worker resumes it
   };
   struct Item {
     std::function<void()> fn;        // async item
@@ -280,6 +293,11 @@ struct SerialExecutor::State : std::enable_shared_from_this<SerialExecutor::Stat
   }
 
   void Dispatch(Item item) {
+    if (item.waiter && item.waiter->fiber) {
+      // Not on this thread: it finished its own turn and goes on with what called it.
+      pool->Post([f = item.waiter->fiber] { f->Signal(); });
+      return;
+    }
     if (item.waiter) {
       absl::MutexLock lock(&item.waiter->mu);
       item.waiter->go = true;
@@ -302,20 +320,22 @@ SerialExecutor::SerialExecutor(std::shared_ptr<ThreadPool> pool)
 
 void SerialExecutor::RunSync(const std::function<void()>& fn) {
   std::shared_ptr<State::Waiter> waiter;
+  std::shared_ptr<fiber::Event> event;  // the waiter is a fiber
   {
     absl::MutexLock lock(&state_->mu);
     if (state_->running) {
       waiter = std::make_shared<State::Waiter>();
+      if (fiber::OnFiber()) event = waiter->fiber = fiber::Event::Create();
       state_->queue.push_back(State::Item{nullptr, waiter});
     } else {
       state_->running = true;
     }
   }
-  if (waiter) {
-    fiber::Blocking([&waiter] {
-      absl::MutexLock lock(&waiter->mu);
-      waiter->mu.Await(absl::Condition(&waiter->go));
-    });
+  if (event) {
+    event->Wait();
+  } else if (waiter) {
+    absl::MutexLock lock(&waiter->mu);
+    waiter->mu.Await(absl::Condition(&waiter->go));
   }
   fn();
   state_->Done();

@@ -19,6 +19,10 @@
 
 namespace nsm {
 
+namespace fiber {
+class Event;
+}  // namespace fiber
+
 // Worker threads draining one FIFO queue.
 //
 // `threads` workers always run. Chains block a worker for every call they make downstream, so with
@@ -95,6 +99,8 @@ class Completion {
   mutable absl::Mutex mu_;
   bool done_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status status_ ABSL_GUARDED_BY(mu_);
+  // Fibers parked in Wait (core/fiber.h).
+  mutable std::vector<std::shared_ptr<fiber::Event>> fibers_ ABSL_GUARDED_BY(mu_);
 };
 
 // Runs submitted functions one at a time, in submission order. RunSync runs its function on the

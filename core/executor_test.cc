@@ -9,6 +9,7 @@
 #include "absl/synchronization/notification.h"
 #include "core/eventually.h"
 #include "core/fake_clock.h"
+#include "core/fiber.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -303,6 +304,43 @@ TEST(CompletionTest, FirstSetWins) {
   c->Set(absl::OkStatus());
   EXPECT_TRUE(c->done());
   EXPECT_EQ(c->Wait().code(), absl::StatusCode::kNotFound);
+}
+
+// A fiber waiting for its turn parks: it holds neither its thread nor a worker, and a worker
+// resumes it when the turn is its.
+TEST(SerialExecutorTest, AFiberWaitingForItsTurnHoldsNoThread) {
+  auto pool = std::make_shared<ThreadPool>(1);
+  SerialExecutor ex(pool);
+  auto hold = fiber::Event::Create();
+  std::atomic<bool> first_done{false}, second_ran{false};
+  fiber::Run([&] {
+    ex.RunSync([&] { hold->Wait(); });  // parks inside its turn
+    first_done = true;
+  });
+  fiber::Run([&] { ex.RunSync([&] { second_ran = true; }); });  // parks for its turn
+  EXPECT_FALSE(second_ran);
+  EXPECT_EQ(fiber::Alive(), 2u);
+  EXPECT_TRUE(Eventually([&] { return pool->stats().idle == 1; })) << "no worker waits";
+  hold->Signal();  // the first turn ends here; a worker runs the second
+  EXPECT_TRUE(first_done);
+  ASSERT_TRUE(Eventually([&] { return second_ran.load() && fiber::Alive() == 0; }));
+}
+
+TEST(CompletionTest, AFiberWaitingParksAndAWorkerResumesIt) {
+  auto pool = std::make_shared<ThreadPool>(1);
+  auto c = Completion::Create();
+  absl::Status seen;
+  std::atomic<bool> done{false};
+  fiber::Run([&] {
+    seen = c->Wait();
+    done = true;
+  });
+  EXPECT_FALSE(done) << "parked, not blocking this thread";
+  c->Set(absl::AbortedError("x"));
+  ASSERT_TRUE(Eventually([&] { return done.load() && fiber::Alive() == 0; }));
+  EXPECT_EQ(seen.code(), absl::StatusCode::kAborted);
+  fiber::Run([&] { seen = c->Wait(); });  // already done: no park
+  EXPECT_EQ(fiber::Alive(), 0u);
 }
 
 }  // namespace

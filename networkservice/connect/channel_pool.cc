@@ -6,6 +6,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "core/fiber.h"
 
 namespace nsm::connect {
 
@@ -45,14 +46,21 @@ ClientConn::ProbeResult ClientConn::Probe(absl::Time deadline) {
   return probe->result;
 }
 
+namespace {
+// Drops `conn`. A fiber may run on one of gRPC's callback threads (it resumes where the answer
+// arrives), where the last reference to a channel must not go (registry/README.md, "a use-after-
+// free inside gRPC 1.51"): there the pool drops it.
+void Drop(std::shared_ptr<ClientConn> conn) {
+  if (conn != nullptr && fiber::OnFiber()) DefaultThreadPool()->Post([conn = std::move(conn)] {});
+}
+}  // namespace
+
 struct ChannelPool::Lease {
   std::weak_ptr<ChannelPool> pool;
   std::shared_ptr<ClientConn> conn;
   ~Lease() {
-    if (auto p = pool.lock()) {
-      auto closing = p->Released(conn);
-      // `closing` and `conn` drop here, outside the pool's lock.
-    }
+    if (auto p = pool.lock()) Drop(p->Released(conn));  // outside the pool's lock
+    Drop(std::move(conn));
   }
 };
 
@@ -85,15 +93,20 @@ absl::StatusOr<std::shared_ptr<ClientConn>> ChannelPool::Acquire(const api::NsmU
         absl::StrCat("cannot dial ", url.ToString(), ": no channel credentials configured"));
   }
   std::shared_ptr<ClientConn> stale;  // a lingering channel that failed meanwhile: closed unlocked
-  absl::MutexLock lock(&mu_);
-  auto& entry = conns_[*target];
-  if (entry.conn != nullptr) {
-    if (!entry.lease.expired() || Healthy(*entry.conn)) return LeaseLocked(entry);
-    stale = std::move(entry.conn);
+  std::shared_ptr<ClientConn> leased;
+  {
+    absl::MutexLock lock(&mu_);
+    auto& entry = conns_[*target];
+    if (entry.conn != nullptr) {
+      if (!entry.lease.expired() || Healthy(*entry.conn)) return LeaseLocked(entry);
+      stale = std::move(entry.conn);
+    }
+    auto channel = grpc::CreateCustomChannel(*target, credentials_, Arguments());
+    entry.conn.reset(new ClientConn(weak_from_this(), url, *target, std::move(channel)));
+    leased = LeaseLocked(entry);
   }
-  auto channel = grpc::CreateCustomChannel(*target, credentials_, Arguments());
-  entry.conn.reset(new ClientConn(weak_from_this(), url, *target, std::move(channel)));
-  return LeaseLocked(entry);
+  Drop(std::move(stale));
+  return leased;
 }
 
 std::shared_ptr<ClientConn> ChannelPool::LeaseLocked(Entry& entry) {
