@@ -84,13 +84,14 @@ struct Admission::State {
   void RunOnFiber(Call call) {
     for (;;) {
       RunOrSkip(call);
-      absl::MutexLock lock(&mu);
-      std::optional<Call> next = PopDue();
-      if (!next) {
-        --running;
-        return;
+      std::optional<Call> next;
+      {
+        absl::MutexLock lock(&mu);
+        next = PopDue();
+        if (!next) --running;
       }
-      call = std::move(*next);
+      if (!next) return;        // `call` goes outside the lock, as in RunOne
+      call = std::move(*next);  // the one that ended goes here, outside the lock
     }
   }
 

@@ -268,7 +268,7 @@ struct SerialExecutor::State : std::enable_shared_from_this<SerialExecutor::Stat
   struct Waiter {
     absl::Mutex mu;
     bool go ABSL_GUARDED_BY(mu) = false;
-    std::shared_ptr<fiber::Event> fiber;  // a fiber waits: it parks, and a worker resumes it
+    std::shared_ptr<fiber::Event> fiber;  // a fiber waits: it parks until its turn
   };
   struct Item {
     std::function<void()> fn;        // async item
@@ -294,8 +294,9 @@ struct SerialExecutor::State : std::enable_shared_from_this<SerialExecutor::Stat
 
   void Dispatch(Item item) {
     if (item.waiter && item.waiter->fiber) {
-      // Not on this thread: it finished its own turn and goes on with what called it.
-      pool->Post([f = item.waiter->fiber] { f->Signal(); });
+      // Resumed here, as a waiting thread would be woken: no worker needed. This thread ended its
+      // turn outside any lock of ours and goes on when the fiber parks or ends its own turn.
+      item.waiter->fiber->Signal();
       return;
     }
     if (item.waiter) {

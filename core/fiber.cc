@@ -85,7 +85,10 @@ char* NewStack() {
     std::perror("nsm fiber: mmap of a stack");
     std::abort();
   }
-  mprotect(base, page, PROT_NONE);  // an overflow faults instead of writing over memory
+  if (mprotect(base, page, PROT_NONE) != 0) {  // an overflow faults instead of writing over memory
+    std::perror("nsm fiber: mprotect of a stack's guard page");
+    std::abort();
+  }
   return static_cast<char*>(base) + page;
 }
 
@@ -222,6 +225,10 @@ void Event::Wait() {
     if (f == nullptr) {
       mu_.Await(absl::Condition(&signaled_));
       return;
+    }
+    if (fiber_ != nullptr) {
+      std::fprintf(stderr, "nsm fiber: a second fiber waits on a one-shot event\n");
+      std::abort();
     }
     fiber_ = f;
   }

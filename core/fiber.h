@@ -35,7 +35,7 @@ size_t Alive();
 // A one-shot event. Wait on a fiber parks the fiber (its thread goes on with other work); Wait
 // elsewhere blocks the thread. Signal resumes a parked fiber on the signalling thread, inline, up
 // to its next park or its end: signal from a thread that holds no lock and may run chain code (a
-// gRPC callback, a pool worker). Shared: the signaller keeps it alive.
+// gRPC callback, a pool worker). One waiter. Shared: the signaller keeps it alive.
 class Event {
  public:
   static std::shared_ptr<Event> Create() { return std::make_shared<Event>(); }

@@ -95,11 +95,12 @@ const char* ConnectivityStateName(grpc_connectivity_state s);
 
 // Serves `chain` over gRPC. Each call becomes a Context with the call's deadline, peer, request
 // metadata and cancellation (client gone) on `clock`; the chain runs on `pool`, not on gRPC's
-// callback threads (unless `admission.inline_calls`, for chains that never wait). Calls wait for a
-// worker in arrival order, with a backlog Closes first, then refreshes, then new Requests, and too
-// many waiting calls make new work answer RESOURCE_EXHAUSTED at once (core/admission.h); a call
-// whose caller gave up while it waited is answered with its context's error without running the
-// chain.
+// callback threads (unless `admission.inline_calls`, for chains that never wait), or with
+// `admission.fibers` on fibers that start on gRPC's thread and park while they wait for the next
+// hop (core/fiber.h). Calls wait for a worker (or to start) in arrival order, with a backlog Closes
+// first, then refreshes, then new Requests, and too many waiting calls make new work answer
+// RESOURCE_EXHAUSTED at once (core/admission.h); a call whose caller gave up while it waited is
+// answered with its context's error without running the chain.
 class NetworkServiceGrpcServer final : public ::networkservice::NetworkService::CallbackService {
  public:
   NetworkServiceGrpcServer(std::shared_ptr<NetworkServiceServer> chain,

@@ -50,8 +50,9 @@ namespace {
 // Drops `conn`. A fiber may run on one of gRPC's callback threads (it resumes where the answer
 // arrives), where the last reference to a channel must not go (registry/README.md, "a use-after-
 // free inside gRPC 1.51"): there the pool drops it.
-void Drop(std::shared_ptr<ClientConn> conn) {
-  if (conn != nullptr && fiber::OnFiber()) DefaultThreadPool()->Post([conn = std::move(conn)] {});
+template <typename T>
+void Drop(std::shared_ptr<T> held) {
+  if (held != nullptr && fiber::OnFiber()) DefaultThreadPool()->Post([held = std::move(held)] {});
 }
 }  // namespace
 
@@ -59,7 +60,10 @@ struct ChannelPool::Lease {
   std::weak_ptr<ChannelPool> pool;
   std::shared_ptr<ClientConn> conn;
   ~Lease() {
-    if (auto p = pool.lock()) Drop(p->Released(conn));  // outside the pool's lock
+    if (auto p = pool.lock()) {
+      Drop(p->Released(conn));  // outside the pool's lock
+      Drop(std::move(p));       // at shutdown, maybe the last owner of every channel
+    }
     Drop(std::move(conn));
   }
 };

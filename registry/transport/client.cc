@@ -99,6 +99,13 @@ RegistryGrpcClient<T>::RegistryGrpcClient(std::shared_ptr<grpc::Channel> channel
       options_(options) {}
 
 template <class T>
+RegistryGrpcClient<T>::~RegistryGrpcClient() {
+  if (fiber::OnFiber()) {
+    DefaultThreadPool()->Post([channel = std::move(channel_), stub = std::move(stub_)] {});
+  }
+}
+
+template <class T>
 absl::Status RegistryGrpcClient<T>::Connected(const Context& ctx) const {
   if (ctx.cancelled()) return ctx.Err();
   grpc_connectivity_state state = channel_->GetState(/*try_to_connect=*/true);

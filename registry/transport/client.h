@@ -37,6 +37,9 @@ class RegistryGrpcClient : public RegistryClient<T> {
   // `target` names the peer in error messages (the URL dialled).
   RegistryGrpcClient(std::shared_ptr<grpc::Channel> channel, std::string target,
                      ClientOptions options = {});
+  // On a fiber, which may run on one of gRPC's callback threads, the channel is released on the
+  // pool: the last reference to a channel must not go there (registry/README.md).
+  ~RegistryGrpcClient() override;
 
   absl::StatusOr<Item> Register(const Context& ctx, Item& item, const Next& next,
                                 const CallOptions& opts) override;
