@@ -52,11 +52,6 @@ absl::Duration Backoff::Next() {
 
 absl::Status WaitFor(const Context& ctx, absl::Duration d) {
   if (ctx.cancelled()) return ctx.Err();
-  if (fiber::OnFiber()) {
-    absl::Status s;
-    fiber::Blocking([&] { s = WaitFor(ctx, d); });
-    return s;
-  }
   struct Flags {
     absl::Mutex mu;
     bool elapsed ABSL_GUARDED_BY(mu) = false;
@@ -75,13 +70,13 @@ absl::Status WaitFor(const Context& ctx, absl::Duration d) {
     });
   }
   bool cancelled;
-  {
+  fiber::Blocking([&] {  // it blocks its thread: on a fiber, a worker's while the fiber parks
     absl::MutexLock lock(&flags->mu);
     auto ready = [f = flags.get()]()
                      ABSL_EXCLUSIVE_LOCKS_REQUIRED(f->mu) { return f->elapsed || f->cancelled; };
     flags->mu.Await(absl::Condition(&ready));
     cancelled = flags->cancelled && !flags->elapsed;
-  }
+  });
   timer.reset();
   reg.reset();
   return cancelled ? ctx.Err() : absl::OkStatus();

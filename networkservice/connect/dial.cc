@@ -27,18 +27,23 @@ absl::Status Dial::WaitReady(const Context& ctx, ClientConn& conn, absl::Duratio
   const auto& channel = conn.channel();
   grpc_connectivity_state state = channel->GetState(/*try_to_connect=*/true);
   if (state == GRPC_CHANNEL_READY) return absl::OkStatus();
-  if (fiber::OnFiber()) {  // the wait below blocks its thread
-    absl::Status s;
-    fiber::Blocking([&] { s = WaitReady(ctx, conn, timeout); });
-    return s;
-  }
+  const absl::Time start = absl::Now();
+  absl::Status s;
+  // On a fiber, a worker waits while the fiber parks (from the same start).
+  fiber::Blocking([&] { s = WaitReadyFrom(ctx, conn, timeout, start); });
+  return s;
+}
+
+absl::Status Dial::WaitReadyFrom(const Context& ctx, ClientConn& conn, absl::Duration timeout,
+                                 absl::Time start) {
+  const auto& channel = conn.channel();
+  grpc_connectivity_state state = channel->GetState(/*try_to_connect=*/true);
   absl::Duration bound = timeout;
   bool by_deadline = false;
   if (auto remaining = ctx.remaining(); remaining && *remaining < bound) {
     bound = std::max(*remaining, absl::ZeroDuration());
     by_deadline = true;
   }
-  const absl::Time start = absl::Now();
   const absl::Time deadline = start + bound;
   // Dial failures say the hop could not be reached (forwarder_select demotes only those).
   auto unreachable = [&](absl::string_view why) {

@@ -39,6 +39,9 @@ class Dial : public NetworkServiceClient {
   static absl::Status WaitReady(const Context& ctx, ClientConn& conn, absl::Duration timeout);
 
  private:
+  // The wait itself, which blocks its thread; its dial timeout counts from `start`.
+  static absl::Status WaitReadyFrom(const Context& ctx, ClientConn& conn, absl::Duration timeout,
+                                    absl::Time start);
   std::shared_ptr<ChannelPool> pool_;
   DialOptions options_;
 };

@@ -170,10 +170,6 @@ Server::Outcome Server::Wait(const Context& ctx, std::vector<Hop> hops) {
     out.missing = missing();
     if (out.missing.empty()) return out;
   }
-  if (fiber::OnFiber()) {  // the wait below blocks its thread
-    fiber::Blocking([&] { out = Wait(ctx, std::move(hops)); });
-    return out;
-  }
   stats_->waits++;
   // Set under st.mu by the context's cancellation and by the end of the wait's budget.
   struct Flags {
@@ -200,7 +196,7 @@ Server::Outcome Server::Wait(const Context& ctx, std::vector<Hop> hops) {
       flags->budget_spent = true;
     });
   }
-  {
+  fiber::Blocking([&] {  // it blocks its thread: on a fiber, a worker's while the fiber parks
     absl::MutexLock lock(&st.mu);
     // Counted only now that the cancellation and the budget are armed: a waiter seen by
     // waiting() reacts to both.
@@ -216,7 +212,7 @@ Server::Outcome Server::Wait(const Context& ctx, std::vector<Hop> hops) {
               : flags->cancelled  ? Outcome::End::kCancelled
               : st.open           ? Outcome::End::kBudgetSpent
                                   : Outcome::End::kWindowEnded;
-  }
+  });
   if (budget) budget->Stop();
   out.waited = st.clock->Now() - start;
   switch (out.end) {

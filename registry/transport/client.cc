@@ -110,11 +110,6 @@ absl::Status RegistryGrpcClient<T>::Connected(const Context& ctx) const {
   if (ctx.cancelled()) return ctx.Err();
   grpc_connectivity_state state = channel_->GetState(/*try_to_connect=*/true);
   if (state == GRPC_CHANNEL_READY) return absl::OkStatus();
-  if (fiber::OnFiber()) {  // the wait below blocks its thread
-    absl::Status s;
-    fiber::Blocking([&] { s = Connected(ctx); });
-    return s;
-  }
   if (state == GRPC_CHANNEL_TRANSIENT_FAILURE) {
     // A channel waiting out gRPC's reconnect backoff (up to 5 s after a long outage) tries again
     // now: the peer may be back (a restarted nsmgr gets its registrations again without that
@@ -123,9 +118,13 @@ absl::Status RegistryGrpcClient<T>::Connected(const Context& ctx) const {
   }
   absl::Duration wait = options_.dial_timeout;
   if (auto remaining = ctx.remaining()) wait = std::min(wait, *remaining);
-  if (wait > absl::ZeroDuration() && channel_->WaitForConnected(RealDeadline(wait))) {
-    return absl::OkStatus();
+  bool connected = false;
+  if (wait > absl::ZeroDuration()) {
+    const auto deadline = RealDeadline(wait);
+    // It blocks its thread: on a fiber, a worker's while the fiber parks.
+    fiber::Blocking([&] { connected = channel_->WaitForConnected(deadline); });
   }
+  if (connected) return absl::OkStatus();
   state = channel_->GetState(false);
   return absl::UnavailableError(absl::StrCat("registry at ", target_, " is not reachable within ",
                                              absl::FormatDuration(wait), " (channel ",
