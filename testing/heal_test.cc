@@ -5,6 +5,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "core/eventually.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -37,6 +38,13 @@ NSE Forwarder(const std::string& name) {
 }
 
 // The forwarder a connection goes through (the segment after the nsmgr's).
+// What the NSC's heal did, for failure messages.
+std::string HealStats(Nsc& nsc) {
+  const auto& s = nsc.heal()->stats();
+  return absl::StrCat("heal episodes started ", s.started.load(), ", attempts ", s.attempts.load(),
+                      ", healed ", s.healed.load(), ", given up ", s.failed.load());
+}
+
 std::string ForwarderOf(const Connection& conn) {
   return conn.path().path_segments_size() > 2 ? conn.path().path_segments(2).name() : "";
 }
@@ -105,7 +113,8 @@ TEST_F(HealTest, NsmgrRestartIsHealedOnTheSamePath) {
   ASSERT_TRUE(Eventually([&] { return nsc->streams() == 1; }));
 
   ASSERT_TRUE(node.nsmgr().Restart().ok());
-  ASSERT_TRUE(Eventually([&] { return counter->requests() == 2; })) << "healed";
+  ASSERT_TRUE(Eventually([&] { return counter->requests() == 2; }))
+      << "healed: " << HealStats(*nsc);
   EXPECT_EQ(counter->unique_requests(), 1u);
   EXPECT_TRUE(Eventually([&] { return node.nsmgr().nsmgr().connections() == 1; }));
   EXPECT_TRUE(Eventually([&] { return nsc->heal()->stats().healed.load() == 1; }));
@@ -126,7 +135,8 @@ TEST_F(HealTest, NsmgrRestartKeepsThePathWithoutADataPathChecker) {
   ASSERT_TRUE(Eventually([&] { return nsc->streams() == 1; }));
 
   ASSERT_TRUE(node.nsmgr().Restart().ok());
-  ASSERT_TRUE(Eventually([&] { return nsc->heal()->stats().healed.load() == 1; })) << "healed";
+  ASSERT_TRUE(Eventually([&] { return nsc->heal()->stats().healed.load() == 1; }))
+      << "healed: " << HealStats(*nsc);
   EXPECT_EQ(counter->requests(), 2) << "one refresh at the NSE";
   EXPECT_EQ(counter->unique_requests(), 1u);
   EXPECT_EQ(counter->closes(), 0) << "no reselect closed the old path";
@@ -184,7 +194,8 @@ TEST_F(HealTest, ForwarderRestartIsHealedOnTheSamePath) {
   ASSERT_TRUE(Eventually([&] { return forwarder->monitor_streams() == 1; }));
 
   ASSERT_TRUE(forwarder->Restart().ok());
-  ASSERT_TRUE(Eventually([&] { return counter->requests() == 2; })) << "healed";
+  ASSERT_TRUE(Eventually([&] { return counter->requests() == 2; }))
+      << "healed: " << HealStats(*nsc);
   EXPECT_EQ(counter->unique_requests(), 1u);
   EXPECT_TRUE(Eventually([&] { return forwarder->endpoint().connections() == 1; }));
   EXPECT_EQ(node.nsmgr().nsmgr().connections(), 1u);
