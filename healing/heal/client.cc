@@ -41,6 +41,7 @@ absl::Status CauseOf(const WatchEvent& e) {
     case WatchEvent::Kind::kDown:
       return absl::UnavailableError("the next hop reports the connection DOWN");
     case WatchEvent::Kind::kDeleted:
+      if (!e.status.ok()) return e.status;
       return absl::UnavailableError("the next hop closed the connection");
     default:
       return absl::UnavailableError(

@@ -6,6 +6,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -72,7 +73,7 @@ class NextHop : public NetworkServiceClient {
     Connection view = c;  // the nsmgr's own view: its segment and id
     view.mutable_path()->set_index(1);
     view.set_id(path->path_segments(1).id());
-    (void)store->Update(view);
+    if (!std::exchange(forget_next, false)) (void)store->Update(view);
     return c;
   }
 
@@ -138,6 +139,11 @@ class NextHop : public NetworkServiceClient {
     absl::MutexLock lock(&mu);
     name_unreachable = n;
   }
+  // The next answer is not kept: the hop restarts right after it.
+  void set_forget_next() {
+    absl::MutexLock lock(&mu);
+    forget_next = true;
+  }
 
   std::shared_ptr<monitor::ConnectionStore> store = monitor::ConnectionStore::Create();
   absl::Mutex mu;
@@ -145,6 +151,7 @@ class NextHop : public NetworkServiceClient {
   std::set<std::string> endpoints ABSL_GUARDED_BY(mu) = {"nse-1", "nse-2"};
   bool fail_all ABSL_GUARDED_BY(mu) = false;
   bool name_unreachable ABSL_GUARDED_BY(mu) = false;
+  bool forget_next ABSL_GUARDED_BY(mu) = false;
   std::vector<Seen> seen ABSL_GUARDED_BY(mu);
 };
 
@@ -291,6 +298,22 @@ TEST_F(HealTest, DeleteByTheNextHopHeals) {
     EXPECT_THAT(reports.started, ElementsAre(HasSubstr("closed")));
   }
   EXPECT_TRUE(next->store->Get("nsmgr-c1").has_value());  // re-created at the next hop
+}
+
+// The next hop restarted between its answer and the start of the watch: the stream's initial state
+// does not have the connection, and heal sends it again at once instead of leaving it unwatched.
+TEST_F(HealTest, AWatchThatFindsNoConnectionAtTheNextHopHeals) {
+  Build({});
+  next->set_forget_next();
+  ASSERT_TRUE(Request("c1").ok());
+  ASSERT_TRUE(Eventually([&] { return reports.healed_count() == 1; }));
+  EXPECT_EQ(next->requests(), 2u);
+  {
+    absl::MutexLock lock(&reports.mu);
+    EXPECT_THAT(reports.started, ElementsAre(HasSubstr("does not hold the connection")));
+  }
+  EXPECT_TRUE(next->store->Get("nsmgr-c1").has_value());
+  EXPECT_EQ(heal->open_watches(), 1u);
 }
 
 TEST_F(HealTest, SamePathThenReselectsTheForwarderThenTheEndpoint) {

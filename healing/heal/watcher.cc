@@ -41,9 +41,22 @@ bool SameSegment(const MonitorScopeSelector& selector, const Connection& conn) {
                         : conn.id() == want.id();
 }
 
-// The next hop's event as heal events for this hop's connection (only changes are reported).
+// The next hop's event as heal events for this hop's connection (only changes are reported). The
+// first event of a stream (the initial state) without the connection says that the next hop does
+// not hold it (it restarted after it answered, before the watch began): heal as for a DELETE, or
+// the connection would stay unwatched until its refresh.
 std::vector<WatchEvent> Classify(const ConnectionEvent& event, monitor::ConnectionFilter& filter) {
   std::vector<WatchEvent> out;
+  if (event.type() == ::connection::ConnectionEventType::INITIAL_STATE_TRANSFER &&
+      filter.Ours(event) == nullptr) {
+    WatchEvent gone;
+    gone.kind = WatchEvent::Kind::kDeleted;
+    gone.conn = filter.base();
+    gone.status = absl::UnavailableError(
+        "the next hop does not hold the connection (not in its monitor stream's initial state)");
+    out.push_back(std::move(gone));
+    return out;
+  }
   for (Connection& c : filter.Apply(event)) {
     WatchEvent w;
     if (event.type() == ::connection::ConnectionEventType::DELETE) {

@@ -16,13 +16,13 @@ struct WatchEvent {
   enum class Kind {
     kUp,                // an UPDATE with state UP (or heal's own RESELECT_REQUESTED echoed back)
     kDown,              // state DOWN
-    kDeleted,           // the next hop closed it (DELETE)
+    kDeleted,           // the next hop closed it (DELETE), or does not hold it (initial state)
     kRefreshRequested,  // state REFRESH_REQUESTED (api v1.5): Request again, same path
     kLost,              // the stream ended without this hop cancelling it
   };
   Kind kind = Kind::kUp;
   Connection conn;      // this hop's connection with the next hop's path, context and state
-  absl::Status status;  // kLost: how the stream ended
+  absl::Status status;  // kLost: how the stream ended; kDeleted: why, when not a DELETE
 };
 
 // Called on the watcher's threads; must be short and must not block or cancel its own watch.
