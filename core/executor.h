@@ -16,12 +16,9 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "core/clock.h"
+#include "core/fiber.h"
 
 namespace nsm {
-
-namespace fiber {
-class Event;
-}  // namespace fiber
 
 // Worker threads draining one FIFO queue.
 //
@@ -77,6 +74,14 @@ std::shared_ptr<ThreadPool> NewChainPool(size_t threads = 0);
 // The process-wide chain pool (NewChainPool()) for chains and asynchronous chain events (timers,
 // heal).
 std::shared_ptr<ThreadPool> DefaultThreadPool();
+
+// Drops `held`: on DefaultThreadPool() when the caller runs on a fiber, which may be one of gRPC's
+// callback threads (it resumes where an answer arrives), where the last reference to a channel
+// must not go (gRPC 1.51, registry/README.md); elsewhere here.
+template <typename T>
+void DropOffFiber(std::shared_ptr<T> held) {
+  if (held != nullptr && fiber::OnFiber()) DefaultThreadPool()->Post([held = std::move(held)] {});
+}
 
 // The outcome of an asynchronous event, set once.
 class Completion {

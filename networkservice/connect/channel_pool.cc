@@ -6,7 +6,6 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
-#include "core/fiber.h"
 
 namespace nsm::connect {
 
@@ -46,25 +45,15 @@ ClientConn::ProbeResult ClientConn::Probe(absl::Time deadline) {
   return probe->result;
 }
 
-namespace {
-// Drops `conn`. A fiber may run on one of gRPC's callback threads (it resumes where the answer
-// arrives), where the last reference to a channel must not go (registry/README.md, "a use-after-
-// free inside gRPC 1.51"): there the pool drops it.
-template <typename T>
-void Drop(std::shared_ptr<T> held) {
-  if (held != nullptr && fiber::OnFiber()) DefaultThreadPool()->Post([held = std::move(held)] {});
-}
-}  // namespace
-
 struct ChannelPool::Lease {
   std::weak_ptr<ChannelPool> pool;
   std::shared_ptr<ClientConn> conn;
   ~Lease() {
     if (auto p = pool.lock()) {
-      Drop(p->Released(conn));  // outside the pool's lock
-      Drop(std::move(p));       // at shutdown, maybe the last owner of every channel
+      DropOffFiber(p->Released(conn));  // outside the pool's lock
+      DropOffFiber(std::move(p));       // at shutdown, maybe the last owner of every channel
     }
-    Drop(std::move(conn));
+    DropOffFiber(std::move(conn));
   }
 };
 
@@ -109,7 +98,7 @@ absl::StatusOr<std::shared_ptr<ClientConn>> ChannelPool::Acquire(const api::NsmU
     entry.conn.reset(new ClientConn(weak_from_this(), url, *target, std::move(channel)));
     leased = LeaseLocked(entry);
   }
-  Drop(std::move(stale));
+  DropOffFiber(std::move(stale));
   return leased;
 }
 

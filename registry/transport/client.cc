@@ -100,9 +100,8 @@ RegistryGrpcClient<T>::RegistryGrpcClient(std::shared_ptr<grpc::Channel> channel
 
 template <class T>
 RegistryGrpcClient<T>::~RegistryGrpcClient() {
-  if (fiber::OnFiber()) {
-    DefaultThreadPool()->Post([channel = std::move(channel_), stub = std::move(stub_)] {});
-  }
+  DropOffFiber(std::move(stub_));
+  DropOffFiber(std::move(channel_));
 }
 
 template <class T>
