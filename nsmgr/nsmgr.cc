@@ -127,7 +127,8 @@ absl::StatusOr<std::unique_ptr<Nsmgr>> Nsmgr::Create(Options o) {
   auto client = client::NewClient(
       o.tokens, {.name = m->name_,
                  .dial = connect::NewDial(channels, {.dial_timeout = o.dial_timeout}),
-                 .additional = {monitor::NewClient()},
+                 .additional = {monitor::NewClient(
+                     nullptr, {.stream_linger = o.monitor_stream_linger, .clock = o.clock})},
                  .connect = connect::NewClient(),
                  .pool = o.pool});
   if (!client.ok()) return client.status();

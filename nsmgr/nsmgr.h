@@ -21,6 +21,7 @@
 #include "forwarder_select/policy.h"
 #include "networkservice/clientinfo/server.h"
 #include "networkservice/excludedprefixes/server.h"
+#include "networkservice/monitor/watch.h"
 #include "networkservice/restartgrace/server.h"
 
 namespace prometheus {
@@ -44,6 +45,9 @@ struct Options {
   // Dial timeout towards forwarders and remote nsmgrs (NSM_DIAL_TIMEOUT), apart from the request
   // deadline.
   absl::Duration dial_timeout = absl::Milliseconds(100);
+  // How long the monitor stream to a forwarder stays open after its last connection, for the
+  // next one (monitor::WatchOptions::stream_linger).
+  absl::Duration monitor_stream_linger = monitor::WatchOptions{}.stream_linger;
   // The service forwarders register for (NSM_FORWARDER_NETWORK_SERVICE_NAME).
   std::string forwarder_service_name = "forwarder";
   // Order among qualifying forwarders; null = registration order (as NSM).

@@ -144,7 +144,8 @@ absl::Status EndpointEntry::Start() {
         std::make_shared<reg::transport::NSERegistryGrpcClient>(*channel, nsmgr_url)));
     elements.push_back(roundrobin::NewServer());
     elements.insert(elements.end(), additional_.begin(), additional_.end());
-    monitor_client_ = monitor::NewClient();
+    monitor_client_ = monitor::NewClient(
+        nullptr, {.stream_linger = domain_.monitor_stream_linger(), .clock = domain_.clock()});
     auto nested = client::NewClient(
         tokens,
         {.name = name_,
@@ -274,6 +275,7 @@ absl::StatusOr<NsmgrEntry*> Node::NewNsmgr(std::string name) {
   o.credentials = domain_.credentials();
   o.tokens = domain_.tokens(name);
   o.dial_timeout = domain_.dial_timeout();
+  o.monitor_stream_linger = domain_.monitor_stream_linger();
   o.env = [node = node_name()](const std::string& var) -> std::optional<std::string> {
     if (var == "NODE_NAME") return node;
     return std::nullopt;
@@ -342,7 +344,8 @@ absl::StatusOr<std::shared_ptr<Nsc>> Node::NewClient(ClientOptions options) {
     nsc->heal_ = healing::heal::NewClient(std::move(heal));
   } else {
     nsc->store_ = monitor::ConnectionStore::Create();
-    nsc->monitor_ = monitor::NewClient(nsc->store_);
+    nsc->monitor_ = monitor::NewClient(
+        nsc->store_, {.stream_linger = domain_.monitor_stream_linger(), .clock = domain_.clock()});
     additional.push_back(nsc->monitor_);
   }
   auto client = client::NewClient(
@@ -512,6 +515,10 @@ Builder& Builder::SetRegistryExpiryDuration(absl::Duration d) {
   registry_expiry_ = d;
   return *this;
 }
+Builder& Builder::SetMonitorStreamLinger(absl::Duration d) {
+  monitor_stream_linger_ = d;
+  return *this;
+}
 Builder& Builder::SetDialTimeout(absl::Duration d) {
   dial_timeout_ = d;
   return *this;
@@ -533,6 +540,7 @@ absl::StatusOr<std::unique_ptr<Domain>> Builder::Build() {
   d->credentials_ = MakeInsecureCredentials();
   d->tokens_ = tokens_ ? tokens_ : TestTokens(clock_);
   d->dial_timeout_ = dial_timeout_;
+  d->monitor_stream_linger_ = monitor_stream_linger_;
   d->customize_nsmgr_ = customize_nsmgr_;
   auto [ctx, cancel] = Context::Background(clock_).WithCancel();
   d->ctx_ = ctx;

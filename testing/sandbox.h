@@ -151,6 +151,10 @@ class EndpointEntry final : public Restartable {
   size_t downstream_streams() const {
     return monitor_client_ ? monitor_client_->open_streams() : 0;
   }
+  // Streams it has started so far.
+  uint64_t downstream_streams_started() const {
+    return monitor_client_ ? monitor_client_->started_streams() : 0;
+  }
   // The registration chains (Register/Unregister more services, or this one again).
   reg::chains::RegistryClients& registry_clients() { return *registry_clients_; }
 
@@ -304,6 +308,7 @@ class Domain {
     return tokens_(hop);
   }
   absl::Duration dial_timeout() const { return dial_timeout_; }
+  absl::Duration monitor_stream_linger() const { return monitor_stream_linger_; }
   // The domain's lifetime; cancelled first by the destructor.
   const Context& context() const { return ctx_; }
   // A context on the domain's clock with a deadline `timeout` away.
@@ -340,6 +345,7 @@ class Domain {
   std::shared_ptr<Credentials> credentials_;
   TokenGeneratorFunc tokens_;
   absl::Duration dial_timeout_;
+  absl::Duration monitor_stream_linger_;
   std::function<void(nsmgr::Options&)> customize_nsmgr_;
   Context ctx_;
   Context::CancelFunc cancel_;
@@ -372,6 +378,10 @@ class Builder {
   Builder& SetClock(std::shared_ptr<Clock> clock);
   Builder& SetRegistryExpiryDuration(absl::Duration d);
   Builder& SetDialTimeout(absl::Duration d);
+  // How long the hops' monitor streams to their next hops stay open after the last connection
+  // (monitor::WatchOptions::stream_linger). Zero by default here, so that a test's end finds no
+  // stream left (Leftovers); the binaries linger 30 s.
+  Builder& SetMonitorStreamLinger(absl::Duration d);
   // Adjusts every nsmgr's options (forwarder policy, NSE expiry cap ...) before it starts.
   Builder& SetNsmgrOptions(std::function<void(nsmgr::Options&)> customize);
 
@@ -386,6 +396,7 @@ class Builder {
   std::shared_ptr<Clock> clock_ = RealClock();
   absl::Duration registry_expiry_ = absl::Minutes(1);
   absl::Duration dial_timeout_ = kDialTimeout;
+  absl::Duration monitor_stream_linger_ = absl::ZeroDuration();
   std::function<void(nsmgr::Options&)> customize_nsmgr_ = nullptr;
 };
 

@@ -172,6 +172,35 @@ TEST_F(SandboxTest, LocalRequestHasFourSegmentsRefreshKeepsOneConnectionCloseOnc
   EXPECT_EQ(node.nsmgr().nsmgr().connections(), 0u);
 }
 
+// Issue #7: a client that closes and requests again does not make each hop open and cancel a
+// monitor stream to the next one per connection: the streams linger and are reused, and close
+// once idle for the linger.
+TEST_F(SandboxTest, MonitorStreamsLingerForTheNextConnection) {
+  auto clock = FakeClock::Create();
+  Build(Builder().SetClock(clock).SetMonitorStreamLinger(absl::Seconds(30)));
+  Node& node = domain->node(0);
+  ASSERT_TRUE(domain->RegisterNS(Service()).ok());
+  EndpointEntry* nse = Must(node.NewEndpoint(Endpoint("nse-1"), {}));
+  ASSERT_NE(nse, nullptr);
+  EndpointEntry* forwarder = node.forwarder(OnlyForwarder(node));
+  auto nsc = Must(node.NewClient());
+  for (int i = 0; i < 3; ++i) {
+    auto conn = nsc->Request(DefaultRequest(kService));
+    ASSERT_TRUE(conn.ok()) << conn.status();
+    ASSERT_TRUE(nsc->Close(*conn).ok());
+  }
+  EXPECT_EQ(forwarder->downstream_streams_started(), 1u);
+  EXPECT_EQ(forwarder->downstream_streams(), 1u);
+  EXPECT_EQ(nse->monitor_streams(), 1u);
+  EXPECT_EQ(forwarder->monitor_streams(), 1u) << "the nsmgr's stream";
+  EXPECT_EQ(node.nsmgr().nsmgr().connections(), 0u);
+
+  clock->Advance(absl::Seconds(30));
+  EXPECT_TRUE(Eventually([&] { return nse->monitor_streams() == 0; }));
+  EXPECT_TRUE(Eventually([&] { return forwarder->monitor_streams() == 0; }));
+  // TearDown finds nothing left.
+}
+
 TEST_F(SandboxTest, LocalRequestWithoutDomainRegistry) {
   Build(Builder().SetRegistry(false));
   Node& node = domain->node(0);

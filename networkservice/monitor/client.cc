@@ -5,7 +5,8 @@
 
 namespace nsm::monitor {
 
-Client::Client(std::shared_ptr<ConnectionStore> store) : own_store_(std::move(store)) {}
+Client::Client(std::shared_ptr<ConnectionStore> store, WatchOptions options)
+    : own_store_(std::move(store)), watches_(std::make_shared<WatchSet>(std::move(options))) {}
 
 Client::~Client() { watches_->CancelAll(absl::Seconds(5)); }
 

@@ -17,15 +17,16 @@ namespace nsm::monitor {
 // A refresh keeps the watch when it still serves the connection; Close cancels it first.
 //
 // Streams: one MonitorConnections stream per dialled channel (selector [{name: own segment
-// name}]), opened by the first connection watched over it and cancelled with the last; its
-// events are routed by our segment's id to each connection's filter. DELETE/DOWN on the shared
+// name}]), opened by the first connection watched over it and cancelled `stream_linger` after the
+// last (the next connection in between reuses it); its events are routed by our segment's id to
+// each connection's filter. DELETE/DOWN on the shared
 // stream is only a hint (it may be the stale DELETE of a Close a reselect made just before a new
 // Request to the same next hop): it is confirmed by a short stream with selector [{name, id}]
 // whose initial state is authoritative. A next hop refusing the shared selector gets one stream
 // per connection. Details in watch.h; the reasoning in healing/README.md "Choices".
 class Client : public NetworkServiceClient {
  public:
-  explicit Client(std::shared_ptr<ConnectionStore> store = nullptr);
+  explicit Client(std::shared_ptr<ConnectionStore> store = nullptr, WatchOptions options = {});
   // Cancels every open watch and waits (bounded) for their streams to end.
   ~Client() override;
 
@@ -37,16 +38,19 @@ class Client : public NetworkServiceClient {
   // Monitor streams currently open to next hops (for metrics and tests): shared, confirmation and
   // fallback streams; no longer one per connection.
   size_t open_streams() const { return watches_->open(); }
-  // Next-hop channels with at least one watched connection.
+  // Streams started so far (of every kind).
+  uint64_t started_streams() const { return watches_->started(); }
+  // Next-hop channels with at least one watched connection or a lingering stream.
   size_t open_channels() const { return watches_->channels(); }
 
  private:
   std::shared_ptr<ConnectionStore> own_store_;
-  std::shared_ptr<WatchSet> watches_ = std::make_shared<WatchSet>();
+  std::shared_ptr<WatchSet> watches_;
 };
 
-inline std::shared_ptr<Client> NewClient(std::shared_ptr<ConnectionStore> store = nullptr) {
-  return std::make_shared<Client>(std::move(store));
+inline std::shared_ptr<Client> NewClient(std::shared_ptr<ConnectionStore> store = nullptr,
+                                         WatchOptions options = {}) {
+  return std::make_shared<Client>(std::move(store), std::move(options));
 }
 
 }  // namespace nsm::monitor

@@ -14,6 +14,7 @@
 #include "absl/synchronization/notification.h"
 #include "api/path.h"
 #include "core/eventually.h"
+#include "core/fake_clock.h"
 #include "core/grpc_transport.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -457,8 +458,8 @@ TEST_F(MonitorGrpcTest, TooManyStreamsAreRefused) {
 // monitor client, connect])], talking to hop B over gRPC.
 class TwoHopTest : public MonitorGrpcTest {
  protected:
-  void Build(const Hop& b) {
-    monitor_client_ = NewClient();
+  void Build(const Hop& b, absl::Duration linger = kLinger) {
+    monitor_client_ = NewClient(nullptr, {.stream_linger = linger, .clock = clock_});
     a_chain_ =
         MakeServerChain({std::make_shared<PathHop>("a"), metadata::NewServer(), NewServer(a_store_),
                          std::make_shared<clienturl::Server>(b.url),
@@ -501,6 +502,8 @@ class TwoHopTest : public MonitorGrpcTest {
     return down;
   }
 
+  static constexpr absl::Duration kLinger = absl::Seconds(30);
+  std::shared_ptr<FakeClock> clock_ = FakeClock::Create();
   std::shared_ptr<ConnectionStore> a_store_ = ConnectionStore::Create();
   std::shared_ptr<connect::ChannelPool> pool_ =
       connect::ChannelPool::Create(grpc::InsecureChannelCredentials());
@@ -588,6 +591,7 @@ TEST_F(TwoHopTest, RefreshKeepsTheWatchAndCloseEndsIt) {
   auto deleted = sub->Recv(absl::Seconds(20));
   ASSERT_TRUE(deleted);
   EXPECT_EQ(deleted->type(), ConnectionEventType::DELETE);
+  clock_->Advance(kLinger);  // the stream lingers for a next connection, then closes
   EXPECT_TRUE(Eventually([&] { return b.monitor_service->open_streams() == 0; }));
   // The client's count drops on its own gRPC callback thread.
   EXPECT_TRUE(Eventually([&] { return monitor_client_->open_streams() == 0; }));
@@ -652,16 +656,93 @@ TEST_F(TwoHopTest, ConnectionsOverOneChannelShareOneStream) {
   ASSERT_TRUE(changed->connections().contains("a-3"));
   EXPECT_EQ(changed->connections().at("a-3").context().extra_context().at("ip"), "10.0.0.3/32");
 
-  // Closing all but one keeps the stream; closing the last closes it (and releases the channel).
+  // Closing all but one keeps the stream; closing the last keeps it for the linger, then closes it
+  // (and releases the channel).
   for (size_t i = 0; i + 1 < conns.size(); ++i) ASSERT_TRUE(CloseA(conns[i]).ok());
   EXPECT_EQ(monitor_client_->open_streams(), 1u);
   EXPECT_EQ(b.monitor_service->open_streams(), 1u);
   ASSERT_TRUE(CloseA(conns.back()).ok());
-  EXPECT_EQ(monitor_client_->open_channels(), 0u);
+  EXPECT_EQ(monitor_client_->open_channels(), 1u);
+  EXPECT_EQ(monitor_client_->started_streams(), 1u);
+  clock_->Advance(kLinger);
+  EXPECT_TRUE(Eventually([&] { return monitor_client_->open_channels() == 0; }));
   EXPECT_TRUE(Eventually([&] { return b.monitor_service->open_streams() == 0; }));
   EXPECT_TRUE(Eventually([&] { return monitor_client_->open_streams() == 0; }));
   EXPECT_TRUE(Eventually([&] { return pool_->in_use() == 0; }));
   EXPECT_EQ(DownEvents(*sub), 0);
+}
+
+// Issue #7: a client that closes and requests again (or a hop whose connections come and go)
+// does not open and cancel a stream per connection: the shared stream lingers after the last
+// connection, the next one reuses it, and it closes once it has been idle for the whole linger.
+TEST_F(TwoHopTest, TheSharedStreamLingersAndTheNextConnectionReusesIt) {
+  Hop b("b", Path("b.sock"));
+  Build(b);
+  auto first = RequestA();
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE(CloseA(*first).ok());
+  EXPECT_EQ(monitor_client_->open_streams(), 1u);
+  EXPECT_EQ(monitor_client_->open_channels(), 1u);
+  EXPECT_EQ(b.monitor_service->open_streams(), 1u);
+
+  clock_->Advance(kLinger / 2);
+  auto second = RequestA();
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(monitor_client_->started_streams(), 1u);
+  EXPECT_EQ(b.monitor_service->open_streams(), 1u);
+  // The reused stream carries the new connection's changes.
+  auto sub = a_store_->Subscribe(Selector("a", second->id()));
+  ASSERT_TRUE(sub->Recv(absl::Seconds(20)));
+  Connection at_b = *b.store->Get("b-2");
+  (*at_b.mutable_context()->mutable_extra_context())["ip"] = "10.0.0.2/32";
+  ASSERT_TRUE(b.store->Update(at_b).ok());
+  auto changed = NextA(*sub, second->id());
+  ASSERT_TRUE(changed);
+  EXPECT_EQ(changed->context().extra_context().at("ip"), "10.0.0.2/32");
+
+  // Idle again: the timer armed by the first close finds it idle for less than the linger.
+  ASSERT_TRUE(CloseA(*second).ok());
+  clock_->Advance(kLinger / 2);
+  clock_->Advance(kLinger / 4);
+  EXPECT_FALSE(Eventually([&] { return monitor_client_->open_streams() == 0; },
+                          absl::Milliseconds(200)));
+  EXPECT_EQ(b.monitor_service->open_streams(), 1u);
+  clock_->Advance(kLinger / 4);
+  EXPECT_TRUE(Eventually([&] { return monitor_client_->open_streams() == 0; }));
+  EXPECT_TRUE(Eventually([&] { return b.monitor_service->open_streams() == 0; }));
+  EXPECT_EQ(monitor_client_->open_channels(), 0u);
+  EXPECT_TRUE(Eventually([&] { return pool_->in_use() == 0; }));
+  EXPECT_EQ(monitor_client_->started_streams(), 1u);
+}
+
+// A lingering stream that the next hop ends (it died) leaves the channel quietly: there is no
+// connection to report, and the next connection opens a new stream.
+TEST_F(TwoHopTest, ALingeringStreamThatEndsReportsNothing) {
+  auto b = std::make_unique<Hop>("b", Path("b.sock"));
+  Build(*b);
+  auto conn = RequestA();
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  auto sub = a_store_->Subscribe({});
+  ASSERT_TRUE(sub->Recv(absl::Seconds(20)));
+  ASSERT_TRUE(CloseA(*conn).ok());
+  b->Kill();
+  EXPECT_TRUE(Eventually([&] { return monitor_client_->open_channels() == 0; }));
+  EXPECT_TRUE(Eventually([&] { return monitor_client_->open_streams() == 0; }));
+  EXPECT_EQ(DownEvents(*sub), 0);
+  EXPECT_EQ(a_store_->size(), 0u);
+}
+
+// Without a linger the stream closes with the last connection.
+TEST_F(TwoHopTest, WithoutALingerTheLastConnectionClosesTheStream) {
+  Hop b("b", Path("b.sock"));
+  Build(b, absl::ZeroDuration());
+  auto conn = RequestA();
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  ASSERT_TRUE(Eventually([&] { return b.monitor_service->open_streams() == 1; }));
+  ASSERT_TRUE(CloseA(*conn).ok());
+  EXPECT_EQ(monitor_client_->open_channels(), 0u);
+  EXPECT_TRUE(Eventually([&] { return b.monitor_service->open_streams() == 0; }));
+  EXPECT_TRUE(Eventually([&] { return monitor_client_->open_streams() == 0; }));
 }
 
 // The DELETE of a Close that a reselect made just before a new Request to the same next hop

@@ -320,9 +320,44 @@ void Channel::Remove(const Watch* w) {
     if (it == watches_.end() || it->second.first != w) return;
     watches_.erase(it);
     if (!watches_.empty() || closing_) return;
+    if (shared_ && !fallback_ && linger_ > absl::ZeroDuration()) {
+      idle_since_ = clock_->Now();
+      if (!linger_timer_) ArmLingerLocked(linger_);  // else the armed one re-arms if need be
+      return;
+    }
     closing_ = true;
     shared = std::move(shared_);
   }
+  Close(std::move(shared));
+}
+
+void Channel::ArmLingerLocked(absl::Duration after) {
+  // The clock's callback must not block: the check runs on a pool thread.
+  linger_timer_ = clock_->AfterFunc(after, [weak = weak_from_this()] {
+    DefaultThreadPool()->Post([weak] {
+      if (auto self = weak.lock()) self->LingerOver();
+    });
+  });
+}
+
+void Channel::LingerOver() {
+  std::shared_ptr<MonitorStream> shared;
+  {
+    absl::MutexLock lock(&mu_);
+    linger_timer_ = nullptr;  // fired
+    if (closing_ || !watches_.empty()) return;
+    const absl::Duration left = linger_ - clock_->Since(idle_since_);
+    if (left > absl::ZeroDuration()) {  // used again since the timer was armed
+      ArmLingerLocked(left);
+      return;
+    }
+    closing_ = true;
+    shared = std::move(shared_);
+  }
+  Close(std::move(shared));
+}
+
+void Channel::Close(std::shared_ptr<MonitorStream> shared) {
   if (shared) shared->Cancel();
   if (auto set = set_.lock()) set->Forget(this);
 }
@@ -390,9 +425,16 @@ void Channel::OnStreamDone(const void* stream, const grpc::Status& status, bool 
 // ---------------------------------------------------------------------------------------------
 // WatchSet
 
+WatchSet::WatchSet(WatchOptions options) : options_(std::move(options)) {}
+
 size_t WatchSet::open() const {
   absl::MutexLock lock(&streams_mu_);
   return streams_.size();
+}
+
+uint64_t WatchSet::started() const {
+  absl::MutexLock lock(&streams_mu_);
+  return started_;
 }
 
 size_t WatchSet::channels() const {
@@ -404,6 +446,7 @@ bool WatchSet::Add(MonitorStream* s, std::weak_ptr<MonitorStream> weak) {
   absl::MutexLock lock(&streams_mu_);
   if (closed_) return false;
   streams_.emplace(s, std::move(weak));
+  ++started_;
   return true;
 }
 
@@ -421,7 +464,9 @@ void WatchSet::Register(const std::shared_ptr<connect::ClientConn>& conn, const 
     absl::MutexLock lock(&channels_mu_);
     auto& slot = channels_[{conn.get(), name}];
     if (!slot || !slot->Add(w, confirm, dedicated)) {
-      slot = std::make_shared<Channel>(conn, name, weak_from_this());
+      slot = std::make_shared<Channel>(
+          conn, name, weak_from_this(), options_.clock ? options_.clock : RealClock(),
+          options_.stream_linger);
       slot->Add(w, confirm, dedicated);
     }
     channel = slot;

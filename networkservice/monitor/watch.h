@@ -11,7 +11,9 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "connection.grpc.pb.h"
+#include "core/clock.h"
 #include "core/typed_key.h"
 #include "grpcpp/grpcpp.h"
 #include "networkservice/connect/channel_pool.h"
@@ -24,8 +26,12 @@ namespace nsm::monitor {
 // * Every connection watched over the same dialled channel (connect::ClientConn) by the same hop
 //   (own segment name) is a Watch registered on one Channel. The Channel opens one shared stream
 //   with selector [{name: own segment name}] (no id: every connection whose path has our segment
-//   name, at v1.1.1 and v1.11+ peers alike) when its first Watch registers and cancels it when
-//   its last Watch is gone. Events are routed by the id of our segment in each connection's path.
+//   name, at v1.1.1 and v1.11+ peers alike) when its first Watch registers. When its last Watch
+//   is gone the stream lingers (WatchOptions::stream_linger) and the next Watch over the channel
+//   reuses it; then it is cancelled. Opening and cancelling a stream costs both hops far more
+//   than a connection's Request, and a hop whose connections come and go (a client that closes
+//   and requests again) would otherwise pay it for nearly every connection. Events are routed by
+//   the id of our segment in each connection's path.
 // * Good news (UPDATE, INITIAL_STATE_TRANSFER with a state other than DOWN) goes through the
 //   Watch's ConnectionFilter into the hop's store at once.
 // * Bad news (DELETE, or state DOWN) may be stale: a reselect's Close and the following Request to
@@ -45,6 +51,15 @@ namespace nsm::monitor {
 
 class WatchSet;
 class Channel;
+
+struct WatchOptions {
+  // How long a shared stream stays open after its last connection is gone, for the next
+  // connection over the same channel. It keeps the channel in use (the channel pool's own linger
+  // starts after it). Zero: cancelled with the last connection.
+  absl::Duration stream_linger = absl::Seconds(30);
+  // The clock of the linger (nullptr: the real clock).
+  std::shared_ptr<Clock> clock = nullptr;
+};
 
 // Receives what one stream reads.
 class StreamSink {
@@ -159,14 +174,20 @@ class Watch : public StreamSink, public std::enable_shared_from_this<Watch> {
 // The watches of one hop over one dialled channel, and their shared stream.
 class Channel : public StreamSink, public std::enable_shared_from_this<Channel> {
  public:
-  Channel(std::shared_ptr<connect::ClientConn> conn, std::string name, std::weak_ptr<WatchSet> set)
-      : conn_(std::move(conn)), name_(std::move(name)), set_(std::move(set)) {}
+  Channel(std::shared_ptr<connect::ClientConn> conn, std::string name, std::weak_ptr<WatchSet> set,
+          std::shared_ptr<Clock> clock, absl::Duration linger)
+      : conn_(std::move(conn)),
+        name_(std::move(name)),
+        set_(std::move(set)),
+        clock_(std::move(clock)),
+        linger_(linger) {}
 
   // Under the set's channel lock. False when the channel is already closing (use a new one).
   // Sets `confirm` when bad news about the watch's id came before it registered, `dedicated` when
   // the next hop refused the shared selector (the watch needs a stream of its own).
   bool Add(const std::shared_ptr<Watch>& w, bool& confirm, bool& dedicated);
-  // Unregisters `w` if it is still the watch of its id; the last one closes the shared stream.
+  // Unregisters `w` if it is still the watch of its id; after the last one the shared stream
+  // lingers, then closes.
   void Remove(const Watch* w);
 
   void OnStreamEvent(const void* stream, const ConnectionEvent& event) override;
@@ -178,9 +199,17 @@ class Channel : public StreamSink, public std::enable_shared_from_this<Channel> 
  private:
   // Bad news for unregistered ids kept per channel (the most recent ones).
   static constexpr size_t kRecentBadNews = 256;
+  void ArmLingerLocked(absl::Duration after) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The linger timer fired (on a pool thread): closes the channel if it has been idle long enough.
+  void LingerOver();
+  // Cancels the shared stream and leaves the set (the channel is closing_).
+  void Close(std::shared_ptr<MonitorStream> shared);
+
   const std::shared_ptr<connect::ClientConn> conn_;
   const std::string name_;
   const std::weak_ptr<WatchSet> set_;  // the set holds the channel
+  const std::shared_ptr<Clock> clock_;
+  const absl::Duration linger_;
 
   absl::Mutex mu_;
   // By the id of our segment; the raw pointer only identifies (Remove of a replaced watch).
@@ -189,6 +218,8 @@ class Channel : public StreamSink, public std::enable_shared_from_this<Channel> 
   std::shared_ptr<MonitorStream> shared_ ABSL_GUARDED_BY(mu_);
   bool fallback_ ABSL_GUARDED_BY(mu_) = false;  // the next hop refused the shared selector
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Time idle_since_ ABSL_GUARDED_BY(mu_);  // when the last watch left (watches_ empty)
+  std::unique_ptr<Timer> linger_timer_ ABSL_GUARDED_BY(mu_);
   std::deque<std::string> recent_bad_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<std::string> recent_bad_set_ ABSL_GUARDED_BY(mu_);
 };
@@ -196,9 +227,12 @@ class Channel : public StreamSink, public std::enable_shared_from_this<Channel> 
 // The channels and streams of one monitor client.
 class WatchSet : public std::enable_shared_from_this<WatchSet> {
  public:
+  explicit WatchSet(WatchOptions options = {});
   // Streams open to next hops (shared, confirmation and fallback streams).
   size_t open() const;
-  // Channels with at least one watch.
+  // Streams started since the set was made.
+  uint64_t started() const;
+  // Channels with at least one watch or a lingering shared stream.
   size_t channels() const;
   // Cancels every open stream, refuses new ones, and waits (real time, bounded) until they are
   // done.
@@ -215,8 +249,10 @@ class WatchSet : public std::enable_shared_from_this<WatchSet> {
                 const std::shared_ptr<Watch>& w);
   void Forget(const Channel* c);
 
+  const WatchOptions options_;
   mutable absl::Mutex streams_mu_;
   bool closed_ ABSL_GUARDED_BY(streams_mu_) = false;
+  uint64_t started_ ABSL_GUARDED_BY(streams_mu_) = 0;
   absl::flat_hash_map<MonitorStream*, std::weak_ptr<MonitorStream>> streams_
       ABSL_GUARDED_BY(streams_mu_);
 

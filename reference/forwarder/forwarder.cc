@@ -40,7 +40,7 @@ absl::StatusOr<Chain> NewServer(const Options& o) {
   auto pool = o.pool ? o.pool : DefaultThreadPool();
 
   std::vector<std::shared_ptr<NetworkServiceClient>> client_elements = {
-      monitor::NewClient(),
+      monitor::NewClient(nullptr, {.stream_linger = o.monitor_stream_linger, .clock = o.clock}),
       mechanismtranslation::NewClient(),
       std::make_shared<MechanismsClient>(o.mechanisms),
   };

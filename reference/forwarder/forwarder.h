@@ -22,6 +22,7 @@
 #include "networkservice/connect/channel_pool.h"
 #include "networkservice/metrics/stats.h"
 #include "networkservice/monitor/store.h"
+#include "networkservice/monitor/watch.h"
 #include "reference/common/hop_server.h"
 #include "reference/common/registrar.h"
 #include "reference/forwarder/mechanisms.h"
@@ -41,6 +42,9 @@ struct Options {
   // How long to wait for the next hop's channel (NSM_DIAL_TIMEOUT), apart from the request
   // deadline.
   absl::Duration dial_timeout = absl::Milliseconds(750);
+  // How long the monitor stream to a next hop stays open after its last connection, for the next
+  // one (monitor::WatchOptions::stream_linger).
+  absl::Duration monitor_stream_linger = monitor::WatchOptions{}.stream_linger;
   // Lifetime of the tokens this hop issues (NSM_MAX_TOKEN_LIFETIME).
   absl::Duration max_token_lifetime = kDefaultMaxTokenLifetime;
   MechanismOptions mechanisms = {};
