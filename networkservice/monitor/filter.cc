@@ -5,10 +5,15 @@
 namespace nsm::monitor {
 
 void ConnectionFilter::Rebase(const ::connection::Connection& base) {
+  Rebase(base, Packed<::connection::Connection>(base));
+}
+
+void ConnectionFilter::Rebase(const ::connection::Connection& base,
+                              Packed<::connection::Connection> packed) {
   id_ = base.id();
   index_ = base.path().index();
   state_ = base.state();
-  base_ = Packed<::connection::Connection>(base);
+  base_ = std::move(packed);
 }
 
 bool ConnectionFilter::IsOurs(const ::connection::Connection& x) const {
@@ -29,26 +34,31 @@ const ::connection::Connection* ConnectionFilter::Ours(
 std::vector<::connection::Connection> ConnectionFilter::Apply(
     const ::connection::ConnectionEvent& event) {
   std::vector<::connection::Connection> out;
-  const bool deleted = event.type() == ::connection::ConnectionEventType::DELETE;
   for (const auto& [key, x] : event.connections()) {
     if (!IsOurs(x)) continue;
     // Built on the base as it is now (an event rarely carries more than one of ours).
-    ::connection::Connection mapped = base_.Unpack();
-    *mapped.mutable_path() = x.path();
-    mapped.mutable_path()->set_index(index_);
-    if (x.has_context()) {
-      *mapped.mutable_context() = x.context();
-    } else {
-      mapped.clear_context();
-    }
-    mapped.set_state(deleted ? ::connection::State::DOWN : x.state());
-    Packed<::connection::Connection> packed(mapped);
-    if (packed == base_) continue;  // nothing changed
-    state_ = mapped.state();        // id and index stay ours
-    base_ = std::move(packed);
-    out.push_back(std::move(mapped));
+    if (auto mapped = Map(event.type(), x)) out.push_back(std::move(mapped->conn));
   }
   return out;
+}
+
+std::optional<ConnectionFilter::Mapped> ConnectionFilter::Map(
+    ::connection::ConnectionEventType type, const ::connection::Connection& x) {
+  ::connection::Connection mapped = base_.Unpack();
+  *mapped.mutable_path() = x.path();
+  mapped.mutable_path()->set_index(index_);
+  if (x.has_context()) {
+    *mapped.mutable_context() = x.context();
+  } else {
+    mapped.clear_context();
+  }
+  const bool deleted = type == ::connection::ConnectionEventType::DELETE;
+  mapped.set_state(deleted ? ::connection::State::DOWN : x.state());
+  Packed<::connection::Connection> packed(mapped);
+  if (packed == base_) return std::nullopt;  // nothing changed
+  state_ = mapped.state();                   // id and index stay ours
+  base_ = packed;
+  return Mapped{std::move(mapped), std::move(packed)};
 }
 
 }  // namespace nsm::monitor

@@ -2,6 +2,7 @@
 // DOWN) and reports only changes (nsmgr.md §4.4 "connection filter", §7.2).
 #pragma once
 
+#include <optional>
 #include <vector>
 
 #include "connection.pb.h"
@@ -20,16 +21,28 @@ class ConnectionFilter {
   // current base, each becoming the new base.
   std::vector<::connection::Connection> Apply(const ::connection::ConnectionEvent& event);
 
+  // Apply for one connection `x` of an event of `type`, x being ours (IsOurs): the new base and
+  // its packed form (for a store, so that it is not packed twice), or nullopt when nothing changed.
+  struct Mapped {
+    ::connection::Connection conn;
+    Packed<::connection::Connection> packed;
+  };
+  std::optional<Mapped> Map(::connection::ConnectionEventType type,
+                            const ::connection::Connection& x);
+
   // The first connection of `event` that is ours (as Apply decides), or null.
   const ::connection::Connection* Ours(const ::connection::ConnectionEvent& event) const;
+  // Whether `x` is ours: our segment id at our index, x.path.index our index or the next.
+  bool IsOurs(const ::connection::Connection& x) const;
 
   // The base is kept packed (one per watched connection): base() unpacks a copy.
   ::connection::Connection base() const { return base_.Unpack(); }
   ::connection::State base_state() const { return state_; }
   void Rebase(const ::connection::Connection& base);
+  // The same with `packed` = Packed(base), made by the caller already.
+  void Rebase(const ::connection::Connection& base, Packed<::connection::Connection> packed);
 
  private:
-  bool IsOurs(const ::connection::Connection& x) const;
   std::string id_;
   uint32_t index_ = 0;
   ::connection::State state_ = ::connection::State::UP;

@@ -4,6 +4,18 @@
 #include "absl/strings/str_cat.h"
 
 namespace nsm::monitor {
+namespace {
+
+// An UPDATE of `conn`, keyed by its id.
+ConnectionEvent Event(Connection conn) {
+  ConnectionEvent e;
+  e.set_type(connection::ConnectionEventType::UPDATE);
+  std::string key = conn.id();
+  (*e.mutable_connections())[std::move(key)] = std::move(conn);
+  return e;
+}
+
+}  // namespace
 
 // ---------------------------------------------------------------------------------------------
 // Subscription
@@ -117,7 +129,8 @@ void ConnectionStore::Unindex(const std::string& id, const Stored& stored) {
 }
 
 absl::Status ConnectionStore::PublishLocked(ConnectionEvent& event, bool only_present,
-                                            std::vector<Touched>& touched) {
+                                            std::vector<Touched>& touched,
+                                            const Packed<Connection>* packed) {
   using connection::ConnectionEventType;
   if (event.type() != ConnectionEventType::UPDATE && event.type() != ConnectionEventType::DELETE) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -149,7 +162,7 @@ absl::Status ConnectionStore::PublishLocked(ConnectionEvent& event, bool only_pr
     if (event.type() == ConnectionEventType::UPDATE) {
       Stored& entry = stored != connections_.end() ? stored->second : connections_[key];
       Index(conn, entry);
-      entry.packed = Packed<Connection>(conn);
+      entry.packed = packed != nullptr ? *packed : Packed<Connection>(conn);
     } else {
       connections_.erase(stored);
     }
@@ -222,6 +235,22 @@ absl::Status ConnectionStore::Update(const Connection& conn) {
   e.set_type(connection::ConnectionEventType::UPDATE);
   (*e.mutable_connections())[conn.id()] = conn;
   return Publish(std::move(e));
+}
+
+absl::Status ConnectionStore::UpdatePacked(Connection conn, const Packed<Connection>& packed,
+                                           bool only_present) {
+  if (conn.id().empty()) {  // the key would change the connection: pack it again
+    return only_present ? PublishIfPresent(Event(std::move(conn))) : Publish(Event(std::move(conn)));
+  }
+  ConnectionEvent e = Event(std::move(conn));
+  std::vector<Touched> touched;
+  absl::Status s;
+  {
+    absl::MutexLock lock(&mu_);
+    s = PublishLocked(e, only_present, touched, &packed);
+  }
+  Wake(touched);
+  return s;
 }
 
 absl::Status ConnectionStore::Delete(const Connection& conn) {

@@ -98,6 +98,9 @@ class ConnectionStore : public std::enable_shared_from_this<ConnectionStore> {
   absl::Status PublishIfPresent(ConnectionEvent event);
   absl::Status Update(const Connection& conn);
   absl::Status Delete(const Connection& conn);
+  // An UPDATE of `conn` (as Publish, or PublishIfPresent with `only_present`) whose packed form
+  // `packed` (Packed<Connection>(conn)) the caller has made already: it is stored as it is.
+  absl::Status UpdatePacked(Connection conn, const Packed<Connection>& packed, bool only_present);
 
   std::optional<Connection> Get(const std::string& id) const;
   size_t size() const;
@@ -134,8 +137,11 @@ class ConnectionStore : public std::enable_shared_from_this<ConnectionStore> {
     absl::InlinedVector<size_t, 4> segment_keys;
   };
   static size_t SegmentKey(absl::string_view segment_id);
+  // `packed`: the packed form of the event's only connection, when the caller has it.
   absl::Status PublishLocked(ConnectionEvent& event, bool only_present,
-                             std::vector<Touched>& touched) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                             std::vector<Touched>& touched,
+                             const Packed<Connection>* packed = nullptr)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Index(const Connection& conn, Stored& stored) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Unindex(const std::string& id, const Stored& stored) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The id a subscriber is indexed under ("" = checked against every connection).

@@ -155,6 +155,36 @@ TEST_F(StoreTest, EverySubscriberGetsTheWholeConnection) {
   }
 }
 
+// UpdatePacked (the monitor client's path: the packed form is made once for its filter and the
+// store) behaves as Publish / PublishIfPresent of one UPDATE.
+TEST_F(StoreTest, UpdatePackedStoresAndPublishesLikeAnUpdate) {
+  auto sub = store_->Subscribe(Selector({{"nsmgr", ""}}));
+  sub->Pop();
+  Connection changed = Conn("m-1", {{"nsc-1", "c-1"}, {"nsmgr", "m-1"}}, 1);
+  changed.mutable_labels()->insert({"k", "v"});
+  ASSERT_TRUE(store_->UpdatePacked(changed, Packed<Connection>(changed), true).ok());
+  auto e = sub->Pop();
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->type(), ConnectionEventType::UPDATE);
+  EXPECT_EQ(e->connections().at("m-1").SerializeAsString(), changed.SerializeAsString());
+  EXPECT_EQ(store_->Get("m-1")->SerializeAsString(), changed.SerializeAsString());
+
+  // only_present: a connection the store does not hold is ignored; otherwise it is added.
+  Connection fresh = Conn("m-3", {{"nsc-3", "c-3"}, {"nsmgr", "m-3"}}, 1);
+  ASSERT_TRUE(store_->UpdatePacked(fresh, Packed<Connection>(fresh), true).ok());
+  EXPECT_FALSE(store_->Get("m-3"));
+  EXPECT_FALSE(sub->Pop());
+  ASSERT_TRUE(store_->UpdatePacked(fresh, Packed<Connection>(fresh), false).ok());
+  EXPECT_TRUE(store_->Get("m-3"));
+  EXPECT_EQ(Ids(*sub->Pop()), std::vector<std::string>{"m-3"});
+
+  // Without an id there is no key: refused as Update refuses it.
+  Connection nameless = Conn("", {{"nsc-4", "c-4"}});
+  absl::Status s = store_->UpdatePacked(nameless, Packed<Connection>(nameless), false);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_EQ(s.code(), store_->Update(nameless).code());
+}
+
 TEST_F(StoreTest, NameOnlyModeIgnoresIds) {
   auto store = ConnectionStore::Create({.segment_match = api::SegmentMatch::kNameOnly});
   ASSERT_TRUE(store->Update(Conn("m-1", {{"nsc-1", "c-1"}, {"nsmgr", "m-1"}}, 1)).ok());

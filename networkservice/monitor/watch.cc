@@ -166,13 +166,26 @@ void Watch::Replied() {
 
 void Watch::PublishResult(const Connection& conn, bool create) {
   absl::MutexLock lock(&mu_);
-  ConnectionEvent e;
-  e.set_type(ConnectionEventType::UPDATE);
-  Connection& out = (*e.mutable_connections())[conn.id()];
-  out = conn;
-  if (broken_ || down_) out.set_state(::connection::State::DOWN);
-  filter_.Rebase(down_ ? out : conn);
-  (void)(create ? store_->Publish(std::move(e)) : store_->PublishIfPresent(std::move(e)));
+  Connection out = conn;
+  const bool published_down = broken_ || down_;
+  if (published_down) out.set_state(::connection::State::DOWN);
+  if (published_down && !down_) {  // broken: the base stays the reply, the store hears DOWN
+    filter_.Rebase(conn);
+    ConnectionEvent e;
+    e.set_type(ConnectionEventType::UPDATE);
+    (*e.mutable_connections())[out.id()] = std::move(out);
+    (void)(create ? store_->Publish(std::move(e)) : store_->PublishIfPresent(std::move(e)));
+    return;
+  }
+  // The base and the published connection are the same: packed once for both.
+  Packed<Connection> packed(out);
+  filter_.Rebase(out, packed);
+  (void)store_->UpdatePacked(std::move(out), packed, /*only_present=*/!create);
+}
+
+void Watch::PublishLocked(ConnectionFilter::Mapped changed) {
+  down_ = filter_.base_state() == ::connection::State::DOWN;
+  (void)store_->UpdatePacked(std::move(changed.conn), changed.packed, /*only_present=*/true);
 }
 
 void Watch::PublishLocked(std::vector<Connection> changed) {
@@ -207,13 +220,12 @@ void Watch::StartDedicatedLocked() {
   dedicated_ = MonitorStream::Start(conn_, selector_, weak_from_this(), set_);
 }
 
-void Watch::OnShared(const ConnectionEvent& event) {
+void Watch::OnShared(ConnectionEventType type, const Connection& x) {
   absl::MutexLock lock(&mu_);
   if (cancelled_ || ended_ || dedicated_) return;
-  const Connection* x = filter_.Ours(event);
-  if (x == nullptr) return;
-  if (!IsBadNews(event.type(), *x)) {
-    PublishLocked(filter_.Apply(event));
+  if (!filter_.IsOurs(x)) return;
+  if (!IsBadNews(type, x)) {
+    if (auto changed = filter_.Map(type, x)) PublishLocked(*std::move(changed));
     return;
   }
   if (filter_.base_state() == ::connection::State::DOWN) return;  // said already
@@ -363,7 +375,8 @@ void Channel::Close(std::shared_ptr<MonitorStream> shared) {
 }
 
 void Channel::OnStreamEvent(const void* stream, const ConnectionEvent& event) {
-  std::vector<std::pair<std::shared_ptr<Watch>, ConnectionEvent>> routed;
+  // The event outlives the calls below: each watch gets its connection by reference.
+  std::vector<std::pair<std::shared_ptr<Watch>, const Connection*>> routed;
   {
     absl::MutexLock lock(&mu_);
     if (stream != shared_.get()) return;
@@ -386,14 +399,11 @@ void Channel::OnStreamEvent(const void* stream, const ConnectionEvent& event) {
         auto w = it->second.second.lock();
         if (!w || found) continue;
         found = true;
-        ConnectionEvent one;
-        one.set_type(event.type());
-        (*one.mutable_connections())[key] = x;
-        routed.emplace_back(std::move(w), std::move(one));
+        routed.emplace_back(std::move(w), &x);
       }
     }
   }
-  for (auto& [w, e] : routed) w->OnShared(e);
+  for (auto& [w, x] : routed) w->OnShared(event.type(), *x);
 }
 
 void Channel::OnStreamDone(const void* stream, const grpc::Status& status, bool got_message) {

@@ -130,9 +130,10 @@ class Watch : public StreamSink, public std::enable_shared_from_this<Watch> {
   void PublishResult(const Connection& conn, bool create);
   bool ended() const;
 
-  // From the Channel: the shared stream's event restricted to this connection; the shared stream
-  // ended (UNIMPLEMENTED: unmonitored, otherwise DOWN); the next hop refused the shared selector.
-  void OnShared(const ConnectionEvent& event);
+  // From the Channel: a connection `x` of the shared stream's event of `type` that has our
+  // segment's id; the shared stream ended (UNIMPLEMENTED: unmonitored, otherwise DOWN); the next
+  // hop refused the shared selector.
+  void OnShared(::connection::ConnectionEventType type, const Connection& x);
   void OnSharedEnded(bool unimplemented);
   // From the Channel at registration: bad news about this id arrived before we registered.
   void Confirm();
@@ -151,6 +152,7 @@ class Watch : public StreamSink, public std::enable_shared_from_this<Watch> {
   void StartConfirmLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void StartDedicatedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PublishLocked(std::vector<Connection> changed) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void PublishLocked(ConnectionFilter::Mapped changed) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Publishes the base with state DOWN (no-op when it is DOWN already).
   void PublishDownLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
