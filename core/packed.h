@@ -46,6 +46,8 @@ class Packed {
     return m;
   }
   size_t bytes() const { return bytes_.size(); }
+  // The wire form itself (deterministic, as described above).
+  const std::string& wire() const { return bytes_; }
 
  private:
   std::string bytes_;

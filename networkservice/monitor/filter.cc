@@ -2,6 +2,9 @@
 
 #include <utility>
 
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/wire_format_lite.h"
+
 namespace nsm::monitor {
 
 void ConnectionFilter::Rebase(const ::connection::Connection& base) {
@@ -42,8 +45,72 @@ std::vector<::connection::Connection> ConnectionFilter::Apply(
   return out;
 }
 
+bool ConnectionFilter::Unchanged(::connection::ConnectionEventType type,
+                                 const ::connection::Connection& x) const {
+  using google::protobuf::internal::WireFormatLite;
+  // The fields Map replaces (connection.proto): context = 4, path = 6, state = 9.
+  constexpr int kContext = 4, kPath = 6, kState = 9;
+  const bool deleted = type == ::connection::ConnectionEventType::DELETE;
+  const int state = deleted ? ::connection::State::DOWN : x.state();
+  const std::string context = x.has_context() ? DeterministicBytes(x.context()) : std::string();
+  // The path as Map sets it: x's, with our index. Deterministic output writes field 1 (index)
+  // first, so x's own index is dropped from the front and ours put there.
+  std::string theirs = DeterministicBytes(x.path());
+  size_t skip = 0;
+  if (!theirs.empty() && theirs[0] == static_cast<char>(WireFormatLite::MakeTag(
+                                          1, WireFormatLite::WIRETYPE_VARINT))) {
+    skip = 1;
+    while (skip < theirs.size() && (static_cast<unsigned char>(theirs[skip]) & 0x80) != 0) ++skip;
+    ++skip;  // the varint's last byte
+    if (skip > theirs.size()) return false;
+  }
+  std::string path;
+  if (index_ != 0) {
+    google::protobuf::io::StringOutputStream stream(&path);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.WriteTag(WireFormatLite::MakeTag(1, WireFormatLite::WIRETYPE_VARINT));
+    coded.WriteVarint32(index_);
+  }
+  path.append(theirs, skip, std::string::npos);
+
+  // Walk the base's fields: each replaced one must be there with the same bytes (or absent where
+  // Map leaves it absent); every other field Map keeps as it is.
+  const std::string& wire = base_.wire();
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(wire.data()),
+                                            static_cast<int>(wire.size()));
+  bool saw_context = false, saw_path = false, saw_state = false;
+  std::string field;
+  while (uint32_t tag = in.ReadTag()) {
+    const int number = WireFormatLite::GetTagFieldNumber(tag);
+    const auto wire_type = WireFormatLite::GetTagWireType(tag);
+    if (number == kContext || number == kPath) {
+      uint32_t size = 0;
+      if (wire_type != WireFormatLite::WIRETYPE_LENGTH_DELIMITED || !in.ReadVarint32(&size) ||
+          !in.ReadString(&field, static_cast<int>(size))) {
+        return false;
+      }
+      bool& saw = number == kContext ? saw_context : saw_path;
+      if (saw) return false;  // never written twice by deterministic output
+      saw = true;
+      if (field != (number == kContext ? context : path)) return false;
+    } else if (number == kState) {
+      uint32_t value = 0;
+      if (wire_type != WireFormatLite::WIRETYPE_VARINT || saw_state || !in.ReadVarint32(&value)) {
+        return false;
+      }
+      saw_state = true;
+      if (static_cast<int>(value) != state) return false;
+    } else if (!WireFormatLite::SkipField(&in, tag)) {
+      return false;
+    }
+  }
+  if (!in.ConsumedEntireMessage()) return false;
+  return saw_context == x.has_context() && saw_path && saw_state == (state != 0);
+}
+
 std::optional<ConnectionFilter::Mapped> ConnectionFilter::Map(
     ::connection::ConnectionEventType type, const ::connection::Connection& x) {
+  if (Unchanged(type, x)) return std::nullopt;
   ::connection::Connection mapped = base_.Unpack();
   *mapped.mutable_path() = x.path();
   mapped.mutable_path()->set_index(index_);

@@ -34,6 +34,11 @@ class ConnectionFilter {
   const ::connection::Connection* Ours(const ::connection::ConnectionEvent& event) const;
   // Whether `x` is ours: our segment id at our index, x.path.index our index or the next.
   bool IsOurs(const ::connection::Connection& x) const;
+  // Whether Map(type, x) would find nothing changed, decided on the wire forms without unpacking
+  // the base: the mapped connection differs from the base only in path, context and state, so
+  // their bytes are compared field by field. False may be a change too many (Map then decides),
+  // never a change missed.
+  bool Unchanged(::connection::ConnectionEventType type, const ::connection::Connection& x) const;
 
   // The base is kept packed (one per watched connection): base() unpacks a copy.
   ::connection::Connection base() const { return base_.Unpack(); }

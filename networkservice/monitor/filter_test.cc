@@ -95,5 +95,98 @@ TEST(FilterTest, ForeignConnectionsAreIgnored) {
   EXPECT_TRUE(f.Apply(Event(ConnectionEventType::DELETE, shorter)).empty());
 }
 
+// What Map builds, made here the slow way: the base with x's path (our index), context and state.
+bool ChangesBase(const Connection& base, ConnectionEventType type, const Connection& x) {
+  Connection mapped = base;
+  *mapped.mutable_path() = x.path();
+  mapped.mutable_path()->set_index(base.path().index());
+  if (x.has_context()) {
+    *mapped.mutable_context() = x.context();
+  } else {
+    mapped.clear_context();
+  }
+  mapped.set_state(type == ConnectionEventType::DELETE ? ::connection::State::DOWN : x.state());
+  return !(Packed<Connection>(mapped) == Packed<Connection>(base));
+}
+
+// Unchanged (the wire-level check that spares Map the unpacking) agrees with the slow answer for
+// bases and events that differ in every field Map replaces, and in none.
+TEST(FilterTest, TheWireCheckAgreesWithTheMappedConnection) {
+  auto with_details = [](Connection c) {
+    auto* seg = c.mutable_path()->mutable_path_segments(1);
+    seg->set_token("token-1");
+    seg->mutable_expires()->set_seconds(1700000000);
+    (*seg->mutable_metrics())["b"] = "2";
+    (*seg->mutable_metrics())["a"] = "1";
+    (*c.mutable_context()->mutable_extra_context())["ip"] = "10.0.0.1/32";
+    (*c.mutable_labels())["app"] = "x";
+    return c;
+  };
+  std::vector<Connection> bases = {Ours(), with_details(Ours())};
+  Connection at_zero = Ours();  // our index 0: the path has no index field
+  at_zero.mutable_path()->set_index(0);
+  at_zero.set_id("c-1");
+  bases.push_back(at_zero);
+  Connection down = with_details(Ours());
+  down.set_state(::connection::State::DOWN);
+  bases.push_back(down);
+
+  int unchanged = 0;
+  for (const Connection& base : bases) {
+    std::vector<Connection> events;
+    for (uint32_t index : {base.path().index(), base.path().index() + 1}) {
+      Connection x = base;  // the same connection seen from our index or the next
+      x.mutable_path()->set_index(index);
+      events.push_back(x);
+      Connection no_context = x;
+      no_context.clear_context();
+      events.push_back(no_context);
+      Connection empty_context = x;
+      empty_context.mutable_context()->Clear();
+      events.push_back(empty_context);
+      Connection token = x;
+      token.mutable_path()->mutable_path_segments(2)->set_token("token-2");
+      events.push_back(token);
+      Connection expires = x;
+      expires.mutable_path()->mutable_path_segments(1)->mutable_expires()->set_nanos(5);
+      events.push_back(expires);
+      Connection metrics = x;
+      (*metrics.mutable_path()->mutable_path_segments(1)->mutable_metrics())["c"] = "3";
+      events.push_back(metrics);
+      Connection up = x;
+      up.set_state(::connection::State::UP);
+      events.push_back(up);
+      Connection is_down = x;
+      is_down.set_state(::connection::State::DOWN);
+      events.push_back(is_down);
+      Connection refresh = x;  // another state that is written (not the default)
+      refresh.set_state(::connection::State::REFRESH_REQUESTED);
+      events.push_back(refresh);
+      Connection other_fields = x;  // fields Map does not take from x
+      other_fields.set_network_service("other");
+      (*other_fields.mutable_labels())["app"] = "y";
+      events.push_back(other_fields);
+      Connection longer = x;
+      longer.mutable_path()->add_path_segments()->set_id("n-1");
+      events.push_back(longer);
+    }
+    for (const Connection& x : events) {
+      for (auto type : {ConnectionEventType::UPDATE, ConnectionEventType::DELETE,
+                        ConnectionEventType::INITIAL_STATE_TRANSFER}) {
+        ConnectionFilter f(base);
+        const bool changes = ChangesBase(base, type, x);
+        EXPECT_EQ(f.Unchanged(type, x), !changes)
+            << "base " << base.ShortDebugString() << "\nx " << x.ShortDebugString() << "\ntype "
+            << type;
+        if (!changes) ++unchanged;
+        // Map agrees: nothing when unchanged, the new base otherwise.
+        auto mapped = f.Map(type, x);
+        EXPECT_EQ(mapped.has_value(), changes);
+      }
+    }
+  }
+  EXPECT_GT(unchanged, 10) << "the cases must include unchanged ones";
+}
+
 }  // namespace
 }  // namespace nsm::monitor
