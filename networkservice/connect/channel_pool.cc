@@ -172,10 +172,6 @@ grpc::ChannelArguments ChannelPool::Arguments() const {
   // A channel of its own: closing it really closes the transport (and a probe's connection attempt
   // is its own, not the shared channel's).
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  // No retry layer: no retry policy is configured, so all it did was buffer every call's messages
-  // for a transparent retry (~2 % of the nsmgr's instructions). A call that fails fails to the
-  // chain, whose heal and the caller's retries are the retry (DESIGN.md §7: backoff, not loops).
-  args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
   if (options_.customize) options_.customize(args);
   return args;
 }
