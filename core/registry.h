@@ -38,6 +38,10 @@ class FindStream {
   // Cancelled when the receiver went away or the stream was finished.
   virtual const Context& context() const = 0;
   virtual absl::Status Send(const Response& response) = 0;
+  // The same for a response the caller no longer needs: a stream that keeps it moves it.
+  virtual absl::Status Send(Response&& response) {
+    return Send(static_cast<const Response&>(response));
+  }
   // Ends the stream with `status` (OK = end of results). Idempotent; later Sends fail.
   virtual void Finish(absl::Status status) = 0;
   // A watch that broke was opened again below (registry/heal): a fresh snapshot of the current
@@ -502,11 +506,12 @@ class BufferedFindStream : public FindStream<Response> {
     return std::shared_ptr<BufferedFindStream>(new BufferedFindStream(ctx));
   }
   const Context& context() const override { return ctx_; }
-  absl::Status Send(const Response& response) override {
+  absl::Status Send(const Response& response) override { return Send(Response(response)); }
+  absl::Status Send(Response&& response) override {
     absl::MutexLock lock(&mu_);
     if (finished_) return absl::FailedPreconditionError("find stream already finished");
     if (ctx_.cancelled()) return ctx_.Err();
-    items_.push_back(response);
+    items_.push_back(std::move(response));
     return absl::OkStatus();
   }
   void Finish(absl::Status status) override {

@@ -136,16 +136,16 @@ absl::Status Server<T>::Find(const Context& ctx, const Query& query, const Strea
                              const Next& next) {
   const auto& q = QueryItem(query);
   if (!query.watch()) {
-    std::vector<Item> matches;
+    std::vector<Response> matches;  // sent outside the lock
     {
       absl::ReaderMutexLock lock(&state_->mu);
       state_->ForEachMatch(q, [&](const Item& item) {
-        matches.push_back(item);
+        matches.push_back(MakeResponse<Response>(item));
         return true;
       });
     }
-    for (const auto& item : matches) {
-      if (auto s = stream->Send(MakeResponse<Response>(item)); !s.ok()) return s;
+    for (auto& response : matches) {
+      if (auto s = stream->Send(std::move(response)); !s.ok()) return s;
     }
     return next.Find(ctx, query, stream);
   }
