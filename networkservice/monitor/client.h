@@ -19,11 +19,11 @@ namespace nsm::monitor {
 // Streams: one MonitorConnections stream per dialled channel (selector [{name: own segment
 // name}]), opened by the first connection watched over it and cancelled `stream_linger` after the
 // last (the next connection in between reuses it); its events are routed by our segment's id to
-// each connection's filter. DELETE/DOWN on the shared
-// stream is only a hint (it may be the stale DELETE of a Close a reselect made just before a new
-// Request to the same next hop): it is confirmed by a short stream with selector [{name, id}]
-// whose initial state is authoritative. A next hop refusing the shared selector gets one stream
-// per connection. Details in watch.h; the reasoning in healing/README.md "Choices".
+// each connection's filter. DELETE/DOWN on the shared stream is only a hint (it may be the stale
+// DELETE of a Close a reselect made just before a new Request to the same next hop): it is
+// confirmed by a short stream with selector [{name, id}] whose initial state is authoritative. A
+// next hop refusing the shared selector gets one stream per connection. Details in watch.h; the
+// reasoning in healing/README.md "Choices".
 class Client : public NetworkServiceClient {
  public:
   explicit Client(std::shared_ptr<ConnectionStore> store = nullptr, WatchOptions options = {});

@@ -57,8 +57,8 @@ bool ConnectionFilter::Unchanged(::connection::ConnectionEventType type,
   // first, so x's own index is dropped from the front and ours put there.
   std::string theirs = DeterministicBytes(x.path());
   size_t skip = 0;
-  if (!theirs.empty() && theirs[0] == static_cast<char>(WireFormatLite::MakeTag(
-                                          1, WireFormatLite::WIRETYPE_VARINT))) {
+  if (!theirs.empty() &&
+      theirs[0] == static_cast<char>(WireFormatLite::MakeTag(1, WireFormatLite::WIRETYPE_VARINT))) {
     skip = 1;
     while (skip < theirs.size() && (static_cast<unsigned char>(theirs[skip]) & 0x80) != 0) ++skip;
     ++skip;  // the varint's last byte

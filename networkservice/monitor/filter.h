@@ -12,6 +12,12 @@ namespace nsm::monitor {
 
 class ConnectionFilter {
  public:
+  // A changed connection (see Map).
+  struct Mapped {
+    ::connection::Connection conn;
+    Packed<::connection::Connection> packed;
+  };
+
   // `base` is this hop's connection in its own view (id = own segment id, path.index = own index).
   explicit ConnectionFilter(const ::connection::Connection& base) { Rebase(base); }
 
@@ -23,10 +29,6 @@ class ConnectionFilter {
 
   // Apply for one connection `x` of an event of `type`, x being ours (IsOurs): the new base and
   // its packed form (for a store, so that it is not packed twice), or nullopt when nothing changed.
-  struct Mapped {
-    ::connection::Connection conn;
-    Packed<::connection::Connection> packed;
-  };
   std::optional<Mapped> Map(::connection::ConnectionEventType type,
                             const ::connection::Connection& x);
 

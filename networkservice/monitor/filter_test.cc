@@ -130,6 +130,16 @@ TEST(FilterTest, TheWireCheckAgreesWithTheMappedConnection) {
   Connection down = with_details(Ours());
   down.set_state(::connection::State::DOWN);
   bases.push_back(down);
+  Connection deep = with_details(Ours());  // an index of two varint bytes
+  while (deep.path().path_segments_size() < 202) deep.mutable_path()->add_path_segments();
+  deep.mutable_path()->set_index(200);
+  bases.push_back(deep);
+  Connection unknown = with_details(Ours());  // a field of a newer API in the path
+  unknown.mutable_path()
+      ->GetReflection()
+      ->MutableUnknownFields(unknown.mutable_path())
+      ->AddVarint(99, 7);
+  bases.push_back(unknown);
 
   int unchanged = 0;
   for (const Connection& base : bases) {
@@ -169,15 +179,23 @@ TEST(FilterTest, TheWireCheckAgreesWithTheMappedConnection) {
       Connection longer = x;
       longer.mutable_path()->add_path_segments()->set_id("n-1");
       events.push_back(longer);
+      Connection newer = x;  // a field of a newer API in x's path, or another value of it
+      newer.mutable_path()
+          ->GetReflection()
+          ->MutableUnknownFields(newer.mutable_path())
+          ->AddVarint(99, 8);
+      events.push_back(newer);
+      Connection bare = x;  // no unknown field in x's path
+      bare.mutable_path()->GetReflection()->MutableUnknownFields(bare.mutable_path())->Clear();
+      events.push_back(bare);
     }
     for (const Connection& x : events) {
       for (auto type : {ConnectionEventType::UPDATE, ConnectionEventType::DELETE,
                         ConnectionEventType::INITIAL_STATE_TRANSFER}) {
         ConnectionFilter f(base);
         const bool changes = ChangesBase(base, type, x);
-        EXPECT_EQ(f.Unchanged(type, x), !changes)
-            << "base " << base.ShortDebugString() << "\nx " << x.ShortDebugString() << "\ntype "
-            << type;
+        EXPECT_EQ(f.Unchanged(type, x), !changes) << "base " << base.ShortDebugString() << "\nx "
+                                                  << x.ShortDebugString() << "\ntype " << type;
         if (!changes) ++unchanged;
         // Map agrees: nothing when unchanged, the new base otherwise.
         auto mapped = f.Map(type, x);

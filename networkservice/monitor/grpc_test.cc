@@ -631,7 +631,7 @@ TEST_F(TwoHopTest, NextHopWithoutMonitorServiceIsNotReportedDown) {
 }
 
 // Issue #7: connections over the same dialled channel share one MonitorConnections stream; each
-// gets only its own changes; the stream closes with the last connection.
+// gets only its own changes; the stream closes a linger after the last connection.
 TEST_F(TwoHopTest, ConnectionsOverOneChannelShareOneStream) {
   Hop b("b", Path("b.sock"));
   Build(b);
@@ -704,8 +704,8 @@ TEST_F(TwoHopTest, TheSharedStreamLingersAndTheNextConnectionReusesIt) {
   ASSERT_TRUE(CloseA(*second).ok());
   clock_->Advance(kLinger / 2);
   clock_->Advance(kLinger / 4);
-  EXPECT_FALSE(Eventually([&] { return monitor_client_->open_streams() == 0; },
-                          absl::Milliseconds(200)));
+  EXPECT_FALSE(
+      Eventually([&] { return monitor_client_->open_streams() == 0; }, absl::Milliseconds(200)));
   EXPECT_EQ(b.monitor_service->open_streams(), 1u);
   clock_->Advance(kLinger / 4);
   EXPECT_TRUE(Eventually([&] { return monitor_client_->open_streams() == 0; }));
@@ -725,11 +725,29 @@ TEST_F(TwoHopTest, ALingeringStreamThatEndsReportsNothing) {
   auto sub = a_store_->Subscribe({});
   ASSERT_TRUE(sub->Recv(absl::Seconds(20)));
   ASSERT_TRUE(CloseA(*conn).ok());
+  ASSERT_EQ(monitor_client_->open_channels(), 1u) << "lingering";
   b->Kill();
   EXPECT_TRUE(Eventually([&] { return monitor_client_->open_channels() == 0; }));
   EXPECT_TRUE(Eventually([&] { return monitor_client_->open_streams() == 0; }));
   EXPECT_EQ(DownEvents(*sub), 0);
   EXPECT_EQ(a_store_->size(), 0u);
+}
+
+// The client going away (its hop shuts down) ends a lingering stream at once and lets the channel
+// go: the stream refers to the client's watch set, which holds the channel that holds the stream.
+TEST_F(TwoHopTest, DestroyingTheClientEndsALingeringStream) {
+  Hop b("b", Path("b.sock"));
+  Build(b);
+  auto conn = RequestA();
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  ASSERT_TRUE(CloseA(*conn).ok());
+  ASSERT_EQ(monitor_client_->open_channels(), 1u) << "lingering";
+  std::weak_ptr<Client> weak = monitor_client_;
+  a_chain_.reset();
+  monitor_client_.reset();
+  EXPECT_TRUE(weak.expired());
+  EXPECT_TRUE(Eventually([&] { return b.monitor_service->open_streams() == 0; }));
+  EXPECT_TRUE(Eventually([&] { return pool_->in_use() == 0; })) << "the clock never moved";
 }
 
 // Without a linger the stream closes with the last connection.

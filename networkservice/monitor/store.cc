@@ -239,8 +239,8 @@ absl::Status ConnectionStore::Update(const Connection& conn) {
 
 absl::Status ConnectionStore::UpdatePacked(Connection conn, const Packed<Connection>& packed,
                                            bool only_present) {
-  if (conn.id().empty()) {  // the key would change the connection: pack it again
-    return only_present ? PublishIfPresent(Event(std::move(conn))) : Publish(Event(std::move(conn)));
+  if (conn.id().empty()) {  // no key: refused as Publish refuses it
+    return Publish(Event(std::move(conn)));
   }
   ConnectionEvent e = Event(std::move(conn));
   std::vector<Touched> touched;

@@ -369,6 +369,19 @@ void Channel::LingerOver() {
   Close(std::move(shared));
 }
 
+void Channel::Shutdown() {
+  std::shared_ptr<MonitorStream> shared;
+  std::unique_ptr<Timer> timer;
+  {
+    absl::MutexLock lock(&mu_);
+    closing_ = true;
+    shared = std::move(shared_);
+    timer = std::move(linger_timer_);
+  }
+  if (timer) timer->Stop();
+  if (shared) shared->Cancel();
+}
+
 void Channel::Close(std::shared_ptr<MonitorStream> shared) {
   if (shared) shared->Cancel();
   if (auto set = set_.lock()) set->Forget(this);
@@ -474,9 +487,9 @@ void WatchSet::Register(const std::shared_ptr<connect::ClientConn>& conn, const 
     absl::MutexLock lock(&channels_mu_);
     auto& slot = channels_[{conn.get(), name}];
     if (!slot || !slot->Add(w, confirm, dedicated)) {
-      slot = std::make_shared<Channel>(
-          conn, name, weak_from_this(), options_.clock ? options_.clock : RealClock(),
-          options_.stream_linger);
+      slot = std::make_shared<Channel>(conn, name, weak_from_this(),
+                                       options_.clock ? options_.clock : RealClock(),
+                                       options_.stream_linger);
       slot->Add(w, confirm, dedicated);
     }
     channel = slot;
@@ -502,11 +515,19 @@ bool WatchSet::CancelAll(absl::Duration timeout) {
   std::vector<std::shared_ptr<MonitorStream>> open;
   {
     absl::MutexLock lock(&streams_mu_);
-    closed_ = true;
+    closed_ = true;  // first: a channel made from now on starts no stream
     for (const auto& [ptr, weak] : streams_) {
       if (auto alive = weak.lock()) open.push_back(std::move(alive));
     }
   }
+  absl::flat_hash_map<std::pair<const connect::ClientConn*, std::string>, std::shared_ptr<Channel>>
+      channels;
+  {
+    absl::MutexLock lock(&channels_mu_);
+    channels.swap(channels_);
+  }
+  for (auto& [key, channel] : channels) channel->Shutdown();
+  channels.clear();
   for (auto& s : open) s->Cancel();
   open.clear();
   absl::MutexLock lock(&streams_mu_);

@@ -28,10 +28,12 @@ namespace nsm::monitor {
 //   with selector [{name: own segment name}] (no id: every connection whose path has our segment
 //   name, at v1.1.1 and v1.11+ peers alike) when its first Watch registers. When its last Watch
 //   is gone the stream lingers (WatchOptions::stream_linger) and the next Watch over the channel
-//   reuses it; then it is cancelled. Opening and cancelling a stream costs both hops far more
-//   than a connection's Request, and a hop whose connections come and go (a client that closes
-//   and requests again) would otherwise pay it for nearly every connection. Events are routed by
-//   the id of our segment in each connection's path.
+//   reuses it; then it is cancelled. A hop whose connections come and go (a client that closes
+//   and requests again) would otherwise open and cancel a stream on both hops for many of its
+//   connections (docs/PERFORMANCE.md, thirteenth session). While it lingers the stream holds the
+//   channel, so the channel pool's own linger starts after it; a dead next hop ends the stream
+//   and so releases the channel. Events are routed by the id of our segment in each
+//   connection's path.
 // * Good news (UPDATE, INITIAL_STATE_TRANSFER with a state other than DOWN) goes through the
 //   Watch's ConnectionFilter into the hop's store at once.
 // * Bad news (DELETE, or state DOWN) may be stale: a reselect's Close and the following Request to
@@ -197,6 +199,9 @@ class Channel : public StreamSink, public std::enable_shared_from_this<Channel> 
 
   const connect::ClientConn* conn() const { return conn_.get(); }
   const std::string& name() const { return name_; }
+  // The set is closing: cancels the shared stream and its linger at once. The stream refers to
+  // the set, which holds the channel, so a lingering one would otherwise keep all three alive.
+  void Shutdown();
 
  private:
   // Bad news for unregistered ids kept per channel (the most recent ones).
@@ -236,8 +241,8 @@ class WatchSet : public std::enable_shared_from_this<WatchSet> {
   uint64_t started() const;
   // Channels with at least one watch or a lingering shared stream.
   size_t channels() const;
-  // Cancels every open stream, refuses new ones, and waits (real time, bounded) until they are
-  // done.
+  // Cancels every open stream, ends the channels (and their lingers), refuses new streams, and
+  // waits (real time, bounded) until the streams are done.
   bool CancelAll(absl::Duration timeout);
 
  private:
