@@ -14,6 +14,7 @@
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/message_lite.h"
+#include "google/protobuf/wire_format_lite.h"
 
 namespace nsm {
 
@@ -44,6 +45,30 @@ class Packed {
     // Bytes this class serialized always parse back.
     (void)m.ParseFromString(bytes_);
     return m;
+  }
+  // Only the message field `number` of the packed message (a default one if it is absent), parsed
+  // from the wire form without the rest: e.g. a request's connection without its mechanism
+  // preferences. Repeated occurrences merge, as in a full parse.
+  template <typename Field>
+  Field UnpackField(int number) const {
+    using google::protobuf::internal::WireFormatLite;
+    Field field;
+    google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes_.data()),
+                                              static_cast<int>(bytes_.size()));
+    while (uint32_t tag = in.ReadTag()) {
+      if (WireFormatLite::GetTagFieldNumber(tag) != number ||
+          WireFormatLite::GetTagWireType(tag) != WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+        if (!WireFormatLite::SkipField(&in, tag)) break;
+        continue;
+      }
+      uint32_t size = 0;
+      if (!in.ReadVarint32(&size)) break;
+      const auto limit = in.PushLimit(static_cast<int>(size));
+      // Bytes this class serialized always parse back.
+      (void)field.MergePartialFromCodedStream(&in);
+      in.PopLimit(limit);
+    }
+    return field;
   }
   size_t bytes() const { return bytes_.size(); }
   // The wire form itself (deterministic, as described above).

@@ -42,6 +42,34 @@ TEST(PackedTest, UnpacksWhatWasPacked) {
   EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(packed_req.Unpack(), req));
 }
 
+// A request's connection alone (begin's Close), without parsing its mechanism preferences.
+TEST(PackedTest, UnpacksOneMessageFieldAlone) {
+  networkservice::NetworkServiceRequest req;
+  *req.mutable_connection() = FourHops();
+  for (const char* type : {"KERNEL", "MEMIF", "VFIO"}) {
+    auto* m = req.add_mechanism_preferences();
+    m->set_type(type);
+    (*m->mutable_parameters())["name"] = type;
+  }
+  Packed<networkservice::NetworkServiceRequest> packed(req);
+  const auto conn = packed.UnpackField<::connection::Connection>(
+      networkservice::NetworkServiceRequest::kConnectionFieldNumber);
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(conn, req.connection()));
+
+  // Absent: the default message. A field number that is not a message field: nothing from it.
+  networkservice::NetworkServiceRequest bare;
+  bare.add_mechanism_preferences()->set_type("KERNEL");
+  EXPECT_EQ(Packed<networkservice::NetworkServiceRequest>(bare)
+                .UnpackField<::connection::Connection>(
+                    networkservice::NetworkServiceRequest::kConnectionFieldNumber)
+                .ByteSizeLong(),
+            0u);
+  EXPECT_EQ(Packed<networkservice::NetworkServiceRequest>()
+                .UnpackField<::connection::Connection>(1)
+                .ByteSizeLong(),
+            0u);
+}
+
 TEST(PackedTest, NothingPackedUnpacksToTheDefault) {
   Packed<::connection::Connection> empty;
   EXPECT_EQ(empty.bytes(), 0u);

@@ -50,7 +50,8 @@ std::shared_ptr<Completion> Factory::Close(EventOptions opts) {
       return;
     }
     auto [ctx, cancel] = self->ctx_factory.Make();
-    Connection conn = self->request->Unpack().connection();
+    Connection conn =
+        self->request->UnpackField<Connection>(NetworkServiceRequest::kConnectionFieldNumber);
     Context event_ctx = ctx.WithValue<EventFactory>(kEventFactoryKey, self);
     if (opts.decorate) event_ctx = opts.decorate(event_ctx);
     absl::Status s = self->downstream.close(event_ctx, conn);
@@ -172,9 +173,9 @@ absl::Status FactoryTable::Close(const Context& ctx, Connection& conn, Downstrea
     if (factory->state != Factory::State::kEstablished || !factory->request) return;
     if (Lookup(conn.id()) != factory) return;
     // Close what we last returned, not what the caller sent (chain-model.md §3.4).
-    NetworkServiceRequest stored = factory->request->Unpack();
-    status = downstream.close(ctx.WithValue<EventFactory>(kEventFactoryKey, factory),
-                              *stored.mutable_connection());
+    Connection stored =
+        factory->request->UnpackField<Connection>(NetworkServiceRequest::kConnectionFieldNumber);
+    status = downstream.close(ctx.WithValue<EventFactory>(kEventFactoryKey, factory), stored);
     factory->state = Factory::State::kClosed;
     factory->request.reset();
     factory->returned.reset();
