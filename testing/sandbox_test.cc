@@ -201,6 +201,32 @@ TEST_F(SandboxTest, MonitorStreamsLingerForTheNextConnection) {
   // TearDown finds nothing left.
 }
 
+// An endpoint that restarts while the forwarder's stream to it lingers ends that stream; the next
+// connection opens a new one and is watched again.
+TEST_F(SandboxTest, ARestartDuringTheLingerLeavesTheNextConnectionWatched) {
+  auto clock = FakeClock::Create();
+  Build(Builder().SetClock(clock).SetMonitorStreamLinger(absl::Seconds(30)));
+  Node& node = domain->node(0);
+  ASSERT_TRUE(domain->RegisterNS(Service()).ok());
+  EndpointEntry* nse = Must(node.NewEndpoint(Endpoint("nse-1"), {}));
+  ASSERT_NE(nse, nullptr);
+  EndpointEntry* forwarder = node.forwarder(OnlyForwarder(node));
+  auto nsc = Must(node.NewClient());
+  auto first = nsc->Request(DefaultRequest(kService));
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE(nsc->Close(*first).ok());
+  ASSERT_EQ(nse->monitor_streams(), 1u) << "lingering";
+
+  ASSERT_TRUE(nse->Restart().ok());
+  EXPECT_TRUE(Eventually([&] { return forwarder->downstream_streams() == 0; }));
+  auto second = nsc->Request(DefaultRequest(kService));
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_TRUE(Eventually([&] { return nse->monitor_streams() == 1; })) << "watched again";
+  EXPECT_EQ(forwarder->downstream_streams_started(), 2u);
+  ASSERT_TRUE(nsc->Close(*second).ok());
+  clock->Advance(absl::Seconds(30));  // TearDown finds nothing left
+}
+
 TEST_F(SandboxTest, LocalRequestWithoutDomainRegistry) {
   Build(Builder().SetRegistry(false));
   Node& node = domain->node(0);
