@@ -144,8 +144,7 @@ absl::Status EndpointEntry::Start() {
         std::make_shared<reg::transport::NSERegistryGrpcClient>(*channel, nsmgr_url)));
     elements.push_back(roundrobin::NewServer());
     elements.insert(elements.end(), additional_.begin(), additional_.end());
-    monitor_client_ = monitor::NewClient(
-        nullptr, {.stream_linger = domain_.monitor_stream_linger(), .clock = domain_.clock()});
+    monitor_client_ = monitor::NewClient(nullptr, domain_.watch_options());
     auto nested = client::NewClient(
         tokens,
         {.name = name_,
@@ -344,8 +343,7 @@ absl::StatusOr<std::shared_ptr<Nsc>> Node::NewClient(ClientOptions options) {
     nsc->heal_ = healing::heal::NewClient(std::move(heal));
   } else {
     nsc->store_ = monitor::ConnectionStore::Create();
-    nsc->monitor_ = monitor::NewClient(
-        nsc->store_, {.stream_linger = domain_.monitor_stream_linger(), .clock = domain_.clock()});
+    nsc->monitor_ = monitor::NewClient(nsc->store_, domain_.watch_options());
     additional.push_back(nsc->monitor_);
   }
   auto client = client::NewClient(

@@ -309,6 +309,10 @@ class Domain {
   }
   absl::Duration dial_timeout() const { return dial_timeout_; }
   absl::Duration monitor_stream_linger() const { return monitor_stream_linger_; }
+  // The monitor clients' options: the domain's linger and clock.
+  monitor::WatchOptions watch_options() const {
+    return {.stream_linger = monitor_stream_linger_, .clock = clock_};
+  }
   // The domain's lifetime; cancelled first by the destructor.
   const Context& context() const { return ctx_; }
   // A context on the domain's clock with a deadline `timeout` away.

@@ -113,6 +113,25 @@ class SandboxTest : public ::testing::Test {
     domain = *std::move(built);
   }
 
+  // One node on a fake clock whose hops keep a monitor stream 30 s after its last connection, with
+  // the service, an NSE and a client.
+  struct LingerMesh {
+    std::shared_ptr<FakeClock> clock = FakeClock::Create();
+    EndpointEntry* nse = nullptr;
+    EndpointEntry* forwarder = nullptr;
+    std::shared_ptr<Nsc> nsc;
+  };
+  void BuildLingerMesh(LingerMesh& m) {
+    Build(Builder().SetClock(m.clock).SetMonitorStreamLinger(absl::Seconds(30)));
+    Node& node = domain->node(0);
+    ASSERT_TRUE(domain->RegisterNS(Service()).ok());
+    m.nse = Must(node.NewEndpoint(Endpoint("nse-1"), {}));
+    ASSERT_NE(m.nse, nullptr);
+    m.forwarder = node.forwarder(OnlyForwarder(node));
+    m.nsc = Must(node.NewClient());
+    ASSERT_NE(m.nsc, nullptr);
+  }
+
   std::unique_ptr<Domain> domain;
 };
 
@@ -176,14 +195,9 @@ TEST_F(SandboxTest, LocalRequestHasFourSegmentsRefreshKeepsOneConnectionCloseOnc
 // monitor stream to the next one per connection: the streams linger and are reused, and close
 // once idle for the linger.
 TEST_F(SandboxTest, MonitorStreamsLingerForTheNextConnection) {
-  auto clock = FakeClock::Create();
-  Build(Builder().SetClock(clock).SetMonitorStreamLinger(absl::Seconds(30)));
-  Node& node = domain->node(0);
-  ASSERT_TRUE(domain->RegisterNS(Service()).ok());
-  EndpointEntry* nse = Must(node.NewEndpoint(Endpoint("nse-1"), {}));
-  ASSERT_NE(nse, nullptr);
-  EndpointEntry* forwarder = node.forwarder(OnlyForwarder(node));
-  auto nsc = Must(node.NewClient());
+  LingerMesh m;
+  ASSERT_NO_FATAL_FAILURE(BuildLingerMesh(m));
+  auto& [clock, nse, forwarder, nsc] = m;
   for (int i = 0; i < 3; ++i) {
     auto conn = nsc->Request(DefaultRequest(kService));
     ASSERT_TRUE(conn.ok()) << conn.status();
@@ -193,7 +207,7 @@ TEST_F(SandboxTest, MonitorStreamsLingerForTheNextConnection) {
   EXPECT_EQ(forwarder->downstream_streams(), 1u);
   EXPECT_EQ(nse->monitor_streams(), 1u);
   EXPECT_EQ(forwarder->monitor_streams(), 1u) << "the nsmgr's stream";
-  EXPECT_EQ(node.nsmgr().nsmgr().connections(), 0u);
+  EXPECT_EQ(domain->node(0).nsmgr().nsmgr().connections(), 0u);
 
   clock->Advance(absl::Seconds(30));
   EXPECT_TRUE(Eventually([&] { return nse->monitor_streams() == 0; }));
@@ -204,14 +218,9 @@ TEST_F(SandboxTest, MonitorStreamsLingerForTheNextConnection) {
 // An endpoint that restarts while the forwarder's stream to it lingers ends that stream; the next
 // connection opens a new one and is watched again.
 TEST_F(SandboxTest, ARestartDuringTheLingerLeavesTheNextConnectionWatched) {
-  auto clock = FakeClock::Create();
-  Build(Builder().SetClock(clock).SetMonitorStreamLinger(absl::Seconds(30)));
-  Node& node = domain->node(0);
-  ASSERT_TRUE(domain->RegisterNS(Service()).ok());
-  EndpointEntry* nse = Must(node.NewEndpoint(Endpoint("nse-1"), {}));
-  ASSERT_NE(nse, nullptr);
-  EndpointEntry* forwarder = node.forwarder(OnlyForwarder(node));
-  auto nsc = Must(node.NewClient());
+  LingerMesh m;
+  ASSERT_NO_FATAL_FAILURE(BuildLingerMesh(m));
+  auto& [clock, nse, forwarder, nsc] = m;
   auto first = nsc->Request(DefaultRequest(kService));
   ASSERT_TRUE(first.ok()) << first.status();
   ASSERT_TRUE(nsc->Close(*first).ok());

@@ -6,10 +6,10 @@
 namespace nsm::monitor {
 namespace {
 
-// An UPDATE of `conn`, keyed by its id.
-ConnectionEvent Event(Connection conn) {
+// An event of `type` about `conn`, keyed by its id.
+ConnectionEvent Event(connection::ConnectionEventType type, Connection conn) {
   ConnectionEvent e;
-  e.set_type(connection::ConnectionEventType::UPDATE);
+  e.set_type(type);
   std::string key = conn.id();
   (*e.mutable_connections())[std::move(key)] = std::move(conn);
   return e;
@@ -231,18 +231,13 @@ absl::Status ConnectionStore::PublishIfPresent(ConnectionEvent event) {
 }
 
 absl::Status ConnectionStore::Update(const Connection& conn) {
-  ConnectionEvent e;
-  e.set_type(connection::ConnectionEventType::UPDATE);
-  (*e.mutable_connections())[conn.id()] = conn;
-  return Publish(std::move(e));
+  return Publish(Event(connection::ConnectionEventType::UPDATE, conn));
 }
 
 absl::Status ConnectionStore::UpdatePacked(Connection conn, const Packed<Connection>& packed,
                                            bool only_present) {
-  if (conn.id().empty()) {  // no key: refused as Publish refuses it
-    return Publish(Event(std::move(conn)));
-  }
-  ConnectionEvent e = Event(std::move(conn));
+  // An empty id is an empty key, which PublishLocked refuses before it looks at `packed`.
+  ConnectionEvent e = Event(connection::ConnectionEventType::UPDATE, std::move(conn));
   std::vector<Touched> touched;
   absl::Status s;
   {
@@ -254,10 +249,7 @@ absl::Status ConnectionStore::UpdatePacked(Connection conn, const Packed<Connect
 }
 
 absl::Status ConnectionStore::Delete(const Connection& conn) {
-  ConnectionEvent e;
-  e.set_type(connection::ConnectionEventType::DELETE);
-  (*e.mutable_connections())[conn.id()] = conn;
-  return Publish(std::move(e));
+  return Publish(Event(connection::ConnectionEventType::DELETE, conn));
 }
 
 std::optional<Connection> ConnectionStore::Get(const std::string& id) const {

@@ -188,13 +188,11 @@ void Watch::PublishLocked(ConnectionFilter::Mapped changed) {
   (void)store_->UpdatePacked(std::move(changed.conn), changed.packed, /*only_present=*/true);
 }
 
-void Watch::PublishLocked(std::vector<Connection> changed) {
-  if (changed.empty()) return;
-  down_ = filter_.base_state() == ::connection::State::DOWN;
-  ConnectionEvent out;
-  out.set_type(ConnectionEventType::UPDATE);
-  for (auto& c : changed) (*out.mutable_connections())[c.id()] = std::move(c);
-  (void)store_->PublishIfPresent(std::move(out));
+void Watch::ApplyLocked(const ConnectionEvent& event) {
+  for (const auto& [key, x] : event.connections()) {
+    if (!filter_.IsOurs(x)) continue;
+    if (auto changed = filter_.Map(event.type(), x)) PublishLocked(*std::move(changed));
+  }
 }
 
 void Watch::PublishDownLocked() {
@@ -266,7 +264,7 @@ void Watch::OnStreamEvent(const void* stream, const ConnectionEvent& event) {
   absl::MutexLock lock(&mu_);
   if (cancelled_ || ended_) return;
   if (dedicated_ && stream == dedicated_.get()) {
-    PublishLocked(filter_.Apply(event));
+    ApplyLocked(event);
     return;
   }
   if (!confirm_ || stream != confirm_.get()) return;
@@ -276,7 +274,7 @@ void Watch::OnStreamEvent(const void* stream, const ConnectionEvent& event) {
   if (x == nullptr) {
     PublishDownLocked();  // gone at the next hop
   } else if (x->state() == ::connection::State::DOWN) {
-    PublishLocked(filter_.Apply(event));
+    ApplyLocked(event);
     PublishDownLocked();  // in case the mapped connection equalled the base
   } else if (recheck_) {
     StartConfirmLocked();  // more bad news came while this confirmation was under way

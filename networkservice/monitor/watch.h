@@ -153,7 +153,8 @@ class Watch : public StreamSink, public std::enable_shared_from_this<Watch> {
         std::shared_ptr<ConnectionStore> store, std::shared_ptr<WatchSet> set);
   void StartConfirmLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void StartDedicatedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void PublishLocked(std::vector<Connection> changed) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Publishes what `event` changes in this connection (ConnectionFilter::Apply, one by one).
+  void ApplyLocked(const ConnectionEvent& event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PublishLocked(ConnectionFilter::Mapped changed) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Publishes the base with state DOWN (no-op when it is DOWN already).
   void PublishDownLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
