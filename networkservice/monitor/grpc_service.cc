@@ -9,13 +9,14 @@
 namespace nsm::monitor {
 namespace {
 
-// Moves events from a Subscription to the gRPC stream, one write at a time. Shared with the
+// Moves events from a Subscription to the gRPC stream, one write at a time, in the wire form the
+// store made them in (the method is served raw: nothing is serialized here). Shared with the
 // subscription's wake callback (weakly), so a wake racing with the end of the stream is harmless.
 // Stream operations are started under mu_: the callback API never runs reactions inline for
 // default (non-inlineable) reactors, so no reaction can re-enter mu_.
 class Pump {
  public:
-  void Attach(grpc::ServerWriteReactor<ConnectionEvent>* reactor,
+  void Attach(grpc::ServerWriteReactor<grpc::ByteBuffer>* reactor,
               std::shared_ptr<Subscription> sub) {
     absl::MutexLock lock(&mu_);
     reactor_ = reactor;
@@ -26,8 +27,9 @@ class Pump {
   void Kick() {
     absl::MutexLock lock(&mu_);
     if (reactor_ == nullptr || finishing_ || writing_) return;
-    if (auto event = sub_->Pop()) {
-      current_ = std::move(*event);
+    if (auto event = sub_->PopWire()) {
+      grpc::Slice slice(*event);
+      current_ = grpc::ByteBuffer(&slice, 1);
       writing_ = true;
       reactor_->StartWrite(&current_);
       return;
@@ -67,14 +69,14 @@ class Pump {
   }
 
   absl::Mutex mu_;
-  grpc::ServerWriteReactor<ConnectionEvent>* reactor_ ABSL_GUARDED_BY(mu_) = nullptr;
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* reactor_ ABSL_GUARDED_BY(mu_) = nullptr;
   std::shared_ptr<Subscription> sub_ ABSL_GUARDED_BY(mu_);
-  ConnectionEvent current_ ABSL_GUARDED_BY(mu_);
+  grpc::ByteBuffer current_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool finishing_ ABSL_GUARDED_BY(mu_) = false;
 };
 
-class MonitorReactor : public grpc::ServerWriteReactor<ConnectionEvent> {
+class MonitorReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
   MonitorReactor(ConnectionStore& store, const MonitorScopeSelector& selector, size_t max_queued,
                  std::shared_ptr<std::atomic<size_t>> open, std::function<void(int)> changed)
@@ -106,7 +108,7 @@ class MonitorReactor : public grpc::ServerWriteReactor<ConnectionEvent> {
 };
 
 // Answers a refused stream.
-class Refuse : public grpc::ServerWriteReactor<ConnectionEvent> {
+class Refuse : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
   explicit Refuse(grpc::Status status) { Finish(std::move(status)); }
   void OnDone() override { delete this; }
@@ -117,8 +119,19 @@ class Refuse : public grpc::ServerWriteReactor<ConnectionEvent> {
 GrpcService::GrpcService(std::shared_ptr<ConnectionStore> store, ServiceOptions options)
     : store_(std::move(store)), options_(options) {}
 
-grpc::ServerWriteReactor<ConnectionEvent>* GrpcService::MonitorConnections(
-    grpc::CallbackServerContext*, const MonitorScopeSelector* selector) {
+grpc::ServerWriteReactor<grpc::ByteBuffer>* GrpcService::MonitorConnections(
+    grpc::CallbackServerContext*, const grpc::ByteBuffer* request) {
+  MonitorScopeSelector parsed;
+  grpc::ByteBuffer copy = *request;  // shares the slices; parsing consumes the copy
+  // A call cancelled before its request arrived comes without a buffer; it ends at once anyway.
+  if (copy.Valid() &&
+      !grpc::GenericDeserialize<grpc::ProtoBufferReader, MonitorScopeSelector>(&copy, &parsed)
+           .ok()) {
+    return new Refuse(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                   absl::StrCat("monitor: the MonitorScopeSelector (",
+                                                request->Length(), " bytes) does not parse")));
+  }
+  const MonitorScopeSelector* selector = &parsed;
   if (open_->fetch_add(1) >= options_.max_streams) {
     open_->fetch_sub(1);
     return new Refuse(

@@ -31,12 +31,16 @@ struct ServiceOptions {
 // store, until the client goes away (CANCELLED), falls behind (RESOURCE_EXHAUSTED) or the store
 // shuts down (UNAVAILABLE). Register it on a grpc::ServerBuilder; call store->Shutdown() before
 // grpc::Server::Shutdown so open streams end.
-class GrpcService final : public ::connection::MonitorConnection::CallbackService {
+class GrpcService final
+    : public ::connection::MonitorConnection::WithRawCallbackMethod_MonitorConnections<
+          ::connection::MonitorConnection::Service> {
  public:
   explicit GrpcService(std::shared_ptr<ConnectionStore> store, ServiceOptions options = {});
 
-  grpc::ServerWriteReactor<ConnectionEvent>* MonitorConnections(
-      grpc::CallbackServerContext* context, const MonitorScopeSelector* selector) override;
+  // Served raw: events go out as the store made them; the selector is parsed here (a selector that
+  // does not parse is answered INVALID_ARGUMENT).
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* MonitorConnections(
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) override;
 
   // Streams currently open (for metrics and tests).
   size_t open_streams() const { return open_->load(); }

@@ -17,6 +17,7 @@
 #include "core/fake_clock.h"
 #include "core/grpc_transport.h"
 #include "gmock/gmock.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
 #include "networkservice/clienturl/client.h"
 #include "networkservice/clienturl/server.h"
@@ -127,7 +128,7 @@ class AfterRequest : public NetworkServiceServer {
 };
 
 // Answers a refused stream.
-class Refused : public grpc::ServerWriteReactor<ConnectionEvent> {
+class Refused : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
   explicit Refused(grpc::Status status) { Finish(std::move(status)); }
   void OnDone() override { delete this; }
@@ -137,12 +138,21 @@ class Refused : public grpc::ServerWriteReactor<ConnectionEvent> {
 // With `refuse_shared`; otherwise it serves every selector, and while `hold_per_connection` is set
 // it holds streams with a segment id (confirmations) back until `release` is notified (5 s at
 // most).
-class PerConnectionOnly : public MonitorConnection::CallbackService {
+class PerConnectionOnly : public MonitorConnection::WithRawCallbackMethod_MonitorConnections<
+                              MonitorConnection::Service> {
  public:
   explicit PerConnectionOnly(GrpcService& inner) : inner_(inner) {}
-  grpc::ServerWriteReactor<ConnectionEvent>* MonitorConnections(
-      grpc::CallbackServerContext* context, const MonitorScopeSelector* selector) override {
-    for (const auto& seg : selector->path_segments()) {
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* MonitorConnections(
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) override {
+    MonitorScopeSelector selector;
+    grpc::ByteBuffer copy = *request;
+    // A call cancelled before its request arrived comes without a buffer; a selector that does
+    // not parse is the inner service's to refuse.
+    if (copy.Valid()) {
+      (void)grpc::GenericDeserialize<grpc::ProtoBufferReader, MonitorScopeSelector>(&copy,
+                                                                                    &selector);
+    }
+    for (const auto& seg : selector.path_segments()) {
       if (seg.id().empty() && refuse_shared) {
         refused.fetch_add(1);
         return new Refused(grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "no id"));
@@ -151,7 +161,7 @@ class PerConnectionOnly : public MonitorConnection::CallbackService {
         release.WaitForNotificationWithTimeout(absl::Seconds(5));
       }
     }
-    return inner_.MonitorConnections(context, selector);
+    return inner_.MonitorConnections(context, request);
   }
   bool refuse_shared = true;
   std::atomic<bool> hold_per_connection{false};
@@ -452,6 +462,65 @@ TEST_F(MonitorGrpcTest, TooManyStreamsAreRefused) {
   EXPECT_EQ(second.status().error_message(), "monitor: 1 streams already open");
   first.Cancel();
   ASSERT_TRUE(first.WaitDone(absl::Seconds(20)));
+}
+
+TEST_F(MonitorGrpcTest, AnEmptySelectorSeesEveryConnection) {
+  Hop hop("nse", Path("nse.sock"));
+  ASSERT_TRUE(Call(hop, Req("nsc-1", "c-1")).ok());
+  ASSERT_TRUE(Call(hop, Req("nsc-2", "c-2")).ok());
+  auto stub = Stub(hop);
+  TestReader all(stub.get(), MonitorScopeSelector());  // zero bytes on the wire: a message still
+  ASSERT_TRUE(Eventually([&] { return all.events() == 1; }));
+  EXPECT_EQ(all.event(0).type(), ConnectionEventType::INITIAL_STATE_TRANSFER);
+  EXPECT_EQ(all.event(0).connections_size(), 2);
+  all.Cancel();
+  ASSERT_TRUE(all.WaitDone(absl::Seconds(20)));
+}
+
+// Sends `request` as the raw MonitorConnections request and reads until the stream ends.
+grpc::Status RawMonitor(const std::shared_ptr<grpc::Channel>& channel, const std::string& request) {
+  class Reader : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+   public:
+    void OnReadDone(bool ok) override {
+      if (ok) StartRead(&in);
+    }
+    void OnDone(const grpc::Status& s) override {
+      status = s;
+      done.Notify();
+    }
+    grpc::ByteBuffer in;
+    grpc::Status status;
+    absl::Notification done;
+  } reader;
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext cc;
+  cc.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  stub.PrepareBidiStreamingCall(&cc, "/connection.MonitorConnection/MonitorConnections",
+                                grpc::StubOptions(), &reader);
+  grpc::Slice slice(request);
+  grpc::ByteBuffer out(&slice, 1);
+  reader.StartWriteLast(&out, grpc::WriteOptions());
+  reader.StartRead(&reader.in);
+  reader.StartCall();
+  reader.done.WaitForNotification();
+  return reader.status;
+}
+
+TEST_F(MonitorGrpcTest, ASelectorThatDoesNotParseIsInvalidArgument) {
+  Hop hop("nse", Path("nse.sock"));
+  auto channel = grpc::CreateChannel(*hop.url.GrpcDialTarget(), grpc::InsecureChannelCredentials());
+  // Field 1 (path_segments) says 100 bytes follow; two do.
+  grpc::Status s = RawMonitor(channel, std::string("\x0a\x64\x0a\x00", 4));
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "monitor: the MonitorScopeSelector (4 bytes) does not parse");
+  EXPECT_TRUE(Eventually([&] { return hop.monitor_service->open_streams() == 0; }));
+  // The same call with a good selector is served (the stream then waits for events).
+  MonitorScopeSelector good = Selector("nsc", "c-1");
+  auto stub = Stub(hop);
+  TestReader reader(stub.get(), good);
+  ASSERT_TRUE(Eventually([&] { return reader.events() == 1; }));
+  reader.Cancel();
+  ASSERT_TRUE(reader.WaitDone(absl::Seconds(20)));
 }
 
 // Hop A in-process: [updatepath(a), metadata, monitor, clienturl(B), connect([metadata, dial,

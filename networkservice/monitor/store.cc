@@ -2,16 +2,55 @@
 
 #include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/wire_format_lite.h"
 
 namespace nsm::monitor {
 namespace {
 
-// An event of `type` about `conn`, keyed by its id.
-ConnectionEvent Event(connection::ConnectionEventType type, Connection conn) {
+using google::protobuf::internal::WireFormatLite;
+using google::protobuf::io::CodedOutputStream;
+
+void AppendVarint(std::string& out, uint32_t value) {
+  uint8_t buf[5];
+  const uint8_t* end = CodedOutputStream::WriteVarint32ToArray(value, buf);
+  out.append(reinterpret_cast<const char*>(buf), end - buf);
+}
+
+// A ConnectionEvent in its wire form (api.md §7.5: type = 1, connections = 2, a map whose entries
+// have key = 1 and value = 2) is its type, then one entry per connection: the packed connection
+// goes in as it is. INITIAL_STATE_TRANSFER is 0, which proto3 does not write.
+std::string EventHeader(ConnectionEventType type) {
+  std::string out;
+  if (type != 0) {
+    AppendVarint(out, WireFormatLite::MakeTag(1, WireFormatLite::WIRETYPE_VARINT));
+    AppendVarint(out, static_cast<uint32_t>(type));
+  }
+  return out;
+}
+
+void AppendConnection(std::string& out, absl::string_view key, absl::string_view packed) {
+  constexpr uint32_t kKey = WireFormatLite::MakeTag(1, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+  constexpr uint32_t kValue = WireFormatLite::MakeTag(2, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+  constexpr uint32_t kEntry = kValue;  // connections = 2
+  const auto key_size = static_cast<uint32_t>(key.size());
+  const auto value_size = static_cast<uint32_t>(packed.size());
+  const uint32_t entry = 1 + CodedOutputStream::VarintSize32(key_size) + key_size + 1 +
+                         CodedOutputStream::VarintSize32(value_size) + value_size;
+  out.reserve(out.size() + 1 + CodedOutputStream::VarintSize32(entry) + entry);
+  AppendVarint(out, kEntry);
+  AppendVarint(out, entry);
+  AppendVarint(out, kKey);
+  AppendVarint(out, key_size);
+  out.append(key.data(), key.size());
+  AppendVarint(out, kValue);
+  AppendVarint(out, value_size);
+  out.append(packed.data(), packed.size());
+}
+
+std::optional<ConnectionEvent> Parse(const std::string& wire) {
   ConnectionEvent e;
-  e.set_type(type);
-  std::string key = conn.id();
-  (*e.mutable_connections())[std::move(key)] = std::move(conn);
+  (void)e.ParseFromString(wire);  // made by the store: always parses
   return e;
 }
 
@@ -32,9 +71,15 @@ Subscription::Subscription(std::weak_ptr<ConnectionStore> store, uint64_t id,
 Subscription::~Subscription() { Cancel(); }
 
 std::optional<ConnectionEvent> Subscription::Pop() {
+  auto wire = PopWire();
+  if (!wire) return std::nullopt;
+  return Parse(*wire);
+}
+
+std::optional<std::string> Subscription::PopWire() {
   absl::MutexLock lock(&mu_);
   if (queue_.empty()) return std::nullopt;
-  ConnectionEvent e = std::move(queue_.front());
+  std::string e = std::move(queue_.front());
   queue_.pop_front();
   return e;
 }
@@ -44,9 +89,9 @@ std::optional<ConnectionEvent> Subscription::Recv(absl::Duration timeout) {
   auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return ended_ || !queue_.empty(); };
   mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
   if (queue_.empty()) return std::nullopt;
-  ConnectionEvent e = std::move(queue_.front());
+  std::string e = std::move(queue_.front());
   queue_.pop_front();
-  return e;
+  return Parse(e);
 }
 
 bool Subscription::ended() const {
@@ -67,7 +112,7 @@ void Subscription::Cancel() {
   status_ = absl::CancelledError("monitor subscription cancelled");
 }
 
-bool Subscription::Offer(ConnectionEvent event) {
+bool Subscription::Offer(std::string event) {
   absl::MutexLock lock(&mu_);
   if (ended_) return false;
   if (queue_.size() >= max_queued_) {
@@ -128,10 +173,8 @@ void ConnectionStore::Unindex(const std::string& id, const Stored& stored) {
   }
 }
 
-absl::Status ConnectionStore::PublishLocked(ConnectionEvent& event, bool only_present,
-                                            std::vector<Touched>& touched,
-                                            const Packed<Connection>* packed) {
-  using connection::ConnectionEventType;
+absl::Status ConnectionStore::PublishLocked(const ConnectionEvent& event, bool only_present,
+                                            std::vector<Touched>& touched) {
   if (event.type() != ConnectionEventType::UPDATE && event.type() != ConnectionEventType::DELETE) {
     return absl::InvalidArgumentError(absl::StrCat(
         "monitor: cannot publish an event of type ",
@@ -147,59 +190,70 @@ absl::Status ConnectionStore::PublishLocked(ConnectionEvent& event, bool only_pr
           "monitor: event.connections[\"", key, "\"].id is \"", conn.id(), "\", expected the key"));
     }
   }
-  // Subscribers being destroyed (their Cancel waits for mu_ to unsubscribe) are skipped.
-  absl::flat_hash_map<std::shared_ptr<Subscription>, ConnectionEvent> out;
-  std::vector<std::shared_ptr<Subscription>> matched;
-  for (auto& [key, conn] : *event.mutable_connections()) {
-    conn.set_id(key);
-    auto stored = connections_.find(key);
-    // Unknown connections: PublishIfPresent ignores them; a DELETE of one is no news to anyone.
-    if (stored == connections_.end() &&
-        (only_present || event.type() == ConnectionEventType::DELETE)) {
-      continue;
-    }
-    if (stored != connections_.end()) Unindex(key, stored->second);
-    if (event.type() == ConnectionEventType::UPDATE) {
-      Stored& entry = stored != connections_.end() ? stored->second : connections_[key];
-      Index(conn, entry);
-      entry.packed = packed != nullptr ? *packed : Packed<Connection>(conn);
-    } else {
-      connections_.erase(stored);
-    }
-    // A subscriber is registered under one key, so it is reached at most once per connection.
-    matched.clear();
-    auto consider = [&](const std::weak_ptr<Subscription>& weak) {
-      std::shared_ptr<Subscription> sub = weak.lock();
-      if (!sub) return;
-      if (!api::MatchesMonitorScopeSelector(conn, sub->selector(), options_.segment_match)) return;
-      matched.push_back(std::move(sub));
-    };
-    for (const auto& [ptr, weak] : unindexed_) consider(weak);
-    absl::flat_hash_set<std::string> seen;
-    for (const auto& seg : conn.path().path_segments()) {
-      if (seg.id().empty() || !seen.insert(seg.id()).second) continue;
-      auto it = by_first_id_.find(seg.id());
-      if (it == by_first_id_.end()) continue;
-      for (const auto& [ptr, weak] : it->second) consider(weak);
-    }
-    // The last subscriber takes the connection itself, the others a copy.
-    for (size_t i = 0; i < matched.size(); ++i) {
-      auto& e = out[matched[i]];
-      e.set_type(event.type());
-      Connection& slot = (*e.mutable_connections())[key];
-      if (i + 1 < matched.size()) {
-        slot = conn;
-      } else {
-        slot = std::move(conn);
-      }
-    }
+  Outgoing out;
+  for (const auto& [key, conn] : event.connections()) {
+    PublishOneLocked(event.type(), key, conn, nullptr, only_present, out);
   }
+  OfferLocked(out, touched);
+  return absl::OkStatus();
+}
+
+void ConnectionStore::PublishOneLocked(ConnectionEventType type, const std::string& key,
+                                       const Connection& conn, const Packed<Connection>* packed,
+                                       bool only_present, Outgoing& out) {
+  if (conn.id().empty()) {  // an event may leave a connection's id to its key
+    Connection keyed = conn;
+    keyed.set_id(key);
+    PublishOneLocked(type, key, keyed, nullptr, only_present, out);
+    return;
+  }
+  auto stored = connections_.find(key);
+  // Unknown connections: PublishIfPresent ignores them; a DELETE of one is no news to anyone.
+  if (stored == connections_.end() && (only_present || type == ConnectionEventType::DELETE)) {
+    return;
+  }
+  if (stored != connections_.end()) Unindex(key, stored->second);
+  if (type == ConnectionEventType::UPDATE) {
+    Stored& entry = stored != connections_.end() ? stored->second : connections_[key];
+    Index(conn, entry);
+    entry.packed = packed != nullptr ? *packed : Packed<Connection>(conn);
+    packed = &entry.packed;  // not moved before the subscribers' events are made below
+  } else {
+    connections_.erase(stored);
+  }
+  // A subscriber is registered under one key, so it is reached at most once per connection.
+  absl::InlinedVector<std::shared_ptr<Subscription>, 4> matched;
+  auto consider = [&](const std::weak_ptr<Subscription>& weak) {
+    std::shared_ptr<Subscription> sub = weak.lock();
+    if (!sub) return;  // being destroyed: its Cancel waits for mu_ to unsubscribe
+    if (!api::MatchesMonitorScopeSelector(conn, sub->selector(), options_.segment_match)) return;
+    matched.push_back(std::move(sub));
+  };
+  for (const auto& [ptr, weak] : unindexed_) consider(weak);
+  absl::InlinedVector<absl::string_view, 8> seen;
+  for (const auto& seg : conn.path().path_segments()) {
+    if (seg.id().empty() || std::find(seen.begin(), seen.end(), seg.id()) != seen.end()) continue;
+    seen.push_back(seg.id());
+    auto it = by_first_id_.find(seg.id());
+    if (it == by_first_id_.end()) continue;
+    for (const auto& [ptr, weak] : it->second) consider(weak);
+  }
+  if (matched.empty()) return;
+  std::optional<Packed<Connection>> deleted;
+  if (packed == nullptr) packed = &deleted.emplace(conn);
+  for (auto& sub : matched) {
+    auto [it, added] = out.try_emplace(std::move(sub));
+    if (added) it->second = EventHeader(type);
+    AppendConnection(it->second, key, packed->wire());
+  }
+}
+
+void ConnectionStore::OfferLocked(Outgoing& out, std::vector<Touched>& touched) {
   for (auto& [sub, e] : out) {
     bool wake = sub->Offer(std::move(e));
     if (wake && sub->ended()) UnsubscribeLocked(sub.get());  // fell behind: no more events for it
     touched.push_back({sub, wake});
   }
-  return absl::OkStatus();
 }
 
 void ConnectionStore::Wake(const std::vector<Touched>& touched) {
@@ -208,7 +262,7 @@ void ConnectionStore::Wake(const std::vector<Touched>& touched) {
   }
 }
 
-absl::Status ConnectionStore::Publish(ConnectionEvent event) {
+absl::Status ConnectionStore::Publish(const ConnectionEvent& event) {
   std::vector<Touched> touched;
   absl::Status s;
   {
@@ -219,7 +273,7 @@ absl::Status ConnectionStore::Publish(ConnectionEvent event) {
   return s;
 }
 
-absl::Status ConnectionStore::PublishIfPresent(ConnectionEvent event) {
+absl::Status ConnectionStore::PublishIfPresent(const ConnectionEvent& event) {
   std::vector<Touched> touched;
   absl::Status s;
   {
@@ -230,26 +284,33 @@ absl::Status ConnectionStore::PublishIfPresent(ConnectionEvent event) {
   return s;
 }
 
-absl::Status ConnectionStore::Update(const Connection& conn) {
-  return Publish(Event(connection::ConnectionEventType::UPDATE, conn));
-}
-
-absl::Status ConnectionStore::UpdatePacked(Connection conn, const Packed<Connection>& packed,
-                                           bool only_present) {
-  // An empty id is an empty key, which PublishLocked refuses before it looks at `packed`.
-  ConnectionEvent e = Event(connection::ConnectionEventType::UPDATE, std::move(conn));
+absl::Status ConnectionStore::PublishOne(ConnectionEventType type, const Connection& conn,
+                                         const Packed<Connection>* packed, bool only_present) {
+  if (conn.id().empty()) {
+    return absl::InvalidArgumentError("monitor: event.connections has an empty key");
+  }
   std::vector<Touched> touched;
-  absl::Status s;
   {
     absl::MutexLock lock(&mu_);
-    s = PublishLocked(e, only_present, touched, &packed);
+    Outgoing out;
+    PublishOneLocked(type, conn.id(), conn, packed, only_present, out);
+    OfferLocked(out, touched);
   }
   Wake(touched);
-  return s;
+  return absl::OkStatus();
+}
+
+absl::Status ConnectionStore::Update(const Connection& conn) {
+  return PublishOne(ConnectionEventType::UPDATE, conn, nullptr, /*only_present=*/false);
+}
+
+absl::Status ConnectionStore::UpdatePacked(const Connection& conn, const Packed<Connection>& packed,
+                                           bool only_present) {
+  return PublishOne(ConnectionEventType::UPDATE, conn, &packed, only_present);
 }
 
 absl::Status ConnectionStore::Delete(const Connection& conn) {
-  return Publish(Event(connection::ConnectionEventType::DELETE, conn));
+  return PublishOne(ConnectionEventType::DELETE, conn, nullptr, /*only_present=*/false);
 }
 
 std::optional<Connection> ConnectionStore::Get(const std::string& id) const {
@@ -276,18 +337,19 @@ std::shared_ptr<Subscription> ConnectionStore::Subscribe(const MonitorScopeSelec
     if (shut_down_) {
       sub->End(shutdown_status_);
     } else {
-      ConnectionEvent initial;
-      initial.set_type(connection::ConnectionEventType::INITIAL_STATE_TRANSFER);
-      auto add = [&](const Connection& conn) {
-        if (api::MatchesMonitorScopeSelector(conn, selector, options_.segment_match)) {
-          (*initial.mutable_connections())[conn.id()] = conn;
+      std::string initial = EventHeader(ConnectionEventType::INITIAL_STATE_TRANSFER);
+      const bool all = selector.path_segments().empty() && selector.network_services().empty();
+      auto add = [&](const std::string& id, const Stored& stored) {
+        if (all || api::MatchesMonitorScopeSelector(stored.packed.Unpack(), selector,
+                                                    options_.segment_match)) {
+          AppendConnection(initial, id, stored.packed.wire());
         }
       };
       const std::string key = IndexKey(selector);
       if (key.empty()) {
-        for (const auto& [id, stored] : connections_) add(stored.packed.Unpack());
+        for (const auto& [id, stored] : connections_) add(id, stored);
       } else if (auto it = by_segment_id_.find(SegmentKey(key)); it != by_segment_id_.end()) {
-        for (const auto& id : it->second) add(connections_.at(id).packed.Unpack());
+        for (const auto& id : it->second) add(id, connections_.at(id));
       }
       sub->Offer(std::move(initial));
       (key.empty() ? unindexed_ : by_first_id_[key]).emplace(sub.get(), sub);

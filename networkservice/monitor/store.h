@@ -25,12 +25,15 @@ namespace nsm::monitor {
 
 using Connection = ::connection::Connection;
 using ConnectionEvent = ::connection::ConnectionEvent;
+using ConnectionEventType = ::connection::ConnectionEventType;
 using MonitorScopeSelector = ::connection::MonitorScopeSelector;
 
 class ConnectionStore;
 
 // One subscriber's view: a bounded queue of events that the store fills and the consumer drains.
-// Dropping the last reference unsubscribes.
+// Events wait in their wire form, made from the store's packed connections, so an event costs one
+// string however many connections and path segments it carries, and a gRPC stream writes it
+// without serializing it (PopWire). Dropping the last reference unsubscribes.
 class Subscription : public std::enable_shared_from_this<Subscription> {
  public:
   ~Subscription();
@@ -39,6 +42,8 @@ class Subscription : public std::enable_shared_from_this<Subscription> {
 
   // The oldest queued event; nullopt when none is queued.
   std::optional<ConnectionEvent> Pop();
+  // The same in its wire form (a serialized ConnectionEvent).
+  std::optional<std::string> PopWire();
   // Bounded real-time wait for the next event (in-process consumers and tests); nullopt when the
   // subscription ended with nothing queued, or on timeout.
   std::optional<ConnectionEvent> Recv(absl::Duration timeout);
@@ -56,7 +61,7 @@ class Subscription : public std::enable_shared_from_this<Subscription> {
   Subscription(std::weak_ptr<ConnectionStore> store, uint64_t id, MonitorScopeSelector selector,
                size_t max_queued, std::function<void()> wake);
   // Under the store's lock. Return true when the consumer should be woken.
-  bool Offer(ConnectionEvent event);
+  bool Offer(std::string event);
   bool End(absl::Status status);
 
   std::weak_ptr<ConnectionStore> store_;
@@ -65,7 +70,7 @@ class Subscription : public std::enable_shared_from_this<Subscription> {
   const size_t max_queued_;
   const std::function<void()> wake_;
   mutable absl::Mutex mu_;
-  std::deque<ConnectionEvent> queue_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::string> queue_ ABSL_GUARDED_BY(mu_);
   bool ended_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status status_ ABSL_GUARDED_BY(mu_);
 };
@@ -90,17 +95,16 @@ class ConnectionStore : public std::enable_shared_from_this<ConnectionStore> {
   // connections gets the event restricted to those. Never blocks.
   // InvalidArgument for INITIAL_STATE_TRANSFER (the store makes those itself), an empty key, or a
   // key that differs from a non-empty connection id.
-  // Taken by value: pass an event you no longer need with std::move, and its connections go to
-  // the subscribers without a copy.
-  absl::Status Publish(ConnectionEvent event);
+  absl::Status Publish(const ConnectionEvent& event);
   // As Publish, for connections the store already holds; others are ignored. For downstream
   // monitoring, so a late event never resurrects a closed connection.
-  absl::Status PublishIfPresent(ConnectionEvent event);
+  absl::Status PublishIfPresent(const ConnectionEvent& event);
   absl::Status Update(const Connection& conn);
   absl::Status Delete(const Connection& conn);
   // An UPDATE of `conn` (as Publish, or PublishIfPresent with `only_present`) whose packed form
   // `packed` (Packed<Connection>(conn)) the caller has made already: it is stored as it is.
-  absl::Status UpdatePacked(Connection conn, const Packed<Connection>& packed, bool only_present);
+  absl::Status UpdatePacked(const Connection& conn, const Packed<Connection>& packed,
+                            bool only_present);
 
   std::optional<Connection> Get(const std::string& id) const;
   size_t size() const;
@@ -137,11 +141,20 @@ class ConnectionStore : public std::enable_shared_from_this<ConnectionStore> {
     absl::InlinedVector<size_t, 4> segment_keys;
   };
   static size_t SegmentKey(absl::string_view segment_id);
-  // `packed`: the packed form of the event's only connection, when the caller has it.
-  absl::Status PublishLocked(ConnectionEvent& event, bool only_present,
-                             std::vector<Touched>& touched,
-                             const Packed<Connection>* packed = nullptr)
+  // Each subscriber's event of one Publish, in its wire form.
+  using Outgoing = absl::flat_hash_map<std::shared_ptr<Subscription>, std::string>;
+  absl::Status PublishLocked(const ConnectionEvent& event, bool only_present,
+                             std::vector<Touched>& touched) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Stores or removes `conn` (already checked: id empty or `key`) and adds it to the event of
+  // each subscriber it matches. `packed`: its packed form, when the caller has it.
+  void PublishOneLocked(ConnectionEventType type, const std::string& key, const Connection& conn,
+                        const Packed<Connection>* packed, bool only_present, Outgoing& out)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Queues each subscriber's event and wakes none yet (see Touched).
+  void OfferLocked(Outgoing& out, std::vector<Touched>& touched) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // One connection's UPDATE or DELETE, as Update/UpdatePacked/Delete make it.
+  absl::Status PublishOne(ConnectionEventType type, const Connection& conn,
+                          const Packed<Connection>* packed, bool only_present);
   void Index(const Connection& conn, Stored& stored) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Unindex(const std::string& id, const Stored& stored) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The id a subscriber is indexed under ("" = checked against every connection).

@@ -208,6 +208,50 @@ TEST_F(StoreTest, AnEventCarriesOnlyTheMatchingConnections) {
   EXPECT_FALSE(sub->Pop());
 }
 
+// The store writes events itself from its packed connections: byte for byte what protobuf makes
+// of the same event (one connection; map entries in deterministic order), and what it parses back.
+TEST_F(StoreTest, QueuedEventsAreTheEventsWireForm) {
+  auto all = store_->Subscribe({});
+  auto initial = all->PopWire();
+  ASSERT_TRUE(initial);
+  ConnectionEvent want_initial;
+  want_initial.set_type(ConnectionEventType::INITIAL_STATE_TRANSFER);
+  (*want_initial.mutable_connections())["m-1"] = *store_->Get("m-1");
+  (*want_initial.mutable_connections())["m-2"] = *store_->Get("m-2");
+  ConnectionEvent got_initial;
+  ASSERT_TRUE(got_initial.ParseFromString(*initial));
+  EXPECT_EQ(DeterministicBytes(got_initial), DeterministicBytes(want_initial));
+
+  // A long key and connection: lengths of two-byte varints.
+  Connection big = Conn(std::string(200, 'k'), {{"nsc-9", std::string(300, 'i')}});
+  (*big.mutable_labels())["b"] = "2";
+  (*big.mutable_labels())["a"] = "1";
+  for (auto type : {ConnectionEventType::UPDATE, ConnectionEventType::DELETE}) {
+    ASSERT_TRUE(
+        (type == ConnectionEventType::UPDATE ? store_->Update(big) : store_->Delete(big)).ok());
+    auto wire = all->PopWire();
+    ASSERT_TRUE(wire);
+    ConnectionEvent want;
+    want.set_type(type);
+    (*want.mutable_connections())[big.id()] = big;
+    EXPECT_EQ(*wire, DeterministicBytes(want)) << ConnectionEventType_Name(type);
+  }
+}
+
+// A connection may leave its id to the event's key: it is stored and sent with the key as its id.
+TEST_F(StoreTest, AConnectionWithoutAnIdTakesItsKey) {
+  auto sub = store_->Subscribe({});
+  sub->Pop();
+  ConnectionEvent e;
+  e.set_type(ConnectionEventType::UPDATE);
+  (*e.mutable_connections())["m-3"] = Conn("", {{"nsc-3", "c-3"}, {"nsmgr", "m-3"}}, 1);
+  ASSERT_TRUE(store_->Publish(e).ok());
+  EXPECT_EQ(store_->Get("m-3")->id(), "m-3");
+  auto got = sub->Pop();
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->connections().at("m-3").id(), "m-3");
+}
+
 TEST_F(StoreTest, BadEventsAreRefused) {
   ConnectionEvent e;
   e.set_type(ConnectionEventType::INITIAL_STATE_TRANSFER);

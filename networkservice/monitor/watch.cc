@@ -166,26 +166,25 @@ void Watch::Replied() {
 
 void Watch::PublishResult(const Connection& conn, bool create) {
   absl::MutexLock lock(&mu_);
-  Connection out = conn;
-  const bool published_down = broken_ || down_;
-  if (published_down) out.set_state(::connection::State::DOWN);
-  if (published_down && !down_) {  // broken: the base stays the reply, the store hears DOWN
-    filter_.Rebase(conn);
-    ConnectionEvent e;
-    e.set_type(ConnectionEventType::UPDATE);
-    (*e.mutable_connections())[out.id()] = std::move(out);
-    (void)(create ? store_->Publish(std::move(e)) : store_->PublishIfPresent(std::move(e)));
+  if (broken_ || down_) {
+    Connection out = conn;
+    out.set_state(::connection::State::DOWN);
+    // broken: the base stays the reply, the store hears DOWN
+    if (!down_) filter_.Rebase(conn);
+    const Packed<Connection> packed(out);
+    if (down_) filter_.Rebase(out, packed);
+    (void)store_->UpdatePacked(out, packed, /*only_present=*/!create);
     return;
   }
   // The base and the published connection are the same: packed once for both.
-  Packed<Connection> packed(out);
-  filter_.Rebase(out, packed);
-  (void)store_->UpdatePacked(std::move(out), packed, /*only_present=*/!create);
+  Packed<Connection> packed(conn);
+  (void)store_->UpdatePacked(conn, packed, /*only_present=*/!create);
+  filter_.Rebase(conn, std::move(packed));
 }
 
 void Watch::PublishLocked(ConnectionFilter::Mapped changed) {
   down_ = filter_.base_state() == ::connection::State::DOWN;
-  (void)store_->UpdatePacked(std::move(changed.conn), changed.packed, /*only_present=*/true);
+  (void)store_->UpdatePacked(changed.conn, changed.packed, /*only_present=*/true);
 }
 
 void Watch::ApplyLocked(const ConnectionEvent& event) {
@@ -199,12 +198,10 @@ void Watch::PublishDownLocked() {
   if (filter_.base_state() == ::connection::State::DOWN) return;
   Connection down = filter_.base();
   down.set_state(::connection::State::DOWN);
-  filter_.Rebase(down);
+  Packed<Connection> packed(down);
   down_ = true;
-  ConnectionEvent e;
-  e.set_type(ConnectionEventType::UPDATE);
-  (*e.mutable_connections())[down.id()] = std::move(down);
-  (void)store_->PublishIfPresent(std::move(e));
+  (void)store_->UpdatePacked(down, packed, /*only_present=*/true);
+  filter_.Rebase(down, std::move(packed));
 }
 
 void Watch::StartConfirmLocked() {
