@@ -26,6 +26,12 @@ bool ConnectionFilter::IsOurs(const ::connection::Connection& x) const {
   return x.path().index() == index_ || x.path().index() == index_ + 1;
 }
 
+bool ConnectionFilter::IsOurs(const ConnectionWire& x) const {
+  if (x.segments.size() < static_cast<size_t>(index_) + 1) return false;
+  if (x.segments[index_].id != id_) return false;
+  return x.path_index == index_ || x.path_index == index_ + 1;
+}
+
 const ::connection::Connection* ConnectionFilter::Ours(
     const ::connection::ConnectionEvent& event) const {
   for (const auto& [key, x] : event.connections()) {
@@ -47,15 +53,26 @@ std::vector<::connection::Connection> ConnectionFilter::Apply(
 
 bool ConnectionFilter::Unchanged(::connection::ConnectionEventType type,
                                  const ::connection::Connection& x) const {
+  const std::string context = x.has_context() ? DeterministicBytes(x.context()) : std::string();
+  return UnchangedWire(type, x.state(), x.has_context(), context, DeterministicBytes(x.path()));
+}
+
+bool ConnectionFilter::Unchanged(::connection::ConnectionEventType type,
+                                 const ConnectionWire& x) const {
+  return UnchangedWire(type, x.state, x.has_context, x.context, x.path);
+}
+
+bool ConnectionFilter::UnchangedWire(::connection::ConnectionEventType type, int x_state,
+                                     bool has_context, absl::string_view context,
+                                     absl::string_view theirs) const {
   using google::protobuf::internal::WireFormatLite;
   // The fields Map replaces (connection.proto): context = 4, path = 6, state = 9.
   constexpr int kContext = 4, kPath = 6, kState = 9;
   const bool deleted = type == ::connection::ConnectionEventType::DELETE;
-  const int state = deleted ? ::connection::State::DOWN : x.state();
-  const std::string context = x.has_context() ? DeterministicBytes(x.context()) : std::string();
-  // The path as Map sets it: x's, with our index. Deterministic output writes field 1 (index)
-  // first, so x's own index is dropped from the front and ours put there.
-  std::string theirs = DeterministicBytes(x.path());
+  const int state = deleted ? ::connection::State::DOWN : x_state;
+  // The path as Map sets it: x's, with our index. Serializers write field 1 (index) first, so x's
+  // own index is dropped from the front and ours put there (a peer writing it elsewhere makes
+  // this answer "changed", and Map compares the parsed forms).
   size_t skip = 0;
   if (!theirs.empty() &&
       theirs[0] == static_cast<char>(WireFormatLite::MakeTag(1, WireFormatLite::WIRETYPE_VARINT))) {
@@ -71,7 +88,7 @@ bool ConnectionFilter::Unchanged(::connection::ConnectionEventType type,
     coded.WriteTag(WireFormatLite::MakeTag(1, WireFormatLite::WIRETYPE_VARINT));
     coded.WriteVarint32(index_);
   }
-  path.append(theirs, skip, std::string::npos);
+  path.append(theirs.data() + skip, theirs.size() - skip);
 
   // Walk the base's fields: each replaced one must be there with the same bytes (or absent where
   // Map leaves it absent); every other field Map keeps as it is.
@@ -105,12 +122,25 @@ bool ConnectionFilter::Unchanged(::connection::ConnectionEventType type,
     }
   }
   if (!in.ConsumedEntireMessage()) return false;
-  return saw_context == x.has_context() && saw_path && saw_state == (state != 0);
+  return saw_context == has_context && saw_path && saw_state == (state != 0);
+}
+
+std::optional<ConnectionFilter::Mapped> ConnectionFilter::Map(
+    ::connection::ConnectionEventType type, const ConnectionWire& x) {
+  if (Unchanged(type, x)) return std::nullopt;
+  std::optional<::connection::Connection> parsed = x.Unpack();
+  if (!parsed) return std::nullopt;  // a string that is not UTF-8: nothing to map
+  return MapParsed(type, *parsed);
 }
 
 std::optional<ConnectionFilter::Mapped> ConnectionFilter::Map(
     ::connection::ConnectionEventType type, const ::connection::Connection& x) {
   if (Unchanged(type, x)) return std::nullopt;
+  return MapParsed(type, x);
+}
+
+std::optional<ConnectionFilter::Mapped> ConnectionFilter::MapParsed(
+    ::connection::ConnectionEventType type, const ::connection::Connection& x) {
   ::connection::Connection mapped = base_.Unpack();
   *mapped.mutable_path() = x.path();
   mapped.mutable_path()->set_index(index_);

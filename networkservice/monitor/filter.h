@@ -7,6 +7,7 @@
 
 #include "connection.pb.h"
 #include "core/packed.h"
+#include "networkservice/monitor/wire.h"
 
 namespace nsm::monitor {
 
@@ -31,16 +32,23 @@ class ConnectionFilter {
   // its packed form (for a store, so that it is not packed twice), or nullopt when nothing changed.
   std::optional<Mapped> Map(::connection::ConnectionEventType type,
                             const ::connection::Connection& x);
+  // The same for `x` in its wire form: parsed only when it may change something. Nullopt too
+  // when it does not parse (a string that is not UTF-8).
+  std::optional<Mapped> Map(::connection::ConnectionEventType type, const ConnectionWire& x);
 
   // The first connection of `event` that is ours (as Apply decides), or null.
   const ::connection::Connection* Ours(const ::connection::ConnectionEvent& event) const;
   // Whether `x` is ours: our segment id at our index, x.path.index our index or the next.
   bool IsOurs(const ::connection::Connection& x) const;
+  bool IsOurs(const ConnectionWire& x) const;
   // Whether Map(type, x) would find nothing changed, decided on the wire forms without unpacking
   // the base: the mapped connection differs from the base only in path, context and state, so
   // their bytes are compared field by field. False may be a change too many (Map then decides),
   // never a change missed.
   bool Unchanged(::connection::ConnectionEventType type, const ::connection::Connection& x) const;
+  // The same on x's own bytes: a peer that writes maps in another order than ours (Go does) gets
+  // "changed" for a map that is not, and Map compares the parsed forms.
+  bool Unchanged(::connection::ConnectionEventType type, const ConnectionWire& x) const;
 
   // The base is kept packed (one per watched connection): base() unpacks a copy.
   ::connection::Connection base() const { return base_.Unpack(); }
@@ -50,6 +58,13 @@ class ConnectionFilter {
   void Rebase(const ::connection::Connection& base, Packed<::connection::Connection> packed);
 
  private:
+  // Unchanged on x's state, whether it has a context, its context's and its path's bytes.
+  bool UnchangedWire(::connection::ConnectionEventType type, int x_state, bool has_context,
+                     absl::string_view context, absl::string_view path) const;
+  // Map past the Unchanged check.
+  std::optional<Mapped> MapParsed(::connection::ConnectionEventType type,
+                                  const ::connection::Connection& x);
+
   std::string id_;
   uint32_t index_ = 0;
   ::connection::State state_ = ::connection::State::UP;

@@ -134,6 +134,21 @@ class Refused : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
   void OnDone() override { delete this; }
 };
 
+// A shared stream whose first event does not parse (cut short), held open until cancelled.
+class Garbled : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
+ public:
+  Garbled() {
+    grpc::Slice slice(std::string("\x08\x01\x12\x09\x0a", 5));
+    out_ = grpc::ByteBuffer(&slice, 1);
+    StartWrite(&out_);
+  }
+  void OnCancel() override { Finish(grpc::Status::CANCELLED); }
+  void OnDone() override { delete this; }
+
+ private:
+  grpc::ByteBuffer out_;
+};
+
 // A peer that authorizes monitoring per connection: selectors without a segment id are refused.
 // With `refuse_shared`; otherwise it serves every selector, and while `hold_per_connection` is set
 // it holds streams with a segment id (confirmations) back until `release` is notified (5 s at
@@ -153,6 +168,7 @@ class PerConnectionOnly : public MonitorConnection::WithRawCallbackMethod_Monito
                                                                                     &selector);
     }
     for (const auto& seg : selector.path_segments()) {
+      if (seg.id().empty() && garble_shared) return new Garbled();
       if (seg.id().empty() && refuse_shared) {
         refused.fetch_add(1);
         return new Refused(grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "no id"));
@@ -164,6 +180,7 @@ class PerConnectionOnly : public MonitorConnection::WithRawCallbackMethod_Monito
     return inner_.MonitorConnections(context, request);
   }
   bool refuse_shared = true;
+  std::atomic<bool> garble_shared{false};
   std::atomic<bool> hold_per_connection{false};
   absl::Notification release;
   std::atomic<int> refused{0};
@@ -940,6 +957,18 @@ TEST_F(TwoHopTest, SharedStreamEndReportsEveryConnectionDown) {
   }));
   EXPECT_TRUE(Eventually([&] { return monitor_client_->open_streams() == 0; }));
   EXPECT_EQ(monitor_client_->open_channels(), 0u);
+}
+
+// An event that does not parse ends the shared stream: every connection over it is DOWN.
+TEST_F(TwoHopTest, AnEventThatDoesNotParseEndsTheSharedStream) {
+  Hop b("b", Path("b.sock"));
+  b.per_connection->garble_shared = true;
+  Build(b);
+  auto conn = RequestA();
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  ASSERT_TRUE(
+      Eventually([&] { return a_store_->Get("a-1")->state() == ::connection::State::DOWN; }));
+  EXPECT_TRUE(Eventually([&] { return monitor_client_->open_streams() == 0; }));
 }
 
 // A next hop that refuses the shared selector (a peer authorizing per connection): one stream per

@@ -8,9 +8,11 @@ namespace {
 
 using ::connection::ConnectionEventType;
 
-bool IsBadNews(ConnectionEventType type, const Connection& x) {
-  return type == ConnectionEventType::DELETE || x.state() == ::connection::State::DOWN;
+bool IsBadNews(ConnectionEventType type, const ConnectionWire& x) {
+  return type == ConnectionEventType::DELETE || x.state == ::connection::State::DOWN;
 }
+
+constexpr char kMethod[] = "/connection.MonitorConnection/MonitorConnections";
 
 // Codes of a next hop that will not serve the shared selector (authorizing per connection).
 bool RefusesSharing(const grpc::Status& status) {
@@ -33,10 +35,12 @@ MonitorStream::MonitorStream(std::shared_ptr<connect::ClientConn> conn,
                              MonitorScopeSelector selector, std::weak_ptr<StreamSink> sink,
                              std::shared_ptr<WatchSet> set)
     : conn_(std::move(conn)),
-      stub_(::connection::MonitorConnection::NewStub(conn_->channel())),
+      stub_(conn_->channel()),
       sink_(std::move(sink)),
-      set_(std::move(set)),
-      selector_(std::move(selector)) {}
+      set_(std::move(set)) {
+  grpc::Slice slice(selector.SerializeAsString());
+  request_ = grpc::ByteBuffer(&slice, 1);
+}
 
 MonitorStream::~MonitorStream() = default;
 
@@ -48,8 +52,9 @@ std::shared_ptr<MonitorStream> MonitorStream::Start(std::shared_ptr<connect::Cli
       new MonitorStream(std::move(conn), std::move(selector), std::move(sink), set));
   if (!set->Add(s.get(), s)) return nullptr;
   s->self_ = s;
-  s->stub_->async()->MonitorConnections(&s->context_, &s->selector_, s.get());
-  s->StartRead(&s->event_);
+  s->stub_.PrepareBidiStreamingCall(&s->context_, kMethod, grpc::StubOptions(), s.get());
+  s->StartWriteLast(&s->request_, grpc::WriteOptions());
+  s->StartRead(&s->read_);
   s->StartCall();
   return s;
 }
@@ -73,12 +78,28 @@ void MonitorStream::OnReadDone(bool ok) {
     absl::MutexLock lock(&mu_);
     if (cancelled_) return;
   }
-  if (auto sink = sink_.lock()) sink->OnStreamEvent(this, event_);
+  std::string bytes;
+  std::vector<grpc::Slice> slices;
+  if (read_.Valid() && read_.Dump(&slices).ok()) {  // an empty event comes without a buffer
+    bytes.reserve(read_.Length());
+    for (const auto& slice : slices) {
+      bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+    }
+  }
+  read_.Clear();
+  EventWire event;
+  if (!event.Read(std::move(bytes))) {
+    bad_event_ = grpc::Status(grpc::StatusCode::INTERNAL,
+                              "monitor: an event from the next hop does not parse");
+    context_.TryCancel();
+    return;
+  }
+  if (auto sink = sink_.lock()) sink->OnStreamEvent(this, event);
   {
     absl::MutexLock lock(&mu_);
     if (cancelled_) return;
   }
-  StartRead(&event_);
+  StartRead(&read_);
 }
 
 void MonitorStream::OnDone(const grpc::Status& status) {
@@ -89,7 +110,9 @@ void MonitorStream::OnDone(const grpc::Status& status) {
     notify = !cancelled_;
   }
   if (notify) {
-    if (auto sink = sink_.lock()) sink->OnStreamDone(this, status, got_message_);
+    if (auto sink = sink_.lock()) {
+      sink->OnStreamDone(this, bad_event_.ok() ? status : bad_event_, got_message_);
+    }
   }
   set_->Remove(this);
   // The last reference may own the channel. gRPC 1.51 can double-free when a channel is destroyed
@@ -215,7 +238,7 @@ void Watch::StartDedicatedLocked() {
   dedicated_ = MonitorStream::Start(conn_, selector_, weak_from_this(), set_);
 }
 
-void Watch::OnShared(ConnectionEventType type, const Connection& x) {
+void Watch::OnShared(ConnectionEventType type, const ConnectionWire& x) {
   absl::MutexLock lock(&mu_);
   if (cancelled_ || ended_ || dedicated_) return;
   if (!filter_.IsOurs(x)) return;
@@ -257,14 +280,19 @@ void Watch::OnSharedEnded(bool unimplemented) {
   PublishDownLocked();
 }
 
-void Watch::OnStreamEvent(const void* stream, const ConnectionEvent& event) {
+void Watch::OnStreamEvent(const void* stream, const EventWire& wire) {
   absl::MutexLock lock(&mu_);
   if (cancelled_ || ended_) return;
-  if (dedicated_ && stream == dedicated_.get()) {
+  const bool dedicated = dedicated_ && stream == dedicated_.get();
+  if (!dedicated && (!confirm_ || stream != confirm_.get())) return;
+  // Streams of one connection, seldom used: their events are parsed.
+  std::optional<ConnectionEvent> parsed = wire.Unpack();
+  if (!parsed) return;  // a string that is not UTF-8: nothing this connection can use
+  const ConnectionEvent& event = *parsed;
+  if (dedicated) {
     ApplyLocked(event);
     return;
   }
-  if (!confirm_ || stream != confirm_.get()) return;
   // The confirmation's INITIAL_STATE_TRANSFER: the next hop's state after the hint was sent.
   std::exchange(confirm_, nullptr)->Cancel();
   const Connection* x = filter_.Ours(event);
@@ -382,22 +410,22 @@ void Channel::Close(std::shared_ptr<MonitorStream> shared) {
   if (auto set = set_.lock()) set->Forget(this);
 }
 
-void Channel::OnStreamEvent(const void* stream, const ConnectionEvent& event) {
+void Channel::OnStreamEvent(const void* stream, const EventWire& event) {
   // The event outlives the calls below: each watch gets its connection by reference.
-  std::vector<std::pair<std::shared_ptr<Watch>, const Connection*>> routed;
+  absl::InlinedVector<std::pair<std::shared_ptr<Watch>, const ConnectionWire*>, 2> routed;
   {
     absl::MutexLock lock(&mu_);
     if (stream != shared_.get()) return;
     for (const auto& [key, x] : event.connections()) {
       bool found = false;
-      for (const auto& seg : x.path().path_segments()) {
-        if (seg.name() != name_ || seg.id().empty()) continue;
-        auto it = watches_.find(seg.id());
+      for (const auto& seg : x.segments) {
+        if (seg.name != name_ || seg.id.empty()) continue;
+        auto it = watches_.find(seg.id);
         if (it == watches_.end()) {
-          if (!IsBadNews(event.type(), x) || recent_bad_set_.contains(seg.id())) continue;
+          if (!IsBadNews(event.type(), x) || recent_bad_set_.contains(seg.id)) continue;
           // Maybe a connection whose Request reply has not been seen yet: remembered briefly.
-          recent_bad_.push_back(seg.id());
-          recent_bad_set_.insert(seg.id());
+          recent_bad_.emplace_back(seg.id);
+          recent_bad_set_.emplace(seg.id);
           if (recent_bad_.size() > kRecentBadNews) {
             recent_bad_set_.erase(recent_bad_.front());
             recent_bad_.pop_front();

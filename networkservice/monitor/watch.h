@@ -15,10 +15,12 @@
 #include "connection.grpc.pb.h"
 #include "core/clock.h"
 #include "core/typed_key.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "networkservice/connect/channel_pool.h"
 #include "networkservice/monitor/filter.h"
 #include "networkservice/monitor/store.h"
+#include "networkservice/monitor/wire.h"
 
 namespace nsm::monitor {
 
@@ -67,13 +69,17 @@ struct WatchOptions {
 class StreamSink {
  public:
   virtual ~StreamSink() = default;
-  virtual void OnStreamEvent(const void* stream, const ConnectionEvent& event) = 0;
+  virtual void OnStreamEvent(const void* stream, const EventWire& event) = 0;
   // `got_message`: the stream delivered at least one event before it ended.
   virtual void OnStreamDone(const void* stream, const grpc::Status& status, bool got_message) = 0;
 };
 
-// One MonitorConnections stream to a next hop, read by a callback reactor.
-class MonitorStream : public grpc::ClientReadReactor<ConnectionEvent>,
+// One MonitorConnections stream to a next hop, read by a callback reactor. Events are read raw and
+// handed on as views (EventWire): most of a next hop's events change nothing here, and are
+// recognized as such without being parsed. The call is made through the generic stub as a
+// bidirectional one that writes its only request and half-closes, which on the wire is the
+// server-streaming call itself. An event that does not parse ends the stream (INTERNAL).
+class MonitorStream : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>,
                       public std::enable_shared_from_this<MonitorStream> {
  public:
   // Null when the set has been closed (the monitor client is going away).
@@ -93,13 +99,15 @@ class MonitorStream : public grpc::ClientReadReactor<ConnectionEvent>,
                 std::weak_ptr<StreamSink> sink, std::shared_ptr<WatchSet> set);
 
   std::shared_ptr<connect::ClientConn> conn_;
-  std::unique_ptr<::connection::MonitorConnection::Stub> stub_;
+  grpc::GenericStub stub_;
   std::weak_ptr<StreamSink> sink_;
   std::shared_ptr<WatchSet> set_;
   grpc::ClientContext context_;
-  MonitorScopeSelector selector_;
-  ConnectionEvent event_;
-  bool got_message_ = false;             // reactor callbacks are serialized
+  grpc::ByteBuffer request_;
+  grpc::ByteBuffer read_;
+  // Reactor callbacks are serialized: these need no lock.
+  bool got_message_ = false;
+  grpc::Status bad_event_;  // not OK: an event did not parse, and the stream was cancelled
   std::shared_ptr<MonitorStream> self_;  // keeps the reactor alive until OnDone
 
   absl::Mutex mu_;
@@ -135,14 +143,14 @@ class Watch : public StreamSink, public std::enable_shared_from_this<Watch> {
   // From the Channel: a connection `x` of the shared stream's event of `type` that has our
   // segment's id; the shared stream ended (UNIMPLEMENTED: unmonitored, otherwise DOWN); the next
   // hop refused the shared selector.
-  void OnShared(::connection::ConnectionEventType type, const Connection& x);
+  void OnShared(::connection::ConnectionEventType type, const ConnectionWire& x);
   void OnSharedEnded(bool unimplemented);
   // From the Channel at registration: bad news about this id arrived before we registered.
   void Confirm();
   // A stream of its own (no segment to share a stream by, or the next hop refused sharing).
   void StartDedicated();
 
-  void OnStreamEvent(const void* stream, const ConnectionEvent& event) override;
+  void OnStreamEvent(const void* stream, const EventWire& event) override;
   void OnStreamDone(const void* stream, const grpc::Status& status, bool got_message) override;
 
   const std::string& segment_id() const { return selector_.path_segments(0).id(); }
@@ -195,7 +203,7 @@ class Channel : public StreamSink, public std::enable_shared_from_this<Channel> 
   // lingers, then closes.
   void Remove(const Watch* w);
 
-  void OnStreamEvent(const void* stream, const ConnectionEvent& event) override;
+  void OnStreamEvent(const void* stream, const EventWire& event) override;
   void OnStreamDone(const void* stream, const grpc::Status& status, bool got_message) override;
 
   const connect::ClientConn* conn() const { return conn_.get(); }

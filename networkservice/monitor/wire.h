@@ -1,0 +1,67 @@
+// monitor wire views: a next hop's ConnectionEvent read in its wire form, so that routing and the
+// connection filter look at its connections without parsing them (api.md §7.5, nsmgr.md §4.4).
+#pragma once
+
+#include <deque>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/inlined_vector.h"
+#include "absl/strings/string_view.h"
+#include "connection.pb.h"
+
+namespace nsm::monitor {
+
+// One connection as views into its wire form (connection.proto: context = 4, path = 6 with
+// index = 1 and path_segments = 2 of name = 1 and id = 2, state = 9). Valid while the bytes are.
+struct ConnectionWire {
+  // Nullopt when `bytes` is not a well-formed Connection at the levels read here, or when its
+  // context or path comes in more than one piece (a parser merges those: parse it instead).
+  // Strings are not checked for UTF-8 here; Unpack does.
+  static std::optional<ConnectionWire> Read(absl::string_view bytes);
+  // The connection parsed; nullopt when it does not parse.
+  std::optional<::connection::Connection> Unpack() const;
+
+  struct Segment {
+    absl::string_view name;
+    absl::string_view id;
+  };
+  absl::string_view bytes;
+  int state = 0;
+  bool has_context = false;
+  absl::string_view context;
+  absl::string_view path;
+  uint32_t path_index = 0;
+  absl::InlinedVector<Segment, 4> segments;
+};
+
+// A ConnectionEvent as its type and one ConnectionWire per map entry, in wire order (a key that
+// comes twice is there twice: applying the entries in order leaves the last, as a parser would).
+class EventWire {
+ public:
+  EventWire() = default;
+  EventWire(const EventWire&) = delete;
+  EventWire& operator=(const EventWire&) = delete;
+
+  // False when `bytes` is not a well-formed ConnectionEvent. A connection that a view cannot
+  // describe (ConnectionWire::Read) is parsed and described in its deterministic form instead.
+  bool Read(std::string bytes);
+  // The whole event parsed; nullopt when it does not parse.
+  std::optional<::connection::ConnectionEvent> Unpack() const;
+
+  ::connection::ConnectionEventType type() const { return type_; }
+  struct Entry {
+    absl::string_view key;
+    ConnectionWire conn;
+  };
+  const std::vector<Entry>& connections() const { return entries_; }
+
+ private:
+  std::string bytes_;
+  std::deque<std::string> normalized_;  // deque: views into its strings stay valid as it grows
+  ::connection::ConnectionEventType type_ = ::connection::INITIAL_STATE_TRANSFER;
+  std::vector<Entry> entries_;
+};
+
+}  // namespace nsm::monitor
