@@ -341,8 +341,42 @@ absl::Status ValidateTimestamp(const google::protobuf::Timestamp& ts, absl::stri
 
 std::string FormatRfc3339Nano(absl::Time t) {
   // Clamp like ToProtoTimestamp so that infinite times still print as a valid RFC 3339 value.
+  // Written digit by digit: one per outgoing call with a token (updatetoken), where
+  // absl::FormatTime's general formatter cost about 1 % of the nsmgr's instructions.
   const google::protobuf::Timestamp ts = ToProtoTimestamp(t);
-  return absl::FormatTime("%E4Y-%m-%d%ET%H:%M:%E*SZ", FromProtoTimestamp(ts), absl::UTCTimeZone());
+  const absl::CivilSecond cs =
+      absl::ToCivilSecond(absl::FromUnixSeconds(ts.seconds()), absl::UTCTimeZone());
+  char buf[32];  // YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ
+  char* p = buf;
+  auto digits = [&p](int64_t v, int width) {
+    for (int i = width - 1; i >= 0; --i) {
+      p[i] = static_cast<char>('0' + v % 10);
+      v /= 10;
+    }
+    p += width;
+  };
+  digits(cs.year(), 4);
+  *p++ = '-';
+  digits(cs.month(), 2);
+  *p++ = '-';
+  digits(cs.day(), 2);
+  *p++ = 'T';
+  digits(cs.hour(), 2);
+  *p++ = ':';
+  digits(cs.minute(), 2);
+  *p++ = ':';
+  digits(cs.second(), 2);
+  if (int32_t nanos = ts.nanos(); nanos != 0) {  // as %E*S: no trailing zeros, no empty fraction
+    int width = 9;
+    while (nanos % 10 == 0) {
+      nanos /= 10;
+      --width;
+    }
+    *p++ = '.';
+    digits(nanos, width);
+  }
+  *p++ = 'Z';
+  return std::string(buf, p);
 }
 
 namespace {

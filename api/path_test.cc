@@ -402,6 +402,30 @@ TEST(TimeTest, FormatRfc3339Nano) {
   EXPECT_EQ(FormatRfc3339Nano(At(987, 6, 5, 4, 3, 2)), "0987-06-05T04:03:02Z");
 }
 
+// The digit-by-digit formatter writes what absl::FormatTime's "%E4Y-%m-%d%ET%H:%M:%E*SZ" writes,
+// across the whole range of years and every count of trailing zeros in the fraction.
+TEST(TimeTest, FormatRfc3339NanoAgreesWithAbslFormatTime) {
+  uint64_t state = 88172645463325252ull;  // xorshift: the same cases every run
+  auto next = [&state] {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state;
+  };
+  const int64_t min = -62135596800, max = 253402300799;  // 0001-01-01 .. 9999-12-31T23:59:59
+  for (int i = 0; i < 20000; ++i) {
+    const int64_t seconds = min + static_cast<int64_t>(next() % static_cast<uint64_t>(max - min));
+    int64_t nanos = static_cast<int64_t>(next() % 1000000000);
+    int64_t unit = 1;
+    for (int zeros = i % 10; zeros > 0; --zeros) unit *= 10;
+    nanos = nanos / unit * unit;  // i % 10 trailing zeros (9: none left)
+    const absl::Time t = absl::FromUnixSeconds(seconds) + absl::Nanoseconds(nanos % 1000000000);
+    EXPECT_EQ(FormatRfc3339Nano(t),
+              absl::FormatTime("%E4Y-%m-%d%ET%H:%M:%E*SZ", t, absl::UTCTimeZone()))
+        << seconds << " " << nanos;
+  }
+}
+
 TEST(TimeTest, ParseRfc3339Nano) {
   EXPECT_EQ(*ParseRfc3339Nano("2021-09-01T10:00:00.123456789Z"),
             At(2021, 9, 1, 10, 0, 0, 123456789));
