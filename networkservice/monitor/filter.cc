@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/wire_format_lite.h"
 
@@ -81,47 +82,41 @@ bool ConnectionFilter::UnchangedWire(::connection::ConnectionEventType type, int
     ++skip;  // the varint's last byte
     if (skip > theirs.size()) return false;
   }
-  std::string path;
+  // Our index as deterministic output writes it (nothing for 0).
+  uint8_t index_bytes[6];
+  uint8_t* index_end = index_bytes;
   if (index_ != 0) {
-    google::protobuf::io::StringOutputStream stream(&path);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.WriteTag(WireFormatLite::MakeTag(1, WireFormatLite::WIRETYPE_VARINT));
-    coded.WriteVarint32(index_);
+    *index_end++ =
+        static_cast<uint8_t>(WireFormatLite::MakeTag(1, WireFormatLite::WIRETYPE_VARINT));
+    index_end = google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(index_, index_end);
   }
-  path.append(theirs.data() + skip, theirs.size() - skip);
+  const absl::string_view index(reinterpret_cast<const char*>(index_bytes),
+                                index_end - index_bytes);
+  const absl::string_view segments = theirs.substr(skip);
 
   // Walk the base's fields: each replaced one must be there with the same bytes (or absent where
   // Map leaves it absent); every other field Map keeps as it is.
-  const std::string& wire = base_.wire();
-  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(wire.data()),
-                                            static_cast<int>(wire.size()));
   bool saw_context = false, saw_path = false, saw_state = false;
-  std::string field;
-  while (uint32_t tag = in.ReadTag()) {
-    const int number = WireFormatLite::GetTagFieldNumber(tag);
-    const auto wire_type = WireFormatLite::GetTagWireType(tag);
+  WireFields base(base_.wire());
+  while (base.Next()) {
+    const int number = base.number();
     if (number == kContext || number == kPath) {
-      uint32_t size = 0;
-      if (wire_type != WireFormatLite::WIRETYPE_LENGTH_DELIMITED || !in.ReadVarint32(&size) ||
-          !in.ReadString(&field, static_cast<int>(size))) {
-        return false;
-      }
+      if (base.type() != WireFields::kLen) return false;
       bool& saw = number == kContext ? saw_context : saw_path;
       if (saw) return false;  // never written twice by deterministic output
       saw = true;
-      if (field != (number == kContext ? context : path)) return false;
+      const absl::string_view field = base.bytes();
+      const bool same = number == kContext ? field == context
+                                           : absl::StartsWith(field, index) &&
+                                                 field.substr(index.size()) == segments;
+      if (!same) return false;
     } else if (number == kState) {
-      uint32_t value = 0;
-      if (wire_type != WireFormatLite::WIRETYPE_VARINT || saw_state || !in.ReadVarint32(&value)) {
-        return false;
-      }
+      if (base.type() != WireFields::kVarint || saw_state) return false;
       saw_state = true;
-      if (static_cast<int>(value) != state) return false;
-    } else if (!WireFormatLite::SkipField(&in, tag)) {
-      return false;
+      if (static_cast<int>(base.varint()) != state) return false;
     }
   }
-  if (!in.ConsumedEntireMessage()) return false;
+  if (!base.ok()) return false;
   return saw_context == has_context && saw_path && saw_state == (state != 0);
 }
 

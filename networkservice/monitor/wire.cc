@@ -8,71 +8,18 @@ namespace nsm::monitor {
 namespace {
 
 using google::protobuf::internal::WireFormatLite;
-using google::protobuf::io::CodedInputStream;
 
-// Walks the fields of one message in its wire form: each length-delimited field as a view.
-class Fields {
- public:
-  explicit Fields(absl::string_view bytes)
-      : bytes_(bytes),
-        in_(reinterpret_cast<const uint8_t*>(bytes.data()), static_cast<int>(bytes.size())) {}
-
-  // The next field; false at the end or on malformed input (then ok() is false).
-  bool Next() {
-    tag_ = in_.ReadTag();
-    if (tag_ == 0) {
-      ok_ = in_.ConsumedEntireMessage() && in_.CurrentPosition() == static_cast<int>(bytes_.size());
-      return false;
-    }
-    if (type() == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
-      uint32_t size = 0;
-      if (!in_.ReadVarint32(&size) || size > bytes_.size() - in_.CurrentPosition()) {
-        return Fail();
-      }
-      value_ = bytes_.substr(in_.CurrentPosition(), size);
-      if (!in_.Skip(static_cast<int>(size))) return Fail();
-      return true;
-    }
-    if (type() == WireFormatLite::WIRETYPE_VARINT) {
-      if (!in_.ReadVarint64(&varint_)) return Fail();
-      return true;
-    }
-    if (!WireFormatLite::SkipField(&in_, tag_)) return Fail();
-    return true;
-  }
-  bool ok() const { return ok_; }
-  int number() const { return WireFormatLite::GetTagFieldNumber(tag_); }
-  WireFormatLite::WireType type() const { return WireFormatLite::GetTagWireType(tag_); }
-  bool is(int number, WireFormatLite::WireType type) const {
-    return this->number() == number && this->type() == type;
-  }
-  absl::string_view bytes() const { return value_; }
-  uint64_t varint() const { return varint_; }
-
- private:
-  bool Fail() {
-    ok_ = false;
-    return false;
-  }
-  absl::string_view bytes_;
-  CodedInputStream in_;
-  uint32_t tag_ = 0;
-  absl::string_view value_;
-  uint64_t varint_ = 0;
-  bool ok_ = false;
-};
-
-constexpr auto kLen = WireFormatLite::WIRETYPE_LENGTH_DELIMITED;
-constexpr auto kVarint = WireFormatLite::WIRETYPE_VARINT;
+constexpr auto kLen = WireFields::kLen;
+constexpr auto kVarint = WireFields::kVarint;
 
 bool ReadPath(absl::string_view bytes, ConnectionWire& out) {
-  Fields path(bytes);
+  WireFields path(bytes);
   while (path.Next()) {
     if (path.is(1, kVarint)) {
       out.path_index = static_cast<uint32_t>(path.varint());
     } else if (path.is(2, kLen)) {
       ConnectionWire::Segment seg;
-      Fields fields(path.bytes());
+      WireFields fields(path.bytes());
       while (fields.Next()) {
         if (fields.is(1, kLen)) seg.name = fields.bytes();
         if (fields.is(2, kLen)) seg.id = fields.bytes();
@@ -86,11 +33,36 @@ bool ReadPath(absl::string_view bytes, ConnectionWire& out) {
 
 }  // namespace
 
+WireFields::WireFields(absl::string_view bytes)
+    : bytes_(bytes),
+      in_(reinterpret_cast<const uint8_t*>(bytes.data()), static_cast<int>(bytes.size())) {}
+
+bool WireFields::Next() {
+  tag_ = in_.ReadTag();
+  if (tag_ == 0) {
+    ok_ = in_.ConsumedEntireMessage() && in_.CurrentPosition() == static_cast<int>(bytes_.size());
+    return false;
+  }
+  if (type() == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+    uint32_t size = 0;
+    if (!in_.ReadVarint32(&size) || size > bytes_.size() - in_.CurrentPosition()) return Fail();
+    value_ = bytes_.substr(in_.CurrentPosition(), size);
+    if (!in_.Skip(static_cast<int>(size))) return Fail();
+    return true;
+  }
+  if (type() == WireFormatLite::WIRETYPE_VARINT) {
+    if (!in_.ReadVarint64(&varint_)) return Fail();
+    return true;
+  }
+  if (!WireFormatLite::SkipField(&in_, tag_)) return Fail();
+  return true;
+}
+
 std::optional<ConnectionWire> ConnectionWire::Read(absl::string_view bytes) {
   ConnectionWire out;
   out.bytes = bytes;
   bool saw_path = false;
-  Fields fields(bytes);
+  WireFields fields(bytes);
   while (fields.Next()) {
     if (fields.is(4, kLen)) {
       if (out.has_context) return std::nullopt;  // a parser would merge the pieces
@@ -120,13 +92,13 @@ bool EventWire::Read(std::string bytes) {
   normalized_.clear();
   entries_.clear();
   type_ = ::connection::INITIAL_STATE_TRANSFER;
-  Fields fields(bytes_);
+  WireFields fields(bytes_);
   while (fields.Next()) {
     if (fields.is(1, kVarint)) {
       type_ = static_cast<::connection::ConnectionEventType>(fields.varint());
     } else if (fields.is(2, kLen)) {
       absl::string_view key, value;
-      Fields entry(fields.bytes());
+      WireFields entry(fields.bytes());
       while (entry.Next()) {
         if (entry.is(1, kLen)) key = entry.bytes();
         if (entry.is(2, kLen)) value = entry.bytes();

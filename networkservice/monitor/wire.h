@@ -10,8 +10,44 @@
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/string_view.h"
 #include "connection.pb.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/wire_format_lite.h"
 
 namespace nsm::monitor {
+
+// Walks the fields of one message in its wire form: a length-delimited field's bytes as a view, a
+// varint's value; other fields are skipped.
+class WireFields {
+ public:
+  using WireType = google::protobuf::internal::WireFormatLite::WireType;
+  static constexpr WireType kLen =
+      google::protobuf::internal::WireFormatLite::WIRETYPE_LENGTH_DELIMITED;
+  static constexpr WireType kVarint = google::protobuf::internal::WireFormatLite::WIRETYPE_VARINT;
+
+  explicit WireFields(absl::string_view bytes);
+  // Moves to the next field; false at the end, or on malformed input (then ok() is false).
+  bool Next();
+  bool ok() const { return ok_; }
+  int number() const { return google::protobuf::internal::WireFormatLite::GetTagFieldNumber(tag_); }
+  WireType type() const { return google::protobuf::internal::WireFormatLite::GetTagWireType(tag_); }
+  bool is(int number, WireType type) const {
+    return this->number() == number && this->type() == type;
+  }
+  absl::string_view bytes() const { return value_; }
+  uint64_t varint() const { return varint_; }
+
+ private:
+  bool Fail() {
+    ok_ = false;
+    return false;
+  }
+  absl::string_view bytes_;
+  google::protobuf::io::CodedInputStream in_;
+  uint32_t tag_ = 0;
+  absl::string_view value_;
+  uint64_t varint_ = 0;
+  bool ok_ = false;
+};
 
 // One connection as views into its wire form (connection.proto: context = 4, path = 6 with
 // index = 1 and path_segments = 2 of name = 1 and id = 2, state = 9). Valid while the bytes are.
