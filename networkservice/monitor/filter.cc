@@ -124,7 +124,7 @@ std::optional<ConnectionFilter::Mapped> ConnectionFilter::Map(
     ::connection::ConnectionEventType type, const ConnectionWire& x) {
   if (Unchanged(type, x)) return std::nullopt;
   std::optional<::connection::Connection> parsed = x.Unpack();
-  if (!parsed) return std::nullopt;  // a string that is not UTF-8: nothing to map
+  if (!parsed) return std::nullopt;  // not UTF-8, or malformed below what the view read
   return MapParsed(type, *parsed);
 }
 

@@ -33,7 +33,8 @@ class ConnectionFilter {
   std::optional<Mapped> Map(::connection::ConnectionEventType type,
                             const ::connection::Connection& x);
   // The same for `x` in its wire form: parsed only when it may change something. Nullopt too
-  // when it does not parse (a string that is not UTF-8).
+  // when it does not parse (a string that is not UTF-8, a malformed field the view did not read):
+  // such an event is ignored for this connection.
   std::optional<Mapped> Map(::connection::ConnectionEventType type, const ConnectionWire& x);
 
   // The first connection of `event` that is ours (as Apply decides), or null.

@@ -122,10 +122,12 @@ GrpcService::GrpcService(std::shared_ptr<ConnectionStore> store, ServiceOptions 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* GrpcService::MonitorConnections(
     grpc::CallbackServerContext*, const grpc::ByteBuffer* request) {
   MonitorScopeSelector parsed;
+  if (!request->Valid()) {  // the call half-closed without its request
+    return new Refuse(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                   "monitor: the call carries no MonitorScopeSelector"));
+  }
   grpc::ByteBuffer copy = *request;  // shares the slices; parsing consumes the copy
-  // A call cancelled before its request arrived comes without a buffer; it ends at once anyway.
-  if (copy.Valid() &&
-      !grpc::GenericDeserialize<grpc::ProtoBufferReader, MonitorScopeSelector>(&copy, &parsed)
+  if (!grpc::GenericDeserialize<grpc::ProtoBufferReader, MonitorScopeSelector>(&copy, &parsed)
            .ok()) {
     return new Refuse(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                    absl::StrCat("monitor: the MonitorScopeSelector (",

@@ -37,8 +37,8 @@ class GrpcService final
  public:
   explicit GrpcService(std::shared_ptr<ConnectionStore> store, ServiceOptions options = {});
 
-  // Served raw: events go out as the store made them; the selector is parsed here (a selector that
-  // does not parse is answered INVALID_ARGUMENT).
+  // Served raw: events go out as the store made them; the selector is parsed here (a call without
+  // one, or one that does not parse, is answered INVALID_ARGUMENT).
   grpc::ServerWriteReactor<grpc::ByteBuffer>* MonitorConnections(
       grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) override;
 

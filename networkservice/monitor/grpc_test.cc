@@ -134,11 +134,21 @@ class Refused : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
   void OnDone() override { delete this; }
 };
 
-// A shared stream whose first event does not parse (cut short), held open until cancelled.
+// An event cut short: its one entry says 9 bytes follow, one does.
+const std::string kCutShort("\x08\x01\x12\x09\x0a", 5);
+// A well-formed INITIAL_STATE_TRANSFER whose connection "b-1" has a network_service that is not
+// UTF-8: only a full parse finds it wrong.
+const std::string kNotUtf8(
+    "\x12\x0a\x0a\x03"
+    "b-1"
+    "\x12\x03\x12\x01\xff",
+    12);
+
+// A stream whose first event is `event`, held open until cancelled.
 class Garbled : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
-  Garbled() {
-    grpc::Slice slice(std::string("\x08\x01\x12\x09\x0a", 5));
+  explicit Garbled(const std::string& event) {
+    grpc::Slice slice(event);
     out_ = grpc::ByteBuffer(&slice, 1);
     StartWrite(&out_);
   }
@@ -161,14 +171,15 @@ class PerConnectionOnly : public MonitorConnection::WithRawCallbackMethod_Monito
       grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) override {
     MonitorScopeSelector selector;
     grpc::ByteBuffer copy = *request;
-    // A call cancelled before its request arrived comes without a buffer; a selector that does
-    // not parse is the inner service's to refuse.
+    // A call without its request comes without a buffer; that, and a selector that does not
+    // parse, are the inner service's to refuse.
     if (copy.Valid()) {
       (void)grpc::GenericDeserialize<grpc::ProtoBufferReader, MonitorScopeSelector>(&copy,
                                                                                     &selector);
     }
     for (const auto& seg : selector.path_segments()) {
-      if (seg.id().empty() && garble_shared) return new Garbled();
+      if (seg.id().empty() && garble_shared) return new Garbled(kCutShort);
+      if (!seg.id().empty() && garble_per_connection) return new Garbled(kNotUtf8);
       if (seg.id().empty() && refuse_shared) {
         refused.fetch_add(1);
         return new Refused(grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "no id"));
@@ -181,6 +192,7 @@ class PerConnectionOnly : public MonitorConnection::WithRawCallbackMethod_Monito
   }
   bool refuse_shared = true;
   std::atomic<bool> garble_shared{false};
+  std::atomic<bool> garble_per_connection{false};
   std::atomic<bool> hold_per_connection{false};
   absl::Notification release;
   std::atomic<int> refused{0};
@@ -495,7 +507,8 @@ TEST_F(MonitorGrpcTest, AnEmptySelectorSeesEveryConnection) {
 }
 
 // Sends `request` as the raw MonitorConnections request and reads until the stream ends.
-grpc::Status RawMonitor(const std::shared_ptr<grpc::Channel>& channel, const std::string& request) {
+grpc::Status RawMonitor(const std::shared_ptr<grpc::Channel>& channel,
+                        std::optional<std::string> request) {
   class Reader : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
    public:
     void OnReadDone(bool ok) override {
@@ -514,9 +527,13 @@ grpc::Status RawMonitor(const std::shared_ptr<grpc::Channel>& channel, const std
   cc.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
   stub.PrepareBidiStreamingCall(&cc, "/connection.MonitorConnection/MonitorConnections",
                                 grpc::StubOptions(), &reader);
-  grpc::Slice slice(request);
+  grpc::Slice slice(request.value_or(""));
   grpc::ByteBuffer out(&slice, 1);
-  reader.StartWriteLast(&out, grpc::WriteOptions());
+  if (request) {
+    reader.StartWriteLast(&out, grpc::WriteOptions());
+  } else {
+    reader.StartWritesDone();
+  }
   reader.StartRead(&reader.in);
   reader.StartCall();
   reader.done.WaitForNotification();
@@ -531,6 +548,10 @@ TEST_F(MonitorGrpcTest, ASelectorThatDoesNotParseIsInvalidArgument) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(s.error_message(), "monitor: the MonitorScopeSelector (4 bytes) does not parse");
   EXPECT_TRUE(Eventually([&] { return hop.monitor_service->open_streams() == 0; }));
+  // No request at all: the call half-closes without one.
+  s = RawMonitor(channel, std::nullopt);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "monitor: the call carries no MonitorScopeSelector");
   // The same call with a good selector is served (the stream then waits for events).
   MonitorScopeSelector good = Selector("nsc", "c-1");
   auto stub = Stub(hop);
@@ -966,6 +987,32 @@ TEST_F(TwoHopTest, AnEventThatDoesNotParseEndsTheSharedStream) {
   Build(b);
   auto conn = RequestA();
   ASSERT_TRUE(conn.ok()) << conn.status();
+  ASSERT_TRUE(
+      Eventually([&] { return a_store_->Get("a-1")->state() == ::connection::State::DOWN; }));
+  EXPECT_TRUE(Eventually([&] { return monitor_client_->open_streams() == 0; }));
+}
+
+// Bad news on the shared stream, whose confirmation does not parse: no confirmation to be had, so
+// DOWN (it used to wait for one forever).
+TEST_F(TwoHopTest, AConfirmationThatDoesNotParseIsDown) {
+  Hop b("b", Path("b.sock"));
+  Build(b);
+  ASSERT_TRUE(RequestA().ok());
+  ASSERT_TRUE(Eventually([&] { return b.monitor_service->open_streams() == 1; }));
+  b.per_connection->garble_per_connection = true;
+  ASSERT_TRUE(b.store->Delete(*b.store->Get("b-1")).ok());
+  ASSERT_TRUE(
+      Eventually([&] { return a_store_->Get("a-1")->state() == ::connection::State::DOWN; }));
+  EXPECT_TRUE(Eventually([&] { return monitor_client_->open_streams() == 1; }));  // the shared
+}
+
+// A stream of one connection (the next hop refuses sharing) whose event does not parse: the
+// connection is no longer monitored, so DOWN.
+TEST_F(TwoHopTest, AFallbackStreamWhoseEventDoesNotParseIsDown) {
+  Hop b("b", Path("b.sock"), /*serve_monitor=*/true, {}, /*per_connection_only=*/true);
+  b.per_connection->garble_per_connection = true;
+  Build(b);
+  ASSERT_TRUE(RequestA().ok());
   ASSERT_TRUE(
       Eventually([&] { return a_store_->Get("a-1")->state() == ::connection::State::DOWN; }));
   EXPECT_TRUE(Eventually([&] { return monitor_client_->open_streams() == 0; }));

@@ -73,14 +73,15 @@ void MonitorStream::Cancel() {
 
 void MonitorStream::OnReadDone(bool ok) {
   if (!ok) return;  // the stream ended: OnDone follows
-  got_message_ = true;
   {
     absl::MutexLock lock(&mu_);
     if (cancelled_) return;
   }
   std::string bytes;
   std::vector<grpc::Slice> slices;
-  if (read_.Valid() && read_.Dump(&slices).ok()) {  // an empty event comes without a buffer
+  bool read = true;
+  if (read_.Valid()) {  // an empty event (zero bytes) may come without a buffer
+    read = read_.Dump(&slices).ok();
     bytes.reserve(read_.Length());
     for (const auto& slice : slices) {
       bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
@@ -88,12 +89,13 @@ void MonitorStream::OnReadDone(bool ok) {
   }
   read_.Clear();
   EventWire event;
-  if (!event.Read(std::move(bytes))) {
+  if (!read || !event.Read(std::move(bytes))) {
     bad_event_ = grpc::Status(grpc::StatusCode::INTERNAL,
                               "monitor: an event from the next hop does not parse");
     context_.TryCancel();
     return;
   }
+  got_message_ = true;
   if (auto sink = sink_.lock()) sink->OnStreamEvent(this, event);
   {
     absl::MutexLock lock(&mu_);
@@ -285,9 +287,22 @@ void Watch::OnStreamEvent(const void* stream, const EventWire& wire) {
   if (cancelled_ || ended_) return;
   const bool dedicated = dedicated_ && stream == dedicated_.get();
   if (!dedicated && (!confirm_ || stream != confirm_.get())) return;
-  // Streams of one connection, seldom used: their events are parsed.
+  // Streams of one connection, seldom used: their events are parsed whole, and one that does not
+  // parse (a string that is not UTF-8, a malformed field below the connection's path) ends the
+  // stream as a broken one would: the confirmation cannot be had, or the connection is no longer
+  // monitored; either way DOWN.
   std::optional<ConnectionEvent> parsed = wire.Unpack();
-  if (!parsed) return;  // a string that is not UTF-8: nothing this connection can use
+  if (!parsed) {
+    if (dedicated) {
+      std::exchange(dedicated_, nullptr)->Cancel();
+      ended_ = true;
+      broken_ = true;
+    } else {
+      std::exchange(confirm_, nullptr)->Cancel();
+    }
+    PublishDownLocked();
+    return;
+  }
   const ConnectionEvent& event = *parsed;
   if (dedicated) {
     ApplyLocked(event);

@@ -78,7 +78,10 @@ class StreamSink {
 // handed on as views (EventWire): most of a next hop's events change nothing here, and are
 // recognized as such without being parsed. The call is made through the generic stub as a
 // bidirectional one that writes its only request and half-closes, which on the wire is the
-// server-streaming call itself. An event that does not parse ends the stream (INTERNAL).
+// server-streaming call itself. An event whose structure (type, entries, each connection's path)
+// does not parse ends the stream (INTERNAL); what a view does not read is checked where the
+// connection is parsed (ConnectionFilter::Map, and the confirmation and fallback streams, which
+// parse their events whole).
 class MonitorStream : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>,
                       public std::enable_shared_from_this<MonitorStream> {
  public:

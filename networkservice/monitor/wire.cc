@@ -43,6 +43,7 @@ bool WireFields::Next() {
     ok_ = in_.ConsumedEntireMessage() && in_.CurrentPosition() == static_cast<int>(bytes_.size());
     return false;
   }
+  if (number() == 0) return Fail();  // a parser refuses field number 0
   if (type() == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
     uint32_t size = 0;
     if (!in_.ReadVarint32(&size) || size > bytes_.size() - in_.CurrentPosition()) return Fail();
@@ -95,21 +96,32 @@ bool EventWire::Read(std::string bytes) {
   WireFields fields(bytes_);
   while (fields.Next()) {
     if (fields.is(1, kVarint)) {
-      type_ = static_cast<::connection::ConnectionEventType>(fields.varint());
+      // As a parser reads an enum: the varint's low 32 bits.
+      type_ = static_cast<::connection::ConnectionEventType>(static_cast<int32_t>(fields.varint()));
     } else if (fields.is(2, kLen)) {
       absl::string_view key, value;
+      std::unique_ptr<std::string> pieces;  // a value written more than once: a parser merges
       WireFields entry(fields.bytes());
       while (entry.Next()) {
         if (entry.is(1, kLen)) key = entry.bytes();
-        if (entry.is(2, kLen)) value = entry.bytes();
+        if (!entry.is(2, kLen)) continue;
+        if (value.data() == nullptr) {
+          value = entry.bytes();
+          continue;
+        }
+        // Concatenated encodings of a message parse as their merge.
+        if (!pieces) pieces = std::make_unique<std::string>(value.data(), value.size());
+        pieces->append(entry.bytes().data(), entry.bytes().size());
       }
       if (!entry.ok()) return false;
+      if (pieces) value = *normalized_.emplace_back(std::move(pieces));
       std::optional<ConnectionWire> conn = ConnectionWire::Read(value);
       if (!conn) {
         // Merged pieces, or malformed: what a parser makes of it, in the form views can read.
         ::connection::Connection parsed;
         if (!parsed.ParseFromArray(value.data(), static_cast<int>(value.size()))) return false;
-        conn = ConnectionWire::Read(normalized_.emplace_back(DeterministicBytes(parsed)));
+        conn = ConnectionWire::Read(
+            *normalized_.emplace_back(std::make_unique<std::string>(DeterministicBytes(parsed))));
         if (!conn) return false;
       }
       entries_.push_back({key, *conn});

@@ -2,7 +2,7 @@
 // connection filter look at its connections without parsing them (api.md §7.5, nsmgr.md §4.4).
 #pragma once
 
-#include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -81,7 +81,8 @@ class EventWire {
   EventWire& operator=(const EventWire&) = delete;
 
   // False when `bytes` is not a well-formed ConnectionEvent. A connection that a view cannot
-  // describe (ConnectionWire::Read) is parsed and described in its deterministic form instead.
+  // describe (ConnectionWire::Read: pieces a parser merges) is parsed and described in its
+  // deterministic form instead; so is a map entry whose value comes in pieces.
   bool Read(std::string bytes);
   // The whole event parsed; nullopt when it does not parse.
   std::optional<::connection::ConnectionEvent> Unpack() const;
@@ -95,7 +96,8 @@ class EventWire {
 
  private:
   std::string bytes_;
-  std::deque<std::string> normalized_;  // deque: views into its strings stay valid as it grows
+  // Connections rewritten for views (merged pieces); each string stays where it is.
+  std::vector<std::unique_ptr<std::string>> normalized_;
   ::connection::ConnectionEventType type_ = ::connection::INITIAL_STATE_TRANSFER;
   std::vector<Entry> entries_;
 };

@@ -4,6 +4,7 @@
 #include "networkservice/monitor/wire.h"
 
 #include "core/packed.h"
+#include "google/protobuf/io/coded_stream.h"
 #include "gtest/gtest.h"
 
 namespace nsm::monitor {
@@ -72,7 +73,8 @@ TEST(ConnectionWireTest, InputThatIsNotWellFormedIsRefused) {
   const std::string bytes = Sample("m-1").SerializeAsString();
   EXPECT_FALSE(ConnectionWire::Read(bytes.substr(0, bytes.size() - 3)));   // cut short
   EXPECT_FALSE(ConnectionWire::Read(std::string("\x32\x05\x12\x09", 4)));  // segment too long
-  EXPECT_FALSE(ConnectionWire::Read(std::string("\x00", 1)));              // field number 0
+  EXPECT_FALSE(ConnectionWire::Read(std::string("\x00", 1)));              // a zero tag
+  EXPECT_FALSE(ConnectionWire::Read(std::string("\x02\x00", 2)));  // field 0, length-delimited
 }
 
 TEST(EventWireTest, ReadsTypeAndEveryConnection) {
@@ -119,6 +121,32 @@ TEST(EventWireTest, AConnectionInPiecesIsReadAsTheParserMergesIt) {
   ASSERT_TRUE(wire.Read(event));
   ASSERT_EQ(wire.connections().size(), 1u);
   EXPECT_EQ(wire.connections()[0].key, "m-1");
+  ExpectAgrees(wire.connections()[0].conn, parsed.connections().at("m-1"));
+}
+
+TEST(EventWireTest, AValueInPiecesIsReadAsTheParserMergesIt) {
+  Connection first = Sample("m-1");
+  Connection second;
+  second.mutable_path()->add_path_segments()->set_name("forwarder");
+  auto entry_field = [](int number, const std::string& bytes) {
+    std::string out(1, static_cast<char>(number << 3 | 2));
+    uint8_t size[5];
+    const uint8_t* end = google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(
+        static_cast<uint32_t>(bytes.size()), size);
+    out.append(reinterpret_cast<const char*>(size), end - size);
+    return out + bytes;
+  };
+  // One entry: key, then the value written twice.
+  const std::string entry = entry_field(1, "m-1") + entry_field(2, first.SerializeAsString()) +
+                            entry_field(2, second.SerializeAsString());
+  const std::string event = std::string("\x08\x01", 2) + entry_field(2, entry);
+  ConnectionEvent parsed;
+  ASSERT_TRUE(parsed.ParseFromString(event));
+  ASSERT_EQ(parsed.connections().at("m-1").path().path_segments_size(), 3);
+
+  EventWire wire;
+  ASSERT_TRUE(wire.Read(event));
+  ASSERT_EQ(wire.connections().size(), 1u);
   ExpectAgrees(wire.connections()[0].conn, parsed.connections().at("m-1"));
 }
 
