@@ -6,7 +6,7 @@ CancelState::~CancelState() = default;
 
 void CancelState::Cancel(absl::Status reason) {
   if (reason.ok()) reason = absl::CancelledError("context cancelled");
-  std::map<uint64_t, std::function<void()>> callbacks;
+  absl::btree_map<uint64_t, std::function<void()>> callbacks;
   std::unique_ptr<Timer> timer;  // a cancelled context needs no deadline timer any more
   {
     absl::MutexLock lock(&mu_);

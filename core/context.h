@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/btree_map.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -23,7 +24,7 @@ class CancelState : public std::enable_shared_from_this<CancelState> {
   class Registration;
 
   static std::shared_ptr<CancelState> Create() {
-    return std::shared_ptr<CancelState>(new CancelState());
+    return std::make_shared<CancelState>(Key());  // one allocation: a context per call makes one
   }
   CancelState(const CancelState&) = delete;
   CancelState& operator=(const CancelState&) = delete;
@@ -40,11 +41,20 @@ class CancelState : public std::enable_shared_from_this<CancelState> {
 
  private:
   friend class Context;
-  CancelState() = default;
+  // Only Create makes a CancelState (make_shared needs a public constructor: this key keeps it
+  // private in effect).
+  struct Key {};
+
+ public:
+  explicit CancelState(Key) {}
+
+ private:
   mutable absl::Mutex mu_;
   absl::Status reason_ ABSL_GUARDED_BY(mu_);
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 0;
-  std::map<uint64_t, std::function<void()>> callbacks_ ABSL_GUARDED_BY(mu_);
+  // A B-tree: one allocation holds the few callbacks a call's context gets (a std::map made one
+  // per callback), and a long-lived context with thousands stays O(log n).
+  absl::btree_map<uint64_t, std::function<void()>> callbacks_ ABSL_GUARDED_BY(mu_);
   // Keeps the link to the parent and the deadline timer alive as long as this state lives.
   std::unique_ptr<Registration> parent_link_;
   std::unique_ptr<Timer> deadline_timer_ ABSL_GUARDED_BY(mu_);
