@@ -87,7 +87,10 @@ NetworkServiceGrpcServer::NetworkServiceGrpcServer(std::shared_ptr<NetworkServic
                                                    AdmissionOptions admission)
     : chain_(std::move(chain)),
       clock_(std::move(clock)),
-      admission_(std::move(pool), std::move(admission)) {}
+      admission_(std::move(pool), std::move(admission)) {
+  SetMessageAllocatorFor_Request(&request_allocator_);
+  SetMessageAllocatorFor_Close(&close_allocator_);
+}
 
 grpc::ServerUnaryReactor* NetworkServiceGrpcServer::Request(grpc::CallbackServerContext* sc,
                                                             const NetworkServiceRequest* request,

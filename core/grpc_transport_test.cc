@@ -41,15 +41,18 @@ class Inspect : public NetworkServiceServer {
     auto it = ctx.incoming_metadata().find("x-test");
     labels["x-test"] = it == ctx.incoming_metadata().end() ? "" : it->second;
     labels["has-deadline"] = ctx.deadline() ? "yes" : "no";
+    labels["on-arena"] = request.GetArena() != nullptr ? "yes" : "no";
     return conn;
   }
   absl::Status Close(const Context& ctx, Connection& conn, const ServerNext& next) override {
     closed_id = conn.id();
+    closed_on_arena = conn.GetArena() != nullptr;
     return next.Close(ctx, conn);
   }
   std::atomic<bool> blocking{false};
   std::atomic<bool> saw_cancel{false};
   std::string closed_id;
+  bool closed_on_arena = false;
 };
 
 // `service` served on a unix socket in a temp dir, and a client of it; stopped and removed when
@@ -121,8 +124,11 @@ TEST_F(GrpcTransportTest, RequestAndCloseRoundTrip) {
   EXPECT_EQ(conn->labels().at("x-test"), "hello");
   EXPECT_EQ(conn->labels().at("has-deadline"), "yes");
   EXPECT_NE(conn->labels().at("peer"), "");
+  // The server parses each call's request onto an arena (ArenaRequestAllocator).
+  EXPECT_EQ(conn->labels().at("on-arena"), "yes");
   ASSERT_TRUE(chain.Close(ctx, *conn).ok());
   EXPECT_EQ(inspect_->closed_id, "c1");
+  EXPECT_TRUE(inspect_->closed_on_arena);
 }
 
 TEST_F(GrpcTransportTest, ErrorsKeepTheirCodeAndMessage) {

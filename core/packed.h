@@ -51,8 +51,13 @@ class Packed {
   // preferences. Repeated occurrences merge, as in a full parse.
   template <typename Field>
   Field UnpackField(int number) const {
-    using google::protobuf::internal::WireFormatLite;
     Field field;
+    UnpackField(number, &field);
+    return field;
+  }
+  // The same, merged into `*field` (e.g. one on an arena).
+  void UnpackField(int number, google::protobuf::MessageLite* field) const {
+    using google::protobuf::internal::WireFormatLite;
     google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes_.data()),
                                               static_cast<int>(bytes_.size()));
     while (uint32_t tag = in.ReadTag()) {
@@ -65,10 +70,9 @@ class Packed {
       if (!in.ReadVarint32(&size)) break;
       const auto limit = in.PushLimit(static_cast<int>(size));
       // Bytes this class serialized always parse back.
-      (void)field.MergePartialFromCodedStream(&in);
+      (void)field->MergePartialFromCodedStream(&in);
       in.PopLimit(limit);
     }
-    return field;
   }
   size_t bytes() const { return bytes_.size(); }
   // The wire form itself (deterministic, as described above).

@@ -70,6 +70,18 @@ TEST(PackedTest, UnpacksOneMessageFieldAlone) {
             0u);
 }
 
+TEST(PackedTest, UnpacksOneFieldIntoAMessageOnAnArena) {
+  networkservice::NetworkServiceRequest req;
+  *req.mutable_connection() = FourHops();
+  req.add_mechanism_preferences()->set_type("KERNEL");
+  Packed<networkservice::NetworkServiceRequest> packed(req);
+  google::protobuf::Arena arena;
+  auto* conn = google::protobuf::Arena::CreateMessage<::connection::Connection>(&arena);
+  packed.UnpackField(networkservice::NetworkServiceRequest::kConnectionFieldNumber, conn);
+  EXPECT_EQ(conn->GetArena(), &arena);
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*conn, req.connection()));
+}
+
 TEST(PackedTest, NothingPackedUnpacksToTheDefault) {
   Packed<::connection::Connection> empty;
   EXPECT_EQ(empty.bytes(), 0u);

@@ -173,6 +173,31 @@ TEST(BeginServerTest, CloseUsesTheLastReturnedConnection) {
   EXPECT_EQ(f.begin->size(), 0u);
 }
 
+// A server parses its request onto an arena; begin stores it with the returned connection and
+// leaves the caller's connection in place, the same object (not copied out and back).
+TEST(BeginServerTest, ARequestOnAnArenaIsStoredWithTheResultAndKeepsItsConnection) {
+  ServerFixture f;
+  google::protobuf::Arena arena;
+  auto& req = *google::protobuf::Arena::CreateMessage<NetworkServiceRequest>(&arena);
+  req = Req("c1");
+  req.mutable_connection()->mutable_path()->add_path_segments()->set_name("nsc");
+  const auto* path = &req.connection().path();
+  ASSERT_TRUE(f.chain.Request(Context(), req).ok());
+  EXPECT_EQ(&req.connection().path(), path);
+  EXPECT_FALSE(req.connection().has_mechanism()) << "the caller's, not the result";
+  EXPECT_EQ(req.connection().network_service(), "ns");
+
+  ASSERT_TRUE(f.rec->factory()->Request()->Wait().ok());
+  ASSERT_EQ(f.rec->requests().size(), 2u);
+  EXPECT_EQ(f.rec->requests()[1].connection().mechanism().type(), "KERNEL");  // stored: the result
+  auto& close = *google::protobuf::Arena::CreateMessage<Connection>(&arena);
+  close.set_id("c1");
+  ASSERT_TRUE(f.chain.Close(Context(), close).ok());
+  ASSERT_EQ(f.rec->closed().size(), 1u);
+  EXPECT_EQ(f.rec->closed()[0].mechanism().type(), "KERNEL");
+  EXPECT_EQ(f.begin->size(), 0u);
+}
+
 TEST(BeginServerTest, CloseOfUnknownConnectionDoesNothing) {
   ServerFixture f;
   Connection conn;

@@ -1,7 +1,6 @@
 #include "networkservice/mechanismtranslation/client.h"
 
-#include <optional>
-
+#include "core/arena.h"
 #include "networkservice/metadata/metadata.h"
 
 namespace nsm::mechanismtranslation {
@@ -27,13 +26,15 @@ absl::StatusOr<Connection> Client::Request(const Context& ctx, NetworkServiceReq
                                            const ClientNext& next, const CallOptions& opts) {
   auto md = metadata::FromContext(ctx);
   const Context next_ctx = WithUpstream(ctx, request.connection());
-  // The caller's mechanism and preferences step aside for the call (swapped out, not copied) and
-  // come back after it, over whatever the rest of the chain put there.
-  google::protobuf::RepeatedPtrField<connection::Mechanism> preferences;
-  preferences.Swap(request.mutable_mechanism_preferences());
-  std::optional<connection::Mechanism> upstream;
-  if (request.connection().has_mechanism()) {
-    upstream.emplace().Swap(request.mutable_connection()->mutable_mechanism());
+  // The caller's mechanism and preferences step aside for the call (swapped out, not copied: the
+  // scratch shares the request's arena) and come back after it, over whatever the rest of the
+  // chain put there.
+  ScratchLike<NetworkServiceRequest> aside(request);
+  aside->mutable_mechanism_preferences()->Swap(request.mutable_mechanism_preferences());
+  const bool had_mechanism = request.connection().has_mechanism();
+  if (had_mechanism) {
+    aside->mutable_connection()->mutable_mechanism()->Swap(
+        request.mutable_connection()->mutable_mechanism());
   }
   std::shared_ptr<connection::Mechanism> remembered =
       md ? md->client.Load(kDownstreamKey) : nullptr;
@@ -45,9 +46,10 @@ absl::StatusOr<Connection> Client::Request(const Context& ctx, NetworkServiceReq
 
   auto result = next.Request(next_ctx, request, opts);
 
-  request.mutable_mechanism_preferences()->Swap(&preferences);
-  if (upstream) {
-    request.mutable_connection()->mutable_mechanism()->Swap(&*upstream);
+  request.mutable_mechanism_preferences()->Swap(aside->mutable_mechanism_preferences());
+  if (had_mechanism) {
+    request.mutable_connection()->mutable_mechanism()->Swap(
+        aside->mutable_connection()->mutable_mechanism());
   } else {
     request.mutable_connection()->clear_mechanism();
   }
@@ -73,8 +75,9 @@ absl::Status Client::Close(const Context& ctx, Connection& conn, const ClientNex
   auto md = metadata::FromContext(ctx);
   const Context next_ctx = WithUpstream(ctx, conn);
   // As in Request: the caller's mechanism steps aside for the call and comes back after it.
-  std::optional<connection::Mechanism> upstream;
-  if (conn.has_mechanism()) upstream.emplace().Swap(conn.mutable_mechanism());
+  ScratchLike<connection::Mechanism> upstream(conn);
+  const bool had_mechanism = conn.has_mechanism();
+  if (had_mechanism) upstream->Swap(conn.mutable_mechanism());
   std::shared_ptr<connection::Mechanism> remembered =
       md ? md->client.LoadAndDelete(kDownstreamKey) : nullptr;
   if (remembered) {
@@ -83,8 +86,8 @@ absl::Status Client::Close(const Context& ctx, Connection& conn, const ClientNex
     conn.clear_mechanism();
   }
   absl::Status s = next.Close(next_ctx, conn, opts);
-  if (upstream) {
-    conn.mutable_mechanism()->Swap(&*upstream);
+  if (had_mechanism) {
+    conn.mutable_mechanism()->Swap(upstream.get());
   } else {
     conn.clear_mechanism();
   }

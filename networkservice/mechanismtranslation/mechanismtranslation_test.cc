@@ -142,6 +142,36 @@ TEST_F(MechanismTranslationTest, UpstreamWithoutMechanismGetsNoneBack) {
   EXPECT_EQ(hop->upstream_types[0], "<none>");
 }
 
+// A server parses its request onto an arena: the caller's mechanism and preferences step aside
+// and come back as the same objects (a Swap with a heap message would copy them both ways).
+TEST_F(MechanismTranslationTest, ARequestOnAnArenaGetsItsOwnObjectsBack) {
+  hop->answer = Vxlan("42");
+  google::protobuf::Arena arena;
+  auto& req = *google::protobuf::Arena::CreateMessage<NetworkServiceRequest>(&arena);
+  req = Upstream();
+  const Mechanism* preference = &req.mechanism_preferences(0);
+  // Its strings are objects of their own, which a Swap moves and a copy makes anew.
+  const std::string* type = &req.connection().mechanism().type();
+  auto conn = chain.Request(Context(), req);
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  ASSERT_EQ(hop->requests.size(), 1u);
+  EXPECT_EQ(hop->requests[0].mechanism_preferences_size(), 0);
+  EXPECT_FALSE(hop->requests[0].connection().has_mechanism());
+  ASSERT_EQ(req.mechanism_preferences_size(), 2);
+  EXPECT_EQ(&req.mechanism_preferences(0), preference);
+  EXPECT_EQ(&req.connection().mechanism().type(), type);
+  EXPECT_EQ(req.connection().mechanism().type(), api::mech::kernel::kType);
+
+  auto& done = *google::protobuf::Arena::CreateMessage<Connection>(&arena);
+  done = *conn;
+  type = &done.mechanism().type();
+  ASSERT_TRUE(chain.Close(Context(), done).ok());
+  ASSERT_EQ(hop->closes.size(), 1u);
+  EXPECT_EQ(hop->closes[0].mechanism().DebugString(), Vxlan("42").DebugString());
+  EXPECT_EQ(&done.mechanism().type(), type);
+  EXPECT_EQ(done.mechanism().type(), api::mech::kernel::kType);
+}
+
 TEST_F(MechanismTranslationTest, WithoutMetadataNothingIsRemembered) {
   auto bare_hop = std::make_shared<NextHop>();
   bare_hop->answer = Vxlan("42");
