@@ -36,41 +36,52 @@ std::string DescribeLabels(const Labels& labels) {
 }
 
 MatchResult MatchForwarders(const Labels& labels, const ::registry::NetworkService& ns,
-                            const std::vector<::registry::NetworkServiceEndpoint>& forwarders,
+                            std::vector<::registry::NetworkServiceEndpoint> forwarders,
                             const std::string& forwarder_service, absl::Time now) {
   MatchResult out;
-  std::vector<const ::registry::NetworkServiceEndpoint*> alive;
-  for (const auto& f : forwarders) {
+  std::vector<::registry::NetworkServiceEndpoint*> alive;
+  for (auto& f : forwarders) {
     if (discover::Alive(f, now)) alive.push_back(&f);
   }
+  // Only read when nothing qualifies, so before any forwarder moved out.
   auto describe = [&] { return DescribeForwarders(forwarders, forwarder_service, now); };
 
   if (ns.matches().empty()) {
-    for (const auto* f : alive) out.forwarders.push_back(*f);
+    for (auto* f : alive) out.forwarders.push_back(std::move(*f));
     if (out.forwarders.empty()) out.why_none = describe();
     return out;
   }
-  Labels default_want;
-  default_want[kDefaultLabelKey] = kDefaultLabelValue;
-  std::vector<std::string> wanted;
+  static const Labels* const default_want = [] {
+    auto* want = new Labels;
+    (*want)[kDefaultLabelKey] = kDefaultLabelValue;
+    return want;
+  }();
+  // The matches that applied and what each wanted, described only if none qualifies.
+  std::vector<std::pair<int, const Labels*>> wanted;
   for (int m = 0; m < ns.matches_size(); ++m) {
     const auto& match = ns.matches(m);
     if (!api::IsSubset(labels, match.source_selector(), labels)) continue;
     const Labels& want =
-        match.metadata().labels().empty() ? default_want : match.metadata().labels();
-    for (const auto* f : alive) {
+        match.metadata().labels().empty() ? *default_want : match.metadata().labels();
+    for (auto* f : alive) {
       auto it = f->network_service_labels().find(forwarder_service);
       if (it == f->network_service_labels().end()) continue;
-      if (api::IsSubset(it->second.labels(), want, labels)) out.forwarders.push_back(*f);
+      // Each forwarder moves out at most once: a match that collected any ends the search.
+      if (api::IsSubset(it->second.labels(), want, labels)) out.forwarders.push_back(std::move(*f));
     }
-    wanted.push_back(absl::StrCat("match #", m + 1, " wants labels ", DescribeLabels(want)));
+    wanted.emplace_back(m, &want);
     if (match.fallthrough() && out.forwarders.empty()) continue;
     break;
   }
   if (!out.forwarders.empty()) return out;
-  out.why_none = wanted.empty() ? absl::StrCat("no match applies to connection labels ",
-                                               DescribeLabels(labels), "; ", describe())
-                                : absl::StrCat(absl::StrJoin(wanted, ", then "), "; ", describe());
+  std::vector<std::string> described;
+  for (const auto& [m, want] : wanted) {
+    described.push_back(absl::StrCat("match #", m + 1, " wants labels ", DescribeLabels(*want)));
+  }
+  out.why_none = described.empty()
+                     ? absl::StrCat("no match applies to connection labels ",
+                                    DescribeLabels(labels), "; ", describe())
+                     : absl::StrCat(absl::StrJoin(described, ", then "), "; ", describe());
   return out;
 }
 

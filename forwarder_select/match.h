@@ -33,8 +33,9 @@ struct MatchResult {
 //    render with the connection labels) is appended; a `fallthrough` match that collected nothing
 //    passes on to the next match, any other applicable match ends the search;
 // 4. no applicable match: none.
+// The qualifying forwarders move out of `forwarders` into the result.
 MatchResult MatchForwarders(const Labels& labels, const ::registry::NetworkService& ns,
-                            const std::vector<::registry::NetworkServiceEndpoint>& forwarders,
+                            std::vector<::registry::NetworkServiceEndpoint> forwarders,
                             const std::string& forwarder_service, absl::Time now);
 
 // "{k1=v1, k2=v2}", keys sorted.

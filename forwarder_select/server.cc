@@ -130,7 +130,7 @@ absl::StatusOr<Connection> Server::Select(const Context& ctx, NetworkServiceRequ
     return std::find(names.begin(), names.end(), fwd_service) == names.end();
   });
   MatchResult match =
-      MatchForwarders(conn.labels(), *ns, *registered, fwd_service, ctx.clock().Now());
+      MatchForwarders(conn.labels(), *ns, *std::move(registered), fwd_service, ctx.clock().Now());
   if (match.forwarders.empty()) {
     return absl::NotFoundError(
         absl::StrCat("no forwarder qualifies for network service ", service, ": ", match.why_none));

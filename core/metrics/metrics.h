@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -45,6 +46,34 @@ class LabelCap {
   const size_t max_values_;
   mutable absl::Mutex mu_;
   absl::flat_hash_set<std::string> seen_ ABSL_GUARDED_BY(mu_);
+};
+
+// The series of a family by the raw values its labels are made from, so that the hot path finds
+// its counter with one hash lookup instead of building prometheus's label map (a std::map and
+// its strings per call) and hashing that. Holds at most `max_entries` keys; past that, Get makes
+// the series each time (prometheus returns the same one). Series must not be removed from their
+// family while cached. Thread-safe.
+template <typename Key, typename Metric>
+class SeriesCache {
+ public:
+  explicit SeriesCache(size_t max_entries) : max_entries_(max_entries) {}
+  // The series of `key`, made by `make()` (e.g. Family::Add) the first time.
+  template <typename Make>
+  Metric& Get(const Key& key, const Make& make) {
+    {
+      absl::ReaderMutexLock lock(&mu_);
+      if (auto it = series_.find(key); it != series_.end()) return *it->second;
+    }
+    Metric& made = make();
+    absl::MutexLock lock(&mu_);
+    if (series_.size() < max_entries_) series_.emplace(key, &made);
+    return made;
+  }
+
+ private:
+  const size_t max_entries_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<Key, Metric*> series_ ABSL_GUARDED_BY(mu_);
 };
 
 // The `result` label of an operation: "ok", else the gRPC code name ("NOT_FOUND", ...).

@@ -26,6 +26,27 @@ TEST(LabelCapTest, FirstValuesPassThenOther) {
   EXPECT_EQ(cap.size(), 2u);
 }
 
+TEST(SeriesCacheTest, MakesASeriesOnceAndStaysBounded) {
+  prometheus::Registry registry;
+  auto& family = prometheus::BuildCounter().Name("t_total").Help("t").Register(registry);
+  SeriesCache<std::string, prometheus::Counter> cache(1);
+  int made = 0;
+  auto get = [&](const std::string& v) -> prometheus::Counter& {
+    return cache.Get(v, [&]() -> prometheus::Counter& {
+      ++made;
+      return family.Add({{"v", v}});
+    });
+  };
+  prometheus::Counter& a = get("a");
+  EXPECT_EQ(&get("a"), &a);
+  EXPECT_EQ(made, 1);
+  // Past the bound the series is made each time, and it is still the same one.
+  prometheus::Counter& b = get("b");
+  EXPECT_EQ(&get("b"), &b);
+  EXPECT_EQ(made, 3);
+  EXPECT_NE(&a, &b);
+}
+
 TEST(ResultLabelTest, OkOrCodeName) {
   EXPECT_EQ(ResultLabel(absl::OkStatus()), "ok");
   EXPECT_EQ(ResultLabel(absl::NotFoundError("x")), "NOT_FOUND");

@@ -34,23 +34,25 @@ bool Alive(const ::registry::NetworkServiceEndpoint& nse, absl::Time now) {
 }
 
 MatchResult MatchEndpoints(const Labels& labels, const ::registry::NetworkService& ns,
-                           const std::vector<::registry::NetworkServiceEndpoint>& nses,
-                           absl::Time now) {
+                           std::vector<::registry::NetworkServiceEndpoint> nses, absl::Time now) {
   MatchResult out;
-  std::vector<const ::registry::NetworkServiceEndpoint*> valid;
-  for (const auto& nse : nses) {
+  std::vector<::registry::NetworkServiceEndpoint*> valid;
+  for (auto& nse : nses) {
     if (Alive(nse, now)) valid.push_back(&nse);
   }
+  // Every live endpoint, moved out: the caller returns right after.
   auto all_valid = [&] {
-    for (const auto* nse : valid) out.endpoints.push_back(*nse);
+    for (auto* nse : valid) out.endpoints.push_back(std::move(*nse));
   };
-  const size_t expired = nses.size() - valid.size();
-  const std::string census =
-      absl::StrCat(nses.size(), " endpoint(s) registered, ", expired, " expired");
+  // Only when nothing is selected (nses is still whole then).
+  auto census = [&] {
+    return absl::StrCat(nses.size(), " endpoint(s) registered, ", nses.size() - valid.size(),
+                        " expired");
+  };
 
   if (ns.matches().empty()) {
     all_valid();
-    if (out.endpoints.empty()) out.why_none = census;
+    if (out.endpoints.empty()) out.why_none = census();
     return out;
   }
   for (int m = 0; m < ns.matches_size(); ++m) {
@@ -67,14 +69,14 @@ MatchResult MatchEndpoints(const Labels& labels, const ::registry::NetworkServic
     if (match.fallthrough()) continue;
     if (match.has_metadata() && match.routes().empty()) {
       all_valid();
-      if (out.endpoints.empty()) out.why_none = census;
+      if (out.endpoints.empty()) out.why_none = census();
       return out;
     }
     out.why_none = absl::StrCat("match #", m + 1, " applies to labels ", Describe(labels),
-                                " but none of its routes selects an endpoint (", census, ")");
+                                " but none of its routes selects an endpoint (", census(), ")");
     return out;
   }
-  out.why_none = absl::StrCat("no match applies to labels ", Describe(labels), " (", census, ")");
+  out.why_none = absl::StrCat("no match applies to labels ", Describe(labels), " (", census(), ")");
   return out;
 }
 

@@ -48,8 +48,8 @@ bool Alive(const ::registry::NetworkServiceEndpoint& nse, absl::Time now);
 //    a `fallthrough` match with no candidate passes on to the next match; a match with metadata
 //    and no routes selects every live endpoint (v1.2.0 #1194);
 // 4. when the NS has matches but none applies, nothing is selected (v1.11.0 #1516).
+// The selected endpoints come out of `nses` (moved where each can be chosen once, else copied).
 MatchResult MatchEndpoints(const Labels& labels, const ::registry::NetworkService& ns,
-                           const std::vector<::registry::NetworkServiceEndpoint>& nses,
-                           absl::Time now);
+                           std::vector<::registry::NetworkServiceEndpoint> nses, absl::Time now);
 
 }  // namespace nsm::discover

@@ -105,7 +105,7 @@ absl::StatusOr<Connection> Server::Request(const Context& ctx, NetworkServiceReq
     const auto& names = nse.network_service_names();
     return std::find(names.begin(), names.end(), service) == names.end();
   });
-  MatchResult match = MatchEndpoints(conn->labels(), *ns, *nses, ctx.clock().Now());
+  MatchResult match = MatchEndpoints(conn->labels(), *ns, *std::move(nses), ctx.clock().Now());
   if (match.endpoints.empty()) {
     return absl::NotFoundError(
         absl::StrCat("network service endpoint candidates not found for network service ", service,

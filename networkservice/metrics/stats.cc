@@ -10,6 +10,9 @@ NetworkServiceStats::NetworkServiceStats(std::shared_ptr<prometheus::Registry> r
       services_(max_label_values),
       endpoints_(max_label_values),
       forwarders_(max_label_values),
+      // Enough for every capped service with a few results each, and a few pairs per service.
+      results_(4 * max_label_values + 64),
+      actives_(4 * max_label_values + 64),
       requests_(prometheus::BuildCounter()
                     .Name("nsm_networkservice_requests_total")
                     .Help("NetworkService Requests that set up a connection, by network service "
@@ -57,22 +60,28 @@ NetworkServiceStats::NetworkServiceStats(std::shared_ptr<prometheus::Registry> r
       refresh_(request_seconds_.Add({{"kind", "refresh"}}, LatencyBuckets())),
       close_(close_seconds_.Add({}, LatencyBuckets())) {}
 
+prometheus::Counter& NetworkServiceStats::Result(int family, const std::string& network_service,
+                                                 const absl::Status& result) {
+  return results_.Get({family, network_service, result.code()}, [&]() -> prometheus::Counter& {
+    auto& f = family == 0 ? requests_ : family == 1 ? refreshes_ : closes_;
+    return f.Add(
+        {{"network_service", services_(network_service)}, {"result", ResultLabel(result)}});
+  });
+}
+
 prometheus::Counter& NetworkServiceStats::Requests(const std::string& network_service,
                                                    const absl::Status& result) {
-  return requests_.Add(
-      {{"network_service", services_(network_service)}, {"result", ResultLabel(result)}});
+  return Result(0, network_service, result);
 }
 
 prometheus::Counter& NetworkServiceStats::Refreshes(const std::string& network_service,
                                                     const absl::Status& result) {
-  return refreshes_.Add(
-      {{"network_service", services_(network_service)}, {"result", ResultLabel(result)}});
+  return Result(1, network_service, result);
 }
 
 prometheus::Counter& NetworkServiceStats::Closes(const std::string& network_service,
                                                  const absl::Status& result) {
-  return closes_.Add(
-      {{"network_service", services_(network_service)}, {"result", ResultLabel(result)}});
+  return Result(2, network_service, result);
 }
 
 prometheus::Histogram& NetworkServiceStats::RequestSeconds(bool refresh) {
@@ -84,9 +93,11 @@ prometheus::Histogram& NetworkServiceStats::CloseSeconds() { return close_; }
 prometheus::Gauge& NetworkServiceStats::Active(const std::string& network_service,
                                                const std::string& endpoint,
                                                const std::string& forwarder) {
-  return active_.Add({{"network_service", services_(network_service)},
-                      {"endpoint", endpoints_(endpoint)},
-                      {"forwarder", forwarders_(forwarder)}});
+  return actives_.Get({network_service, endpoint, forwarder}, [&]() -> prometheus::Gauge& {
+    return active_.Add({{"network_service", services_(network_service)},
+                        {"endpoint", endpoints_(endpoint)},
+                        {"forwarder", forwarders_(forwarder)}});
+  });
 }
 
 std::function<void(int delta)> NetworkServiceStats::MonitorStreamsHook() {

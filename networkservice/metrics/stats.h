@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <tuple>
 
 #include "core/admission.h"
 #include "core/metrics/metrics.h"
@@ -46,8 +47,15 @@ class NetworkServiceStats {
   void HookAdmission(AdmissionOptions& options);
 
  private:
+  // A counter of Requests, Refreshes or Closes by service and status code.
+  using ResultKey = std::tuple<int, std::string, absl::StatusCode>;
+  prometheus::Counter& Result(int family, const std::string& network_service,
+                              const absl::Status& result);
+
   std::shared_ptr<prometheus::Registry> registry_;
   LabelCap services_, endpoints_, forwarders_;
+  SeriesCache<ResultKey, prometheus::Counter> results_;
+  SeriesCache<std::tuple<std::string, std::string, std::string>, prometheus::Gauge> actives_;
   prometheus::Family<prometheus::Counter>& requests_;
   prometheus::Family<prometheus::Counter>& refreshes_;
   prometheus::Family<prometheus::Counter>& closes_;

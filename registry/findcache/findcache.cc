@@ -234,7 +234,7 @@ absl::Status Server<T>::Find(const Context& ctx, const Query& query, const Strea
                              const Next& next) {
   if (query.watch()) return next.Find(ctx, query, stream);
   const std::string key = QueryKey(query);
-  std::vector<Item> hit;
+  std::vector<Response> hit;  // made under the lock: one copy of each item, moved to the stream
   bool found = false;
   std::shared_ptr<EntryWatch> stale;
   {
@@ -245,7 +245,7 @@ absl::Status Server<T>::Find(const Context& ctx, const Query& query, const Strea
       if (state_->LiveLocked(it->second, now)) {
         it->second.last_used = now;
         for (const Item& item : it->second.items.items()) {
-          if (!Expired(item, now)) hit.push_back(item);
+          if (!Expired(item, now)) hit.push_back(MakeResponse<Response>(item));
         }
         found = true;
         ++state_->hits;
@@ -256,8 +256,8 @@ absl::Status Server<T>::Find(const Context& ctx, const Query& query, const Strea
   }
   if (stale) stale->Cancel();
   if (found) {
-    for (const Item& item : hit) {
-      if (auto s = stream->Send(MakeResponse<Response>(item)); !s.ok()) return s;
+    for (Response& r : hit) {
+      if (auto s = stream->Send(std::move(r)); !s.ok()) return s;
     }
     return absl::OkStatus();
   }
