@@ -1,26 +1,67 @@
 #include "core/context.h"
 
 namespace nsm {
+namespace {
 
-CancelState::~CancelState() = default;
+// The reasons a context ends, made once: a copy shares the message instead of allocating it (a
+// context per call ends with one of them).
+const absl::Status& Cancelled() {
+  static const absl::Status* const kStatus =
+      new absl::Status(absl::CancelledError("context cancelled"));
+  return *kStatus;
+}
+const absl::Status& DeadlineExceeded() {
+  static const absl::Status* const kStatus =
+      new absl::Status(absl::DeadlineExceededError("context deadline exceeded"));
+  return *kStatus;
+}
+
+}  // namespace
+
+CancelState::~CancelState() {
+  if (auto parent = parent_.lock()) {
+    absl::MutexLock lock(&parent->mu_);
+    parent->children_.erase(id_in_parent_);
+  }
+}
+
+bool CancelState::AddChild(const std::shared_ptr<CancelState>& child) {
+  absl::MutexLock lock(&mu_);
+  if (!reason_.ok()) return false;
+  const uint64_t id = next_id_++;
+  children_.emplace(id, child);
+  child->parent_ = weak_from_this();
+  child->id_in_parent_ = id;
+  return true;
+}
 
 void CancelState::Cancel(absl::Status reason) {
-  if (reason.ok()) reason = absl::CancelledError("context cancelled");
+  if (reason.ok()) reason = Cancelled();
   absl::btree_map<uint64_t, std::function<void()>> callbacks;
+  absl::btree_map<uint64_t, std::weak_ptr<CancelState>> children;
   std::unique_ptr<Timer> timer;  // a cancelled context needs no deadline timer any more
   {
     absl::MutexLock lock(&mu_);
     if (!reason_.ok()) return;
-    reason_ = std::move(reason);
+    reason_ = reason;
     callbacks.swap(callbacks_);
+    children.swap(children_);
     timer = std::move(deadline_timer_);
   }
   for (auto& [id, fn] : callbacks) fn();
+  for (auto& [id, weak] : children) {
+    if (auto child = weak.lock()) child->Cancel(reason);
+  }
 }
 
 bool CancelState::cancelled() const {
   absl::MutexLock lock(&mu_);
   return !reason_.ok();
+}
+
+size_t CancelState::linked_children() const {
+  absl::MutexLock lock(&mu_);
+  return children_.size();
 }
 
 absl::Status CancelState::reason() const {
@@ -73,9 +114,7 @@ absl::Status Context::Err() const {
     absl::Status s = cancel_->reason();
     if (!s.ok()) return s;
   }
-  if (deadline_ && clock_->Now() >= *deadline_) {
-    return absl::DeadlineExceededError("context deadline exceeded");
-  }
+  if (deadline_ && clock_->Now() >= *deadline_) return DeadlineExceeded();
   return absl::OkStatus();
 }
 
@@ -110,18 +149,11 @@ Context Context::WithIncomingMetadata(Metadata md) const {
 std::pair<Context, Context::CancelFunc> Context::WithCancel() const {
   Context c = *this;
   auto child = CancelState::Create();
-  if (cancel_) {
-    std::weak_ptr<CancelState> weak = child;
-    child->parent_link_ = cancel_->OnCancel([weak, parent = std::weak_ptr<CancelState>(cancel_)] {
-      auto p = parent.lock();
-      if (auto s = weak.lock())
-        s->Cancel(p ? p->reason() : absl::CancelledError("parent cancelled"));
-    });
-  }
+  if (cancel_ && !cancel_->AddChild(child)) child->Cancel(cancel_->reason());
   c.cancel_ = child;
   std::weak_ptr<CancelState> weak = child;
   return {c, [weak] {
-            if (auto s = weak.lock()) s->Cancel(absl::CancelledError("context cancelled"));
+            if (auto s = weak.lock()) s->Cancel(Cancelled());
           }};
 }
 
@@ -130,7 +162,7 @@ std::pair<Context, Context::CancelFunc> Context::WithDeadline(absl::Time deadlin
   if (!c.deadline_ || deadline < *c.deadline_) c.deadline_ = deadline;
   std::weak_ptr<CancelState> weak = c.cancel_;
   auto timer = clock_->At(*c.deadline_, [weak] {
-    if (auto s = weak.lock()) s->Cancel(absl::DeadlineExceededError("context deadline exceeded"));
+    if (auto s = weak.lock()) s->Cancel(DeadlineExceeded());
   });
   absl::MutexLock lock(&c.cancel_->mu_);
   if (c.cancel_->reason_.ok()) c.cancel_->deadline_timer_ = std::move(timer);

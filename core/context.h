@@ -34,6 +34,8 @@ class CancelState : public std::enable_shared_from_this<CancelState> {
   void Cancel(absl::Status reason);
   bool cancelled() const;
   absl::Status reason() const;  // OK while not cancelled
+  // Child states linked to this one now (tests: children that went are unlinked).
+  size_t linked_children() const;
 
   // Runs `fn` once when cancelled (at once, on this thread, if already cancelled). Destroying the
   // returned Registration unregisters it.
@@ -55,9 +57,18 @@ class CancelState : public std::enable_shared_from_this<CancelState> {
   // A B-tree: one allocation holds the few callbacks a call's context gets (a std::map made one
   // per callback), and a long-lived context with thousands stays O(log n).
   absl::btree_map<uint64_t, std::function<void()>> callbacks_ ABSL_GUARDED_BY(mu_);
-  // Keeps the link to the parent and the deadline timer alive as long as this state lives.
-  std::unique_ptr<Registration> parent_link_;
+  // Children (states of contexts made WithCancel from a context on this one), cancelled with it;
+  // a child takes its entry out when it goes. A link of its own rather than an OnCancel callback:
+  // no std::function and no Registration to allocate per call.
+  absl::btree_map<uint64_t, std::weak_ptr<CancelState>> children_ ABSL_GUARDED_BY(mu_);
+  // Where this state is linked as a child, and its id there.
+  std::weak_ptr<CancelState> parent_;
+  uint64_t id_in_parent_ = 0;
   std::unique_ptr<Timer> deadline_timer_ ABSL_GUARDED_BY(mu_);
+
+  // Links `child` so that it is cancelled with this state; false (nothing linked) if this state
+  // is cancelled already.
+  bool AddChild(const std::shared_ptr<CancelState>& child);
 };
 
 class CancelState::Registration {

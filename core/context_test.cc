@@ -50,6 +50,28 @@ TEST(ContextTest, CancelReachesChildrenNotParents) {
   EXPECT_TRUE(other.cancelled());
 }
 
+TEST(ContextTest, ChildrenGetTheReasonAndUnlinkWhenTheyGo) {
+  auto clock = FakeClock::Create();
+  auto [parent, cancel_parent] = Context::Background(clock).WithTimeout(absl::Seconds(5));
+  for (int i = 0; i < 1000; ++i) {
+    auto [child, cancel_child] = parent.WithCancel();
+    auto [grandchild, cancel_grandchild] = child.WithCancel();
+  }
+  EXPECT_EQ(parent.cancel_state()->linked_children(), 0u);  // a long-lived parent does not grow
+
+  auto [child, cancel_child] = parent.WithCancel();
+  auto [grandchild, cancel_grandchild] = child.WithCancel();
+  EXPECT_EQ(parent.cancel_state()->linked_children(), 1u);
+  clock->Advance(absl::Seconds(5));
+  EXPECT_EQ(grandchild.Err().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(grandchild.cancel_state()->reason().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(parent.cancel_state()->linked_children(), 0u);
+
+  // A child of a context that has ended is born ended, with the same reason.
+  auto [late, cancel_late] = parent.WithCancel();
+  EXPECT_EQ(late.cancel_state()->reason().code(), absl::StatusCode::kDeadlineExceeded);
+}
+
 TEST(ContextTest, OnCancelRunsOnceAndRegistrationsUnregister) {
   auto [ctx, cancel] = Context().WithCancel();
   int calls = 0;
