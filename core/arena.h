@@ -2,20 +2,25 @@
 // swapping fields between the two moves pointers (DESIGN.md §6: fewer allocations per call).
 #pragma once
 
+#include <optional>
+
 #include "google/protobuf/arena.h"
 #include "google/protobuf/message_lite.h"
 
 namespace nsm {
 
-// A default `M` on `owner`'s arena, or on the heap if `owner` has none. Swap between messages on
-// different arenas copies both ways; between a message and its ScratchLike it is a pointer swap.
+// A default `M` on `owner`'s arena, or a local one (no allocation) if `owner` has none. Swap
+// between messages on different arenas copies both ways; between a message and its ScratchLike it
+// is a pointer swap.
 template <typename M>
 class ScratchLike {
  public:
-  explicit ScratchLike(const google::protobuf::MessageLite& owner)
-      : m_(google::protobuf::Arena::CreateMessage<M>(owner.GetArena())) {}
-  ~ScratchLike() {
-    if (m_->GetArena() == nullptr) delete m_;
+  explicit ScratchLike(const google::protobuf::MessageLite& owner) {
+    if (google::protobuf::Arena* arena = owner.GetArena()) {
+      m_ = google::protobuf::Arena::CreateMessage<M>(arena);
+    } else {
+      m_ = &local_.emplace();
+    }
   }
   ScratchLike(const ScratchLike&) = delete;
   ScratchLike& operator=(const ScratchLike&) = delete;
@@ -25,6 +30,7 @@ class ScratchLike {
   M* get() const { return m_; }
 
  private:
+  std::optional<M> local_;
   M* m_;
 };
 

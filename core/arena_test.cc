@@ -1,5 +1,5 @@
-// ScratchLike: a scratch message shares its owner's arena (or the heap), so a Swap between the two
-// moves the sub-messages themselves instead of copying them.
+// ScratchLike: a scratch message shares its owner's arena (or is a local), so a Swap between the
+// two moves the sub-messages themselves instead of copying them.
 #include "core/arena.h"
 
 #include "connection.pb.h"
@@ -33,7 +33,7 @@ TEST(ScratchLikeTest, OnTheHeapWhenTheOwnerIsAndSwapsWithoutCopying) {
   WithPreferences(&request);
   const auto* first = &request.mechanism_preferences(0);
   ScratchLike<networkservice::NetworkServiceRequest> aside(request);
-  EXPECT_EQ(aside->GetArena(), nullptr);  // deleted by the scratch (the leak checks see it)
+  EXPECT_EQ(aside->GetArena(), nullptr);
   aside->mutable_mechanism_preferences()->Swap(request.mutable_mechanism_preferences());
   ASSERT_EQ(aside->mechanism_preferences_size(), 2);
   EXPECT_EQ(&aside->mechanism_preferences(0), first);

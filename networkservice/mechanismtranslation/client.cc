@@ -27,15 +27,13 @@ absl::StatusOr<Connection> Client::Request(const Context& ctx, NetworkServiceReq
   auto md = metadata::FromContext(ctx);
   const Context next_ctx = WithUpstream(ctx, request.connection());
   // The caller's mechanism and preferences step aside for the call (swapped out, not copied: the
-  // scratch shares the request's arena) and come back after it, over whatever the rest of the
+  // scratches share the request's arena) and come back after it, over whatever the rest of the
   // chain put there.
-  ScratchLike<NetworkServiceRequest> aside(request);
-  aside->mutable_mechanism_preferences()->Swap(request.mutable_mechanism_preferences());
+  ScratchLike<NetworkServiceRequest> preferences(request);
+  preferences->mutable_mechanism_preferences()->Swap(request.mutable_mechanism_preferences());
+  ScratchLike<connection::Mechanism> upstream(request);
   const bool had_mechanism = request.connection().has_mechanism();
-  if (had_mechanism) {
-    aside->mutable_connection()->mutable_mechanism()->Swap(
-        request.mutable_connection()->mutable_mechanism());
-  }
+  if (had_mechanism) upstream->Swap(request.mutable_connection()->mutable_mechanism());
   std::shared_ptr<connection::Mechanism> remembered =
       md ? md->client.Load(kDownstreamKey) : nullptr;
   if (remembered) {
@@ -46,10 +44,9 @@ absl::StatusOr<Connection> Client::Request(const Context& ctx, NetworkServiceReq
 
   auto result = next.Request(next_ctx, request, opts);
 
-  request.mutable_mechanism_preferences()->Swap(aside->mutable_mechanism_preferences());
+  request.mutable_mechanism_preferences()->Swap(preferences->mutable_mechanism_preferences());
   if (had_mechanism) {
-    request.mutable_connection()->mutable_mechanism()->Swap(
-        aside->mutable_connection()->mutable_mechanism());
+    request.mutable_connection()->mutable_mechanism()->Swap(upstream.get());
   } else {
     request.mutable_connection()->clear_mechanism();
   }
