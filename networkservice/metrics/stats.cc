@@ -60,10 +60,10 @@ NetworkServiceStats::NetworkServiceStats(std::shared_ptr<prometheus::Registry> r
       refresh_(request_seconds_.Add({{"kind", "refresh"}}, LatencyBuckets())),
       close_(close_seconds_.Add({}, LatencyBuckets())) {}
 
-prometheus::Counter& NetworkServiceStats::Result(int family, const std::string& network_service,
+prometheus::Counter& NetworkServiceStats::Result(Kind kind, const std::string& network_service,
                                                  const absl::Status& result) {
-  return results_.Get({family, network_service, result.code()}, [&]() -> prometheus::Counter& {
-    auto& f = family == 0 ? requests_ : family == 1 ? refreshes_ : closes_;
+  return results_.Get({kind, network_service, result.code()}, [&]() -> prometheus::Counter& {
+    auto& f = kind == Kind::kRequests ? requests_ : kind == Kind::kRefreshes ? refreshes_ : closes_;
     return f.Add(
         {{"network_service", services_(network_service)}, {"result", ResultLabel(result)}});
   });
@@ -71,17 +71,17 @@ prometheus::Counter& NetworkServiceStats::Result(int family, const std::string& 
 
 prometheus::Counter& NetworkServiceStats::Requests(const std::string& network_service,
                                                    const absl::Status& result) {
-  return Result(0, network_service, result);
+  return Result(Kind::kRequests, network_service, result);
 }
 
 prometheus::Counter& NetworkServiceStats::Refreshes(const std::string& network_service,
                                                     const absl::Status& result) {
-  return Result(1, network_service, result);
+  return Result(Kind::kRefreshes, network_service, result);
 }
 
 prometheus::Counter& NetworkServiceStats::Closes(const std::string& network_service,
                                                  const absl::Status& result) {
-  return Result(2, network_service, result);
+  return Result(Kind::kCloses, network_service, result);
 }
 
 prometheus::Histogram& NetworkServiceStats::RequestSeconds(bool refresh) {

@@ -48,8 +48,9 @@ class NetworkServiceStats {
 
  private:
   // A counter of Requests, Refreshes or Closes by service and status code.
-  using ResultKey = std::tuple<int, std::string, absl::StatusCode>;
-  prometheus::Counter& Result(int family, const std::string& network_service,
+  enum class Kind { kRequests, kRefreshes, kCloses };
+  using ResultKey = std::tuple<Kind, std::string, absl::StatusCode>;
+  prometheus::Counter& Result(Kind kind, const std::string& network_service,
                               const absl::Status& result);
 
   std::shared_ptr<prometheus::Registry> registry_;
