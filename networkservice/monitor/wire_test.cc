@@ -32,6 +32,16 @@ Connection Sample(const std::string& id) {
   return c;
 }
 
+// Field `number` with the length-delimited `bytes`, as a serializer writes it.
+std::string LengthDelimited(int number, const std::string& bytes) {
+  std::string out(1, static_cast<char>(number << 3 | 2));
+  uint8_t size[5];
+  const uint8_t* end = google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(
+      static_cast<uint32_t>(bytes.size()), size);
+  out.append(reinterpret_cast<const char*>(size), end - size);
+  return out + bytes;
+}
+
 // The view against the parsed connection it stands for.
 void ExpectAgrees(const ConnectionWire& view, const Connection& parsed) {
   EXPECT_EQ(view.state, parsed.state());
@@ -100,19 +110,9 @@ TEST(EventWireTest, ReadsTypeAndEveryConnection) {
   EXPECT_TRUE(empty.connections().empty());
 }
 
-TEST(EventWireTest, AConnectionInPiecesIsReadAsTheParserMergesIt) {
-  Connection more;
-  more.mutable_path()->add_path_segments()->set_name("forwarder");
-  const std::string conn = Sample("m-1").SerializeAsString() + more.SerializeAsString();
-  // type UPDATE; connections: {key "m-1", value conn}
-  std::string entry = std::string("\x0a\x03m-1\x12", 6);
-  entry += static_cast<char>(0x80 | (conn.size() & 0x7f));
-  entry += static_cast<char>(conn.size() >> 7);
-  entry += conn;
-  std::string event = std::string("\x08\x01\x12", 3);
-  event += static_cast<char>(0x80 | (entry.size() & 0x7f));
-  event += static_cast<char>(entry.size() >> 7);
-  event += entry;
+// `event`, one UPDATE of "m-1" written in two pieces (Sample's two segments, then a third), reads
+// as the parser's merge of them.
+void ExpectMergedAsTheParserDoes(const std::string& event) {
   ConnectionEvent parsed;
   ASSERT_TRUE(parsed.ParseFromString(event));
   ASSERT_EQ(parsed.connections().at("m-1").path().path_segments_size(), 3);
@@ -124,30 +124,27 @@ TEST(EventWireTest, AConnectionInPiecesIsReadAsTheParserMergesIt) {
   ExpectAgrees(wire.connections()[0].conn, parsed.connections().at("m-1"));
 }
 
+TEST(EventWireTest, AConnectionInPiecesIsReadAsTheParserMergesIt) {
+  Connection more;
+  more.mutable_path()->add_path_segments()->set_name("forwarder");
+  const std::string conn = Sample("m-1").SerializeAsString() + more.SerializeAsString();
+  // type UPDATE; connections: {key "m-1", value conn}
+  const std::string event =
+      std::string("\x08\x01", 2) +
+      LengthDelimited(2, LengthDelimited(1, "m-1") + LengthDelimited(2, conn));
+  ExpectMergedAsTheParserDoes(event);
+}
+
 TEST(EventWireTest, AValueInPiecesIsReadAsTheParserMergesIt) {
   Connection first = Sample("m-1");
   Connection second;
   second.mutable_path()->add_path_segments()->set_name("forwarder");
-  auto entry_field = [](int number, const std::string& bytes) {
-    std::string out(1, static_cast<char>(number << 3 | 2));
-    uint8_t size[5];
-    const uint8_t* end = google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(
-        static_cast<uint32_t>(bytes.size()), size);
-    out.append(reinterpret_cast<const char*>(size), end - size);
-    return out + bytes;
-  };
   // One entry: key, then the value written twice.
-  const std::string entry = entry_field(1, "m-1") + entry_field(2, first.SerializeAsString()) +
-                            entry_field(2, second.SerializeAsString());
-  const std::string event = std::string("\x08\x01", 2) + entry_field(2, entry);
-  ConnectionEvent parsed;
-  ASSERT_TRUE(parsed.ParseFromString(event));
-  ASSERT_EQ(parsed.connections().at("m-1").path().path_segments_size(), 3);
-
-  EventWire wire;
-  ASSERT_TRUE(wire.Read(event));
-  ASSERT_EQ(wire.connections().size(), 1u);
-  ExpectAgrees(wire.connections()[0].conn, parsed.connections().at("m-1"));
+  const std::string entry = LengthDelimited(1, "m-1") +
+                            LengthDelimited(2, first.SerializeAsString()) +
+                            LengthDelimited(2, second.SerializeAsString());
+  const std::string event = std::string("\x08\x01", 2) + LengthDelimited(2, entry);
+  ExpectMergedAsTheParserDoes(event);
 }
 
 TEST(EventWireTest, AnEntryWithoutKeyOrValueIsTheDefault) {
