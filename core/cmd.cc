@@ -14,6 +14,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "core/malloc_tuning.h"
 
 namespace nsm::cmd {
 namespace {
@@ -137,6 +138,15 @@ int Run(const ErasedCommand& command, int argc, char** argv) {
     return 2;
   }
 
+  // Before any thread starts: the process image is replaced, or goes on unchanged.
+  if (command.tune_malloc) {
+    if (auto s = malloc_tuning::ReexecWithTunables(argv); !s.ok()) {
+      std::fprintf(stderr, "%s: invalid configuration: %s\n(see %s --help)\n", cmd,
+                   std::string(s.message()).c_str(), cmd);
+      return 1;
+    }
+  }
+
   // Before any other thread starts, so that every thread inherits the signal mask.
   ProcessImpl process(command.name);
   auto settings = command.configure();
@@ -148,6 +158,7 @@ int Run(const ErasedCommand& command, int argc, char** argv) {
   log::SetLevel(settings->level);
   log::SetFormat(settings->format);
   log::Info(cmd, absl::StrCat("config: ", settings->description));
+  if (command.tune_malloc) log::Info(cmd, malloc_tuning::Describe());
 
   // Explicitly insecure until SPIFFE mTLS lands (DESIGN.md §3): say so on every start.
   process.set_credentials(MakeInsecureCredentials());

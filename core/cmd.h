@@ -80,6 +80,9 @@ struct Command {
   // Abseil's lock-order (deadlock) check costs about 5 % of the nsmgr's instructions
   // (docs/PERFORMANCE.md): binaries run without it, tests that run a command in-process keep it.
   bool check_lock_order = false;
+  // Re-execute once with glibc's malloc tuned (core/malloc_tuning.h) before anything starts. The
+  // binaries' mains set it; a test that runs a command in-process must not.
+  bool tune_malloc = false;
 };
 
 namespace internal {
@@ -96,6 +99,7 @@ struct ErasedCommand {
   std::function<std::string()> help;
   std::function<bool(absl::string_view)> flag;
   bool check_lock_order = false;
+  bool tune_malloc = false;
   std::function<absl::StatusOr<Settings>()> configure;
   std::vector<std::function<absl::StatusOr<std::unique_ptr<Service>>(Process&)>> extras;
   std::function<absl::StatusOr<std::unique_ptr<Service>>(Process&)> start;
@@ -115,6 +119,7 @@ int RunCommand(Command<Config> command, int argc, char** argv) {
   erased.help = command.help;
   erased.flag = command.flag;
   erased.check_lock_order = command.check_lock_order;
+  erased.tune_malloc = command.tune_malloc;
   erased.configure = [config, parse = command.parse,
                       describe = command.describe]() -> absl::StatusOr<internal::Settings> {
     auto parsed = parse();

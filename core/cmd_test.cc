@@ -2,6 +2,8 @@
 // extra and main services, exit codes, log set-up; signals are tested on the binaries.
 #include "core/cmd.h"
 
+#include <stdlib.h>
+
 #include <string>
 #include <vector>
 
@@ -79,6 +81,21 @@ TEST(CmdTest, InvalidConfigurationStartsNothing) {
   Recorder r;
   EXPECT_EQ(RunWith(MakeCommand(r, absl::InvalidArgumentError("NSM_X=\"y\" is invalid")), {}), 1);
   EXPECT_TRUE(r.events.empty());
+}
+
+// A binary's command re-executes itself for the malloc tuning before anything starts; a bad
+// count stops it there, and 0 goes on without re-executing (this test process is still here).
+TEST(CmdTest, TheMallocCountIsCheckedBeforeAnythingStarts) {
+  Recorder r;
+  auto command = MakeCommand(r, Codes(0, 0));
+  command.tune_malloc = true;
+  setenv("NSM_MALLOC_TCACHE_COUNT", "lots", 1);
+  EXPECT_EQ(RunWith(command, {}), 1);
+  EXPECT_TRUE(r.events.empty());
+  setenv("NSM_MALLOC_TCACHE_COUNT", "0", 1);
+  EXPECT_EQ(RunWith(command, {}), 0);
+  EXPECT_THAT(r.events, ::testing::Contains("run main"));
+  unsetenv("NSM_MALLOC_TCACHE_COUNT");
 }
 
 TEST(CmdTest, ExtrasStartFirstAndStopLastAndTheLogIsSetUp) {

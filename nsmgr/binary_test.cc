@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <thread>
 #include <tuple>
@@ -29,6 +30,7 @@ namespace {
 
 using nsm::testing::Process;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 std::string Binary() {
   if (const char* env = std::getenv("NSMGR_BIN")) return env;
@@ -117,6 +119,50 @@ TEST_F(NsmgrBinaryTest, BadValueStopsStartup) {
   EXPECT_THAT(m.err(),
               HasSubstr("NSM_METRICS_LISTEN_ON=\"unix:///tmp/metrics.sock\" is invalid: want "
                         "host:port or tcp://host:port"));
+}
+
+// The nsmgr re-executes itself once (same pid) with glibc's malloc thread cache raised, keeps an
+// operator's own GLIBC_TUNABLES setting without re-executing, and refuses a bad count.
+TEST_F(NsmgrBinaryTest, TunesMallocOnceAndKeepsTheOperatorsSetting) {
+  auto environ_of = [](pid_t pid) {
+    std::string env = nsm::testing::ReadFile(absl::StrCat("/proc/", pid, "/environ"));
+    std::replace(env.begin(), env.end(), '\0', '\n');
+    return env;
+  };
+  const std::vector<std::string> base = {"NSM_LISTEN_ON=unix://" + dir_ + "/nsm.io.sock",
+                                         "NSM_REGISTRY_URL="};
+  Process p(Binary(), dir_, "nsmgr", {}, base);
+  ASSERT_TRUE(p.started());
+  ASSERT_TRUE(p.WaitForOutput([](const std::string& s) {
+    return s.find("listening on") != s.npos;
+  })) << p.err();
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  EXPECT_THAT(p.err(), HasSubstr("malloc: not glibc's"));  // nothing to tune
+#else
+  EXPECT_THAT(p.err(), HasSubstr("malloc: GLIBC_TUNABLES=glibc.malloc.tcache_count=256"));
+  EXPECT_THAT(environ_of(p.pid()), HasSubstr("NSM_MALLOC_REEXECUTED=1"));
+#endif
+  p.Signal(SIGTERM);
+  EXPECT_EQ(p.Wait(), 0) << p.err();
+
+  auto own = base;
+  own.push_back("GLIBC_TUNABLES=glibc.malloc.tcache_count=64");
+  Process q(Binary(), dir_, "nsmgr-own", {}, own);
+  ASSERT_TRUE(q.WaitForOutput([](const std::string& s) {
+    return s.find("listening on") != s.npos;
+  })) << q.err();
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+  EXPECT_THAT(q.err(), HasSubstr("malloc: GLIBC_TUNABLES=glibc.malloc.tcache_count=64"));
+#endif
+  EXPECT_THAT(environ_of(q.pid()), Not(HasSubstr("NSM_MALLOC_REEXECUTED")));
+  q.Signal(SIGTERM);
+  EXPECT_EQ(q.Wait(), 0) << q.err();
+
+  auto bad = base;
+  bad.push_back("NSM_MALLOC_TCACHE_COUNT=lots");
+  Process r(Binary(), dir_, "nsmgr-bad", {}, bad);
+  EXPECT_EQ(r.Wait(), 1);
+  EXPECT_THAT(r.err(), HasSubstr("NSM_MALLOC_TCACHE_COUNT=\"lots\" is invalid"));
 }
 
 TEST_F(NsmgrBinaryTest, ServesRegistersAndStopsOnSigterm) {

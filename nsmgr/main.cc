@@ -70,6 +70,7 @@ int main(int argc, char** argv) {
        .help = nsm::nsmgr::HelpText,
        .parse = [] { return nsm::nsmgr::ParseConfig(nsm::env::ProcessEnvironment(), Hostname()); },
        .describe = nsm::nsmgr::Describe,
-       .start = Start},
+       .start = Start,
+       .tune_malloc = true},
       argc, argv);
 }

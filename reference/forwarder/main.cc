@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
        .help = nsm::forwarder::HelpText,
        .parse = [] { return nsm::forwarder::ParseConfig(nsm::reference::ProcessEnvironment()); },
        .describe = nsm::forwarder::Describe,
-       .start = Start},
+       .start = Start,
+       .tune_malloc = true},
       argc, argv);
 }

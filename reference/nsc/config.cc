@@ -3,6 +3,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/malloc_tuning.h"
 #include "core/metrics/metrics.h"
 
 namespace nsm::nsc {
@@ -29,6 +30,7 @@ const std::vector<reference::Variable>& Variables() {
        "how connections are printed on stdout: text, or json (one object per line)"},
       reference::FromShared(env::LogLevelVariable("NSM_LOG_LEVEL")),
       reference::FromShared(env::LogFormatVariable("NSM_LOG_FORMAT")),
+      reference::FromShared(malloc_tuning::HelpRow()),
       {"NSM_METRICS_LISTEN_ON", metrics::ListenOnVariable().type,
        metrics::ListenOnVariable().default_value, metrics::ListenOnVariable().description},
       {"SPIFFE_ENDPOINT_SOCKET", "string", "",

@@ -178,6 +178,7 @@ int main(int argc, char** argv) {
              return true;
            },
        .start = [&](nsm::cmd::Process& process,
-                    nsm::nsc::Config& config) { return Start(process, config, once, output); }},
+                    nsm::nsc::Config& config) { return Start(process, config, once, output); },
+       .tune_malloc = true},
       argc, argv);
 }

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "api/mechanisms.h"
+#include "core/malloc_tuning.h"
 
 namespace nsm::nse {
 
@@ -34,6 +35,7 @@ const std::vector<reference::Variable>& Variables() {
       {"NSM_DNS_CONFIGS", "string", "[]", "accepted for compatibility, not used yet"},
       reference::FromShared(env::LogLevelVariable("NSM_LOG_LEVEL")),
       reference::FromShared(env::LogFormatVariable("NSM_LOG_FORMAT")),
+      reference::FromShared(malloc_tuning::HelpRow()),
       {"SPIFFE_ENDPOINT_SOCKET", "string", "",
        "SPIFFE Workload API socket; mTLS is not implemented yet: plaintext gRPC with a warning"},
   };

@@ -62,6 +62,7 @@ int main(int argc, char** argv) {
        .help = nsm::nse::HelpText,
        .parse = [] { return nsm::nse::ParseConfig(nsm::reference::ProcessEnvironment()); },
        .describe = nsm::nse::Describe,
-       .start = Start},
+       .start = Start,
+       .tune_malloc = true},
       argc, argv);
 }

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/malloc_tuning.h"
 #include "core/metrics/metrics.h"
 
 namespace nsm::reg::registry_memory {
@@ -25,6 +26,7 @@ const std::vector<env::Variable>& Variables() {
        "(NSM v1.1.1 declared this variable, default 1s, without using it, and hard-coded 1m)"},
       env::LogLevelVariable("LOG_LEVEL"),
       env::LogFormatVariable("LOG_FORMAT"),
+      malloc_tuning::HelpRow(),
       nsm::metrics::ListenOnVariable(),
       {"MAX_TOKEN_LIFETIME", "duration", "10m", kUnused},
       {"OPEN_TELEMETRY_ENDPOINT", "string", "otel-collector.observability.svc.cluster.local:4317",

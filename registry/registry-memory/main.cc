@@ -78,6 +78,7 @@ int main(int argc, char** argv) {
        .help = rm::HelpText,
        .parse = [] { return rm::ParseConfig(rm::ProcessEnvironment()); },
        .describe = rm::Describe,
-       .start = Start},
+       .start = Start,
+       .tune_malloc = true},
       argc, argv);
 }

@@ -22,6 +22,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "core/malloc_tuning.h"
 #include "tools/bench/baseline.h"
 #include "tools/bench/heal_bench.h"
 #include "tools/bench/mesh_bench.h"
@@ -346,6 +347,12 @@ int Run(const std::vector<std::string>& modes) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // As our binaries (core/cmd.h): glibc's malloc with a larger per-thread cache, in the load's
+  // client chains and in the baseline's hops alike (each hop process re-executes itself too).
+  if (auto s = nsm::malloc_tuning::ReexecWithTunables(argv); !s.ok()) {
+    std::fprintf(stderr, "nsm-bench: %s\n", std::string(s.message()).c_str());
+    return 2;
+  }
   absl::SetProgramUsageMessage(
       "end-to-end benchmarks of nsm-cpp (DESIGN.md §6)\n"
       "  nsm-bench [registry|mesh|baseline|heal|all] [--topology=local|remote|both] [--smoke]\n"
