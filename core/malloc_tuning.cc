@@ -44,6 +44,16 @@ bool MallocReplaced() {
   return preload != nullptr && preload[0] != '\0';
 }
 
+// This binary's path; /proc/self/exe when it cannot be read or the file was replaced since.
+std::string SelfPath() {
+  char buf[4096];
+  const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0 || static_cast<size_t>(n) >= sizeof buf - 1) return "/proc/self/exe";
+  const std::string path(buf, static_cast<size_t>(n));
+  if (absl::EndsWith(path, " (deleted)")) return "/proc/self/exe";
+  return path;
+}
+
 }  // namespace
 
 absl::StatusOr<std::optional<std::string>> TunablesFor(const char* setting, const char* tunables) {
@@ -70,11 +80,14 @@ absl::Status ReexecWithTunables(char** argv) {
   const std::optional<std::string> previous =
       before != nullptr ? std::optional<std::string>(before) : std::nullopt;
   if (setenv("GLIBC_TUNABLES", (*tunables)->c_str(), 1) == 0 && setenv(kReexecuted, "1", 1) == 0) {
-    execv("/proc/self/exe", argv);
+    // The binary by its own path, not /proc/self/exe: the kernel names the process after the
+    // file executed (ps, top, pgrep would show "exe").
+    const std::string self = SelfPath();
+    execv(self.c_str(), argv);
     std::fprintf(stderr,
-                 "%s: cannot re-execute /proc/self/exe to set GLIBC_TUNABLES=%s (%s); going on "
-                 "with glibc's malloc defaults\n",
-                 argv[0], (*tunables)->c_str(), std::strerror(errno));
+                 "%s: cannot re-execute %s to set GLIBC_TUNABLES=%s (%s); going on with glibc's "
+                 "malloc defaults\n",
+                 argv[0], self.c_str(), (*tunables)->c_str(), std::strerror(errno));
   }
   // Put the environment back, so that Describe and child processes see what is in effect.
   unsetenv(kReexecuted);

@@ -142,6 +142,8 @@ TEST_F(NsmgrBinaryTest, TunesMallocOnceAndKeepsTheOperatorsSetting) {
   EXPECT_THAT(p.err(), HasSubstr("malloc: GLIBC_TUNABLES=glibc.malloc.tcache_count=256"));
   EXPECT_THAT(environ_of(p.pid()), HasSubstr("NSM_MALLOC_REEXECUTED=1"));
 #endif
+  // Still named after its binary (ps, top, pgrep), not after /proc/self/exe.
+  EXPECT_EQ(nsm::testing::ReadFile(absl::StrCat("/proc/", p.pid(), "/comm")), "nsmgr\n");
   p.Signal(SIGTERM);
   EXPECT_EQ(p.Wait(), 0) << p.err();
 
