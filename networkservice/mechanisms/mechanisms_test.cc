@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "gmock/gmock.h"
+#include "google/protobuf/arena.h"
 #include "gtest/gtest.h"
 #include "networkservice/mechanisms/server.h"
 
@@ -23,7 +24,12 @@ class Handler : public NetworkServiceServer {
   absl::StatusOr<Connection> Request(const Context& ctx, NetworkServiceRequest& request,
                                      const ServerNext& next) override {
     log_->push_back("R:" + name_);
-    if (!fail.ok()) return fail;
+    seen_service = request.connection().network_service();
+    seen_arena = request.GetArena();
+    if (!fail.ok()) {
+      if (scribble) request.mutable_connection()->set_network_service("scribbled by " + name_);
+      return fail;
+    }
     (*request.mutable_connection()->mutable_mechanism()->mutable_parameters())["by"] = name_;
     return next.Request(ctx, request);
   }
@@ -32,6 +38,9 @@ class Handler : public NetworkServiceServer {
     return next.Close(ctx, conn);
   }
   absl::Status fail;
+  bool scribble = false;  // a failing attempt changes the request before it fails
+  std::string seen_service;
+  google::protobuf::Arena* seen_arena = nullptr;
 
  private:
   std::string name_;
@@ -91,6 +100,24 @@ TEST_F(MechanismsTest, FailedCandidateFallsThroughToTheNext) {
   auto conn = chain->Request(Context(), req);
   ASSERT_TRUE(conn.ok()) << conn.status();
   EXPECT_EQ(conn->mechanism().type(), "KERNEL");
+  EXPECT_THAT(log, ElementsAre("R:memif", "R:kernel", "next"));
+}
+
+// A request on an arena (as gRPC parses it): an attempt before the last works on a copy on the
+// same arena, so what a failed attempt changed is gone for the next one.
+TEST_F(MechanismsTest, AFailedAttemptOnAnArenaLeavesTheNextOneTheRequestAsItCame) {
+  google::protobuf::Arena arena;
+  auto* req = google::protobuf::Arena::CreateMessage<NetworkServiceRequest>(&arena);
+  *req = Req({"MEMIF", "KERNEL"});
+  req->mutable_connection()->set_network_service("ns");
+  memif->fail = absl::ResourceExhaustedError("no memif sockets left");
+  memif->scribble = true;
+  auto conn = chain->Request(Context(), *req);
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  EXPECT_EQ(conn->mechanism().type(), "KERNEL");
+  EXPECT_EQ(memif->seen_arena, &arena);
+  EXPECT_EQ(kernel->seen_service, "ns");
+  EXPECT_EQ(conn->network_service(), "ns");
   EXPECT_THAT(log, ElementsAre("R:memif", "R:kernel", "next"));
 }
 

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "core/arena.h"
 
 namespace nsm::mechanisms {
 namespace {
@@ -55,11 +56,12 @@ absl::StatusOr<Connection> Server::Request(const Context& ctx, NetworkServiceReq
   for (int i = 0; i <= last_handled; ++i) {
     NetworkServiceServer* handler = Find(offered[i]);
     if (handler == nullptr) continue;
-    // Each attempt gets the request as it came: a copy, but the last attempt takes the request
-    // itself, and if it fails the caller gets it back without a mechanism, as it came.
-    std::optional<NetworkServiceRequest> copy;
-    if (i < last_handled) copy = request;
-    NetworkServiceRequest& attempt = copy ? *copy : request;
+    // Each attempt gets the request as it came: a copy (on the request's arena when it has one,
+    // so no heap allocation per field), but the last attempt takes the request itself, and if it
+    // fails the caller gets it back without a mechanism, as it came.
+    std::optional<ScratchLike<NetworkServiceRequest>> copy;
+    if (i < last_handled) copy.emplace(request)->CopyFrom(request);
+    NetworkServiceRequest& attempt = copy ? **copy : request;
     *attempt.mutable_connection()->mutable_mechanism() = request.mechanism_preferences(i);
     absl::StatusOr<Connection> conn = handler->Request(ctx, attempt, next);
     if (conn.ok()) return conn;
