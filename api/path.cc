@@ -11,10 +11,38 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/time/civil_time.h"
 
 namespace nsm::api {
 namespace {
+
+// Days since 1970-01-01 of a proleptic Gregorian date, and back (H. Hinnant's civil-day
+// algorithms): plain arithmetic where absl's civil-time conversion looks up a time zone, on every
+// token a call carries.
+int64_t DaysFromCivil(int64_t y, int m, int d) {
+  y -= m <= 2 ? 1 : 0;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const int64_t yoe = y - era * 400;
+  const int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+struct CivilDate {
+  int64_t year;
+  int month, day;
+};
+
+CivilDate CivilFromDays(int64_t z) {
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const int64_t doe = z - era * 146097;
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const int64_t mp = (5 * doy + 2) / 153;
+  const int day = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
+  const int month = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
+  return {yoe + era * 400 + (month <= 2 ? 1 : 0), month, day};
+}
 
 using connection::Connection;
 using connection::Path;
@@ -344,8 +372,9 @@ std::string FormatRfc3339Nano(absl::Time t) {
   // Written digit by digit: one per outgoing call with a token (updatetoken), where
   // absl::FormatTime's general formatter cost about 1 % of the nsmgr's instructions.
   const google::protobuf::Timestamp ts = ToProtoTimestamp(t);
-  const absl::CivilSecond cs =
-      absl::ToCivilSecond(absl::FromUnixSeconds(ts.seconds()), absl::UTCTimeZone());
+  const int64_t days = ts.seconds() >= 0 ? ts.seconds() / 86400 : (ts.seconds() - 86399) / 86400;
+  const int64_t in_day = ts.seconds() - days * 86400;
+  const CivilDate date = CivilFromDays(days);
   char buf[32];  // YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ
   char* p = buf;
   auto digits = [&p](int64_t v, int width) {
@@ -355,17 +384,17 @@ std::string FormatRfc3339Nano(absl::Time t) {
     }
     p += width;
   };
-  digits(cs.year(), 4);
+  digits(date.year, 4);
   *p++ = '-';
-  digits(cs.month(), 2);
+  digits(date.month, 2);
   *p++ = '-';
-  digits(cs.day(), 2);
+  digits(date.day, 2);
   *p++ = 'T';
-  digits(cs.hour(), 2);
+  digits(in_day / 3600, 2);
   *p++ = ':';
-  digits(cs.minute(), 2);
+  digits(in_day / 60 % 60, 2);
   *p++ = ':';
-  digits(cs.second(), 2);
+  digits(in_day % 60, 2);
   if (int32_t nanos = ts.nanos(); nanos != 0) {  // as %E*S: no trailing zeros, no empty fraction
     int width = 9;
     while (nanos % 10 == 0) {
@@ -486,22 +515,22 @@ bool ParseRfc3339(Rfc3339Parser& p, absl::Time* out) {
     return p.Fail(absl::StrFormat("expected 'Z' or a +HH:MM/-HH:MM offset at offset %d", p.pos()));
   }
   if (!p.AtEnd()) return p.Fail(absl::StrFormat("unexpected text at offset %d", p.pos()));
-  *out = absl::FromCivil(absl::CivilSecond(year, month, day, hour, minute, second),
-                         absl::UTCTimeZone()) -
-         absl::Minutes(offset_minutes) + absl::Nanoseconds(nanos);
+  *out = absl::FromUnixSeconds(DaysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 +
+                               second - offset_minutes * 60) +
+         absl::Nanoseconds(nanos);
   return true;
 }
 
 }  // namespace
 
 absl::StatusOr<absl::Time> ParseRfc3339Nano(absl::string_view text, absl::string_view field) {
-  const std::string prefix = field.empty() ? "" : absl::StrCat(field, ": ");
-  if (text.empty()) return Invalid(absl::StrCat(prefix, "empty RFC 3339 time"));
+  auto prefix = [field] { return field.empty() ? std::string() : absl::StrCat(field, ": "); };
+  if (text.empty()) return Invalid(absl::StrCat(prefix(), "empty RFC 3339 time"));
   Rfc3339Parser parser(text);
   absl::Time t;
   if (!ParseRfc3339(parser, &t)) {
     return Invalid(
-        absl::StrFormat("%sinvalid RFC 3339 time \"%s\": %s", prefix, text, parser.error()));
+        absl::StrFormat("%sinvalid RFC 3339 time \"%s\": %s", prefix(), text, parser.error()));
   }
   return t;
 }

@@ -426,6 +426,31 @@ TEST(TimeTest, FormatRfc3339NanoAgreesWithAbslFormatTime) {
   }
 }
 
+// The parser reads back what absl::FormatTime writes in RFC 3339, with and without an offset,
+// across the whole range of years.
+TEST(TimeTest, ParseRfc3339NanoAgreesWithAbslFormatTime) {
+  uint64_t state = 2463534242ull;  // xorshift: the same cases every run
+  auto next = [&state] {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state;
+  };
+  const int64_t min = -62135596800 + 86400, max = 253402300799 - 86400;  // an offset stays in range
+  const absl::TimeZone plus = absl::FixedTimeZone(5 * 3600 + 30 * 60);
+  const absl::TimeZone minus = absl::FixedTimeZone(-(9 * 3600 + 45 * 60));
+  for (int i = 0; i < 20000; ++i) {
+    const int64_t seconds = min + static_cast<int64_t>(next() % static_cast<uint64_t>(max - min));
+    const absl::Time t = absl::FromUnixSeconds(seconds) +
+                         absl::Nanoseconds(static_cast<int64_t>(next() % 1000000000));
+    const absl::TimeZone zone = i % 3 == 0 ? absl::UTCTimeZone() : i % 3 == 1 ? plus : minus;
+    const std::string text = absl::FormatTime("%E4Y-%m-%d%ET%H:%M:%E*S%Ez", t, zone);
+    auto parsed = ParseRfc3339Nano(text);
+    ASSERT_TRUE(parsed.ok()) << text << ": " << parsed.status();
+    EXPECT_EQ(*parsed, t) << text;
+  }
+}
+
 TEST(TimeTest, ParseRfc3339Nano) {
   EXPECT_EQ(*ParseRfc3339Nano("2021-09-01T10:00:00.123456789Z"),
             At(2021, 9, 1, 10, 0, 0, 123456789));
