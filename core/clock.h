@@ -2,6 +2,7 @@
 // tests can substitute the FakeClock (chain-model.md §4.5, sandbox.md §8).
 #pragma once
 
+#include <cstddef>
 #include <functional>
 #include <memory>
 
@@ -40,5 +41,7 @@ class Clock {
 // The process-wide real clock. Its timers run on one scheduler thread, in deadline order,
 // measured on the monotonic clock.
 std::shared_ptr<Clock> RealClock();
+// Timers of the real clock armed and neither fired nor stopped (tests, diagnostics).
+size_t RealClockQueuedTimers();
 
 }  // namespace nsm

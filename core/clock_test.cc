@@ -134,6 +134,25 @@ TEST(RealClockTest, TimerFiresAndStopPreventsFiring) {
   EXPECT_FALSE(late);
 }
 
+// A call's deadline timer is stopped when the call ends: it must not stay queued until its
+// deadline (15 s of calls under load), and neither may a timer that fired.
+TEST(RealClockTest, StoppedAndFiredTimersLeaveTheQueue) {
+  auto clock = RealClock();
+  const size_t before = RealClockQueuedTimers();
+  std::vector<std::unique_ptr<Timer>> timers;
+  for (int i = 0; i < 1000; ++i) timers.push_back(clock->AfterFunc(absl::Hours(1), [] {}));
+  EXPECT_EQ(RealClockQueuedTimers(), before + 1000);
+  for (auto& t : timers) EXPECT_TRUE(t->Stop());
+  EXPECT_EQ(RealClockQueuedTimers(), before);
+  timers.clear();
+
+  absl::Notification fired;
+  auto t = clock->AfterFunc(absl::Milliseconds(1), [&] { fired.Notify(); });
+  ASSERT_TRUE(fired.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_EQ(RealClockQueuedTimers(), before);
+  EXPECT_FALSE(t->Stop());
+}
+
 TEST(RealClockTest, TimersFireInDeadlineOrder) {
   auto clock = RealClock();
   std::vector<int> order;
