@@ -43,19 +43,24 @@ class ArenaRequestAllocator final : public grpc::MessageAllocator<Request, Respo
  private:
   class Holder final : public grpc::MessageHolder<Request, Response> {
    public:
-    Holder() : arena_(Options()) {
+    Holder() : arena_(Options(first_block_, sizeof first_block_)) {
       this->set_request(google::protobuf::Arena::CreateMessage<Request>(&arena_));
       this->set_response(&response_);
     }
     void Release() override { delete this; }
 
    private:
-    static google::protobuf::ArenaOptions Options() {
+    static google::protobuf::ArenaOptions Options(char* first, size_t size) {
       google::protobuf::ArenaOptions o;
-      o.start_block_size = 2048;  // most requests fit in the first block or two
+      // The first block is part of the holder (one allocation per call, not two): a request with
+      // a four-segment path fits in it; a larger one continues in blocks of its own.
+      o.initial_block = first;
+      o.initial_block_size = size;
+      o.start_block_size = 4096;
       o.max_block_size = 16384;
       return o;
     }
+    alignas(8) char first_block_[4096];  // before arena_, which uses it
     google::protobuf::Arena arena_;
     Response response_;
   };

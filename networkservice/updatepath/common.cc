@@ -13,8 +13,21 @@ std::string NewUuid() {
   uint64_t lo = absl::Uniform<uint64_t>(gen);
   hi = (hi & ~uint64_t{0xF000}) | uint64_t{0x4000};            // version 4
   lo = (lo & ~(uint64_t{0xC} << 60)) | (uint64_t{0x8} << 60);  // RFC 4122 variant
-  return absl::StrFormat("%08x-%04x-%04x-%04x-%012x", hi >> 32, (hi >> 16) & 0xFFFF, hi & 0xFFFF,
-                         lo >> 48, lo & 0xFFFFFFFFFFFF);
+  // 8-4-4-4-12 lower-case hex digits, written directly (one per connection and hop).
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(36, '-');
+  int pos = 0;
+  auto put = [&](uint64_t bits, int digits) {
+    for (int i = digits - 1; i >= 0; --i)
+      out[pos + i] = kHex[(bits >> (4 * (digits - 1 - i))) & 0xF];
+    pos += digits + 1;  // and skip the dash
+  };
+  put(hi >> 32, 8);
+  put((hi >> 16) & 0xFFFF, 4);
+  put(hi & 0xFFFF, 4);
+  put(lo >> 48, 4);
+  put(lo & 0xFFFFFFFFFFFF, 12);
+  return out;
 }
 
 absl::StatusOr<uint32_t> UpdatePath(Connection& conn, absl::string_view name) {

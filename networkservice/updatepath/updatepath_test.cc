@@ -283,6 +283,9 @@ TEST(UuidTest, UuidsAreDistinctVersion4) {
     std::string u = NewUuid();
     ASSERT_EQ(u.size(), 36u);
     EXPECT_EQ(u[14], '4');
+    EXPECT_NE(std::string("89ab").find(u[19]), std::string::npos) << u;  // RFC 4122 variant
+    for (int dash : {8, 13, 18, 23}) EXPECT_EQ(u[dash], '-') << u;
+    EXPECT_EQ(u.find_first_not_of("0123456789abcdef-"), std::string::npos) << u;
     EXPECT_TRUE(seen.insert(u).second);
   }
 }
