@@ -43,6 +43,10 @@ std::shared_ptr<Completion> Factory::Request(EventOptions opts) {
     }
     auto result = self->downstream.request(event_ctx, req);
     if (result.ok()) {
+      if (self->track_returned && !self->returned) {  // the caller's baseline stays what it got
+        self->returned = Packed<Connection>(
+            self->request->UnpackField<Connection>(NetworkServiceRequest::kConnectionFieldNumber));
+      }
       *req.mutable_connection() = *result;
       self->request = Packed<NetworkServiceRequest>(req);
     }
@@ -150,7 +154,10 @@ absl::StatusOr<Connection> FactoryTable::Request(
       request.unsafe_arena_set_allocated_connection(own);
       factory->downstream = downstream;
       factory->ctx_factory = std::move(postponed);
-      if (merge) factory->returned = Packed<Connection>(*result);
+      if (merge) {  // what the caller gets back is the stored request's connection (see .h)
+        factory->returned.reset();
+        factory->track_returned = true;
+      }
       factory->state = Factory::State::kEstablished;
     });
     if (!stale) return result;

@@ -41,7 +41,10 @@ class Factory : public EventFactory, public std::enable_shared_from_this<Factory
   Downstream downstream;                                 // rest of the chain after begin
   PostponedContext ctx_factory;                          // values of the last successful request
   // begin client: what the last outside Request returned to its caller, the baseline of its edits.
+  // While `track_returned` and unset it is `request`'s connection (packed once, not twice); an
+  // event that replaces the request sets it first.
   std::optional<Packed<Connection>> returned;
+  bool track_returned = false;
   const std::string& id() const { return id_; }
   void Forget();  // drop from the table if still the current factory for the id
 
