@@ -404,18 +404,34 @@ TEST(TimeTest, FormatRfc3339Nano) {
 
 // The digit-by-digit formatter writes what absl::FormatTime's "%E4Y-%m-%d%ET%H:%M:%E*SZ" writes,
 // across the whole range of years and every count of trailing zeros in the fraction.
+// Pseudo-random unix seconds in [min, max) and nanoseconds (xorshift: the same cases every run).
+class RandomTimes {
+ public:
+  RandomTimes(uint64_t seed, int64_t min, int64_t max) : state_(seed), min_(min), max_(max) {}
+  int64_t Seconds() {
+    return min_ + static_cast<int64_t>(Next() % static_cast<uint64_t>(max_ - min_));
+  }
+  int64_t Nanos() { return static_cast<int64_t>(Next() % 1000000000); }
+
+ private:
+  uint64_t Next() {
+    state_ ^= state_ << 13;
+    state_ ^= state_ >> 7;
+    state_ ^= state_ << 17;
+    return state_;
+  }
+  uint64_t state_;
+  int64_t min_, max_;
+};
+
+constexpr int64_t kYear1 = -62135596800;     // 0001-01-01T00:00:00Z
+constexpr int64_t kYear9999 = 253402300799;  // 9999-12-31T23:59:59Z
+
 TEST(TimeTest, FormatRfc3339NanoAgreesWithAbslFormatTime) {
-  uint64_t state = 88172645463325252ull;  // xorshift: the same cases every run
-  auto next = [&state] {
-    state ^= state << 13;
-    state ^= state >> 7;
-    state ^= state << 17;
-    return state;
-  };
-  const int64_t min = -62135596800, max = 253402300799;  // 0001-01-01 .. 9999-12-31T23:59:59
+  RandomTimes random(88172645463325252ull, kYear1, kYear9999);
   for (int i = 0; i < 20000; ++i) {
-    const int64_t seconds = min + static_cast<int64_t>(next() % static_cast<uint64_t>(max - min));
-    int64_t nanos = static_cast<int64_t>(next() % 1000000000);
+    const int64_t seconds = random.Seconds();
+    int64_t nanos = random.Nanos();
     int64_t unit = 1;
     for (int zeros = i % 10; zeros > 0; --zeros) unit *= 10;
     nanos = nanos / unit * unit;  // i % 10 trailing zeros (9: none left)
@@ -429,20 +445,12 @@ TEST(TimeTest, FormatRfc3339NanoAgreesWithAbslFormatTime) {
 // The parser reads back what absl::FormatTime writes in RFC 3339, with and without an offset,
 // across the whole range of years.
 TEST(TimeTest, ParseRfc3339NanoAgreesWithAbslFormatTime) {
-  uint64_t state = 2463534242ull;  // xorshift: the same cases every run
-  auto next = [&state] {
-    state ^= state << 13;
-    state ^= state >> 7;
-    state ^= state << 17;
-    return state;
-  };
-  const int64_t min = -62135596800 + 86400, max = 253402300799 - 86400;  // an offset stays in range
+  RandomTimes random(2463534242ull, kYear1 + 86400, kYear9999 - 86400);  // offsets stay in range
   const absl::TimeZone plus = absl::FixedTimeZone(5 * 3600 + 30 * 60);
   const absl::TimeZone minus = absl::FixedTimeZone(-(9 * 3600 + 45 * 60));
   for (int i = 0; i < 20000; ++i) {
-    const int64_t seconds = min + static_cast<int64_t>(next() % static_cast<uint64_t>(max - min));
-    const absl::Time t = absl::FromUnixSeconds(seconds) +
-                         absl::Nanoseconds(static_cast<int64_t>(next() % 1000000000));
+    const absl::Time t =
+        absl::FromUnixSeconds(random.Seconds()) + absl::Nanoseconds(random.Nanos());
     const absl::TimeZone zone = i % 3 == 0 ? absl::UTCTimeZone() : i % 3 == 1 ? plus : minus;
     const std::string text = absl::FormatTime("%E4Y-%m-%d%ET%H:%M:%E*S%Ez", t, zone);
     auto parsed = ParseRfc3339Nano(text);
