@@ -2,6 +2,7 @@
 // glibc read it (see malloc_tuning.h).
 #include "core/malloc_tuning.h"
 
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -17,8 +18,8 @@
 namespace nsm::malloc_tuning {
 namespace {
 
-// Set in the environment of the re-executed process: never a second time, even if the kernel or
-// a wrapper dropped GLIBC_TUNABLES on the way.
+// Set in the environment of the re-executed process to the name the process had: never a second
+// time, even if the kernel or a wrapper dropped GLIBC_TUNABLES on the way.
 constexpr char kReexecuted[] = "NSM_MALLOC_REEXECUTED";
 
 bool SetsTunable(absl::string_view tunables) {
@@ -44,14 +45,12 @@ bool MallocReplaced() {
   return preload != nullptr && preload[0] != '\0';
 }
 
-// This binary's path; /proc/self/exe when it cannot be read or the file was replaced since.
-std::string SelfPath() {
-  char buf[4096];
-  const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0 || static_cast<size_t>(n) >= sizeof buf - 1) return "/proc/self/exe";
-  const std::string path(buf, static_cast<size_t>(n));
-  if (absl::EndsWith(path, " (deleted)")) return "/proc/self/exe";
-  return path;
+// The process's name (what ps, top and pgrep show): exec names a process after the file executed,
+// "exe" for /proc/self/exe, so the re-executed process takes back the name it had.
+std::string ProcessName() {
+  char name[17] = {};  // the kernel's limit: 15 characters and the NUL
+  if (prctl(PR_GET_NAME, name) != 0) return "";
+  return name;
 }
 
 }  // namespace
@@ -73,21 +72,21 @@ absl::StatusOr<std::optional<std::string>> TunablesFor(const char* setting, cons
 absl::Status ReexecWithTunables(char** argv) {
   auto tunables = TunablesFor(std::getenv(kVariable), std::getenv("GLIBC_TUNABLES"));
   if (!tunables.ok()) return tunables.status();
-  if (!tunables->has_value() || MallocReplaced() || std::getenv(kReexecuted) != nullptr) {
+  if (const char* name = std::getenv(kReexecuted)) {  // the re-executed process
+    if (name[0] != '\0') prctl(PR_SET_NAME, name);
     return absl::OkStatus();
   }
+  if (!tunables->has_value() || MallocReplaced()) return absl::OkStatus();
   const char* before = std::getenv("GLIBC_TUNABLES");
   const std::optional<std::string> previous =
       before != nullptr ? std::optional<std::string>(before) : std::nullopt;
-  if (setenv("GLIBC_TUNABLES", (*tunables)->c_str(), 1) == 0 && setenv(kReexecuted, "1", 1) == 0) {
-    // The binary by its own path, not /proc/self/exe: the kernel names the process after the
-    // file executed (ps, top, pgrep would show "exe").
-    const std::string self = SelfPath();
-    execv(self.c_str(), argv);
+  if (setenv("GLIBC_TUNABLES", (*tunables)->c_str(), 1) == 0 &&
+      setenv(kReexecuted, ProcessName().c_str(), 1) == 0) {
+    execv("/proc/self/exe", argv);
     std::fprintf(stderr,
-                 "%s: cannot re-execute %s to set GLIBC_TUNABLES=%s (%s); going on with glibc's "
-                 "malloc defaults\n",
-                 argv[0], self.c_str(), (*tunables)->c_str(), std::strerror(errno));
+                 "%s: cannot re-execute /proc/self/exe to set GLIBC_TUNABLES=%s (%s); going on "
+                 "with glibc's malloc defaults\n",
+                 argv[0], (*tunables)->c_str(), std::strerror(errno));
   }
   // Put the environment back, so that Describe and child processes see what is in effect.
   unsetenv(kReexecuted);

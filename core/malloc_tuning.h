@@ -23,11 +23,12 @@ inline constexpr char kTunable[] = "glibc.malloc.tcache_count";
 // INVALID_ARGUMENT naming the variable when the setting is not a count from 0 to 65535.
 absl::StatusOr<std::optional<std::string>> TunablesFor(const char* setting, const char* tunables);
 
-// Re-executes this binary (its path from /proc/self/exe) with `argv` and the environment plus the
-// tunable, when TunablesFor asks for it and glibc's malloc is the one in use (not with LD_PRELOAD,
-// under a sanitizer, or after one re-execution already). Call it first in main, before any thread
-// starts. Returns only when it does not re-execute: OK, or the setting's error. A failed exec is
-// reported on stderr and the process goes on with glibc's defaults.
+// Re-executes /proc/self/exe with `argv` and the environment plus the tunable, when TunablesFor
+// asks for it and glibc's malloc is the one in use (not with LD_PRELOAD, under a sanitizer, or
+// after one re-execution already); the re-executed process takes back the name the first one had
+// (exec would name it "exe"). Call it first in main, before any thread starts. Returns only when
+// it does not re-execute: OK, or the setting's error. A failed exec is reported on stderr and the
+// process goes on with glibc's defaults.
 absl::Status ReexecWithTunables(char** argv);
 
 // One line for the start-up log: the malloc settings in effect.

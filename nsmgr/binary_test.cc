@@ -129,6 +129,8 @@ TEST_F(NsmgrBinaryTest, TunesMallocOnceAndKeepsTheOperatorsSetting) {
     std::replace(env.begin(), env.end(), '\0', '\n');
     return env;
   };
+  const std::string binary = Binary();
+  const std::string name = binary.substr(binary.rfind('/') + 1, 15);  // the kernel's comm
   const std::vector<std::string> base = {"NSM_LISTEN_ON=unix://" + dir_ + "/nsm.io.sock",
                                          "NSM_REGISTRY_URL="};
   Process p(Binary(), dir_, "nsmgr", {}, base);
@@ -140,10 +142,10 @@ TEST_F(NsmgrBinaryTest, TunesMallocOnceAndKeepsTheOperatorsSetting) {
   EXPECT_THAT(p.err(), HasSubstr("malloc: not glibc's"));  // nothing to tune
 #else
   EXPECT_THAT(p.err(), HasSubstr("malloc: GLIBC_TUNABLES=glibc.malloc.tcache_count=256"));
-  EXPECT_THAT(environ_of(p.pid()), HasSubstr("NSM_MALLOC_REEXECUTED=1"));
+  EXPECT_THAT(environ_of(p.pid()), HasSubstr("NSM_MALLOC_REEXECUTED=" + name));
 #endif
-  // Still named after its binary (ps, top, pgrep), not after /proc/self/exe.
-  EXPECT_EQ(nsm::testing::ReadFile(absl::StrCat("/proc/", p.pid(), "/comm")), "nsmgr\n");
+  // Still named after its binary (ps, top, pgrep), not "exe" after /proc/self/exe.
+  EXPECT_EQ(nsm::testing::ReadFile(absl::StrCat("/proc/", p.pid(), "/comm")), name + "\n");
   p.Signal(SIGTERM);
   EXPECT_EQ(p.Wait(), 0) << p.err();
 
