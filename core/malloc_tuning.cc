@@ -74,6 +74,9 @@ absl::Status ReexecWithTunables(char** argv) {
   if (!tunables.ok()) return tunables.status();
   if (const char* name = std::getenv(kReexecuted)) {  // the re-executed process
     if (name[0] != '\0') prctl(PR_SET_NAME, name);
+    // Not for child processes: they inherit GLIBC_TUNABLES (so they do not re-execute), and
+    // their names are their own.
+    unsetenv(kReexecuted);
     return absl::OkStatus();
   }
   if (!tunables->has_value() || MallocReplaced()) return absl::OkStatus();
