@@ -1,7 +1,5 @@
 #include "networkservice/begin/factory_table.h"
 
-#include "google/protobuf/arena.h"
-
 namespace nsm::begin::internal {
 namespace {
 
@@ -18,6 +16,19 @@ google::protobuf::ArenaOptions CloseArenaOptions() {
 
 void Factory::Forget() {
   if (auto table = table_.lock()) table->RemoveIf(id_, this);
+}
+
+Connection& Factory::StoredConnection(google::protobuf::Arena& arena) const {
+  Connection& conn = *google::protobuf::Arena::CreateMessage<Connection>(&arena);
+  request->UnpackField(NetworkServiceRequest::kConnectionFieldNumber, &conn);
+  return conn;
+}
+
+void Factory::Closed() {
+  state = State::kClosed;
+  request.reset();
+  returned.reset();
+  Forget();
 }
 
 std::shared_ptr<Completion> Factory::Request(EventOptions opts) {
@@ -69,15 +80,11 @@ std::shared_ptr<Completion> Factory::Close(EventOptions opts) {
     }
     auto [ctx, cancel] = self->ctx_factory.Make();
     google::protobuf::Arena arena(CloseArenaOptions());
-    Connection& conn = *google::protobuf::Arena::CreateMessage<Connection>(&arena);
-    self->request->UnpackField(NetworkServiceRequest::kConnectionFieldNumber, &conn);
+    Connection& conn = self->StoredConnection(arena);
     Context event_ctx = ctx.WithValue<EventFactory>(kEventFactoryKey, self);
     if (opts.decorate) event_ctx = opts.decorate(event_ctx);
     absl::Status s = self->downstream.close(event_ctx, conn);
-    self->state = State::kClosed;
-    self->request.reset();
-    self->returned.reset();
-    self->Forget();
+    self->Closed();
     cancel();
     done->Set(s);
   });
@@ -138,10 +145,7 @@ absl::StatusOr<Connection> FactoryTable::Request(
       PostponedContext postponed = ctx.Postpone();
       result = downstream.request(ctx.WithValue<EventFactory>(kEventFactoryKey, factory), request);
       if (!result.ok()) {
-        if (factory->state != Factory::State::kEstablished) {
-          factory->state = Factory::State::kClosed;
-          factory->Forget();
-        }
+        if (factory->state != Factory::State::kEstablished) factory->Closed();
         return;
       }
       // Stored: the request with the returned connection, packed with the result's connection
@@ -183,8 +187,7 @@ absl::Status FactoryTable::Close(const Context& ctx, Connection& conn, Downstrea
         // so the hops after this one still get the Close.
         unknown = true;
         status = downstream.close(ctx.WithValue<EventFactory>(kEventFactoryKey, factory), conn);
-        factory->state = Factory::State::kClosed;
-        factory->Forget();
+        factory->Closed();
       });
       if (stale) continue;
       if (unknown) return status;
@@ -199,13 +202,9 @@ absl::Status FactoryTable::Close(const Context& ctx, Connection& conn, Downstrea
     if (Lookup(conn.id()) != factory) return;
     // Close what we last returned, not what the caller sent (chain-model.md §3.4).
     google::protobuf::Arena arena(CloseArenaOptions());
-    Connection& stored = *google::protobuf::Arena::CreateMessage<Connection>(&arena);
-    factory->request->UnpackField(NetworkServiceRequest::kConnectionFieldNumber, &stored);
-    status = downstream.close(ctx.WithValue<EventFactory>(kEventFactoryKey, factory), stored);
-    factory->state = Factory::State::kClosed;
-    factory->request.reset();
-    factory->returned.reset();
-    factory->Forget();
+    status = downstream.close(ctx.WithValue<EventFactory>(kEventFactoryKey, factory),
+                              factory->StoredConnection(arena));
+    factory->Closed();
   });
   return status;
 }

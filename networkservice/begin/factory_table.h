@@ -11,6 +11,7 @@
 #include "core/executor.h"
 #include "core/networkservice.h"
 #include "core/packed.h"
+#include "google/protobuf/arena.h"
 #include "networkservice/begin/event_factory.h"
 
 namespace nsm::begin::internal {
@@ -47,6 +48,11 @@ class Factory : public EventFactory, public std::enable_shared_from_this<Factory
   bool track_returned = false;
   const std::string& id() const { return id_; }
   void Forget();  // drop from the table if still the current factory for the id
+  // The stored request's connection (what the last Request returned), unpacked onto `arena`:
+  // what a Close closes (chain-model.md §3.4).
+  Connection& StoredConnection(google::protobuf::Arena& arena) const;
+  // After a Close: nothing stored any more, and out of the table.
+  void Closed();
 
  private:
   std::string id_;
