@@ -38,6 +38,12 @@ using google::protobuf::util::MessageDifferencer;
 
 // --- Encoding helpers ---------------------------------------------------------------------------
 
+// Protobuf's log lines while a test captures them (SerializersDoNotCheckUtf8AndParsersDo).
+std::vector<std::string>& CapturedLog() {
+  static auto* log = new std::vector<std::string>();
+  return *log;
+}
+
 std::string SerializeDeterministic(const Message& msg) {
   std::string out;
   {
@@ -556,6 +562,36 @@ TEST(WireBytesTest, SmallMessages) {
   ExpectEncoding<ipam::PrefixRequest>(R"pb(type: DELETE exclude_prefixes: "10.0.0.0/8")pb",
                                       "\x08\x02\x1a\x0a"
                                       "10.0.0.0/8");
+}
+
+// The generated serializers carry no UTF-8 check (api/drop_serialize_utf8_checks.pl): one that
+// writes invalid UTF-8 logs nothing and writes the bytes as they are. The parsers keep theirs, so
+// such bytes from a peer still fail to parse, as they do in Go.
+TEST(WireBytesTest, SerializersDoNotCheckUtf8AndParsersDo) {
+  CapturedLog().clear();
+  google::protobuf::LogHandler* previous = google::protobuf::SetLogHandler(
+      [](google::protobuf::LogLevel, const char*, int, const std::string& message) {
+        CapturedLog().push_back(message);  // only this test's thread uses protobuf meanwhile
+      });
+  connection::Connection conn;
+  conn.set_id("c");
+  conn.mutable_path()->add_path_segments()->set_token("t\xff");
+  (*conn.mutable_labels())["k\xff"] = "v";
+  std::string bytes;
+  ASSERT_TRUE(conn.SerializeToString(&bytes));
+  google::protobuf::SetLogHandler(previous);
+  EXPECT_THAT(CapturedLog(), testing::IsEmpty());
+  EXPECT_NE(bytes.find("t\xff"), std::string::npos);
+  EXPECT_NE(bytes.find("k\xff"), std::string::npos);
+
+  connection::Connection parsed;
+  EXPECT_FALSE(parsed.ParseFromString(bytes));
+  connection::PathSegment segment;
+  segment.set_token("t\xff");
+  EXPECT_FALSE(segment.ParseFromString(segment.SerializeAsString()));  // a string field
+  connection::Connection labelled;
+  (*labelled.mutable_labels())["k\xff"] = "v";
+  EXPECT_FALSE(parsed.ParseFromString(labelled.SerializeAsString()));  // a map's key
 }
 
 TEST(WireBytesTest, UnknownFieldsArePreserved) {
