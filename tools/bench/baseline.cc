@@ -164,8 +164,10 @@ NetworkServiceRequest BaselineRequest(int worker, int64_t i) {
   return r;
 }
 
-absl::Status RunBaselineBench(const Env& env, const LoadSettings& load, Report& report,
-                              const std::string& section, int hop_count, LoadResult* result) {
+absl::StatusOr<std::unique_ptr<BaselineChain>> BaselineChain::Start(const Env& env,
+                                                                    const std::string& section,
+                                                                    int hop_count, int workers,
+                                                                    Report& report) {
   if (env.bin.self.empty()) return absl::NotFoundError("cannot find nsm-bench itself");
   // The names of the topology's hops; in the remote one the second nsmgr is reached over tcp.
   std::vector<std::string> names = {"nsmgr", "forwarder", "nse"};
@@ -185,22 +187,23 @@ absl::Status RunBaselineBench(const Env& env, const LoadSettings& load, Report& 
       urls.push_back(absl::StrCat("unix://", env.dir, "/", section, "-hop", h, ".sock"));
     }
   }
-  std::vector<std::unique_ptr<Child>> hops;
+  std::unique_ptr<BaselineChain> chain(new BaselineChain());
   for (size_t h = 0; h < n; ++h) {
     const std::string next = h + 1 < n ? urls[h + 1] : "";
-    hops.push_back(Spawn(env, "hop-" + names[h], env.bin.self,
-                         std::vector<std::string>{"hop", "--listen=" + urls[h], "--next=" + next,
-                                                  "--hop_name=" + names[h],
-                                                  absl::StrCat("--hop_pool=", env.hop_pool)},
-                         std::vector<std::string>{}));
+    chain->hops_.push_back(
+        Spawn(env, "hop-" + names[h], env.bin.self,
+              std::vector<std::string>{"hop", "--listen=" + urls[h], "--next=" + next,
+                                       "--hop_name=" + names[h],
+                                       absl::StrCat("--hop_pool=", env.hop_pool)},
+              std::vector<std::string>{}));
   }
   for (size_t h = 0; h < n; ++h) {
-    absl::Status st = WaitServing(*hops[h], urls[h], absl::Seconds(30));
+    absl::Status st = WaitServing(*chain->hops_[h], urls[h], absl::Seconds(30));
     if (!st.ok()) return st;
   }
 
   absl::SleepFor(absl::Milliseconds(300));
-  const ProcSample idle_hop = ReadProc(hops[0]->pid());
+  const ProcSample idle_hop = ReadProc(chain->hops_[0]->pid());
   report.Add(section, "hop_rss_idle_kb", static_cast<double>(idle_hop.rss_kb), "kB",
              "RSS of an idle no-op gRPC hop process (the floor)", Better::kLower);
   report.Add(section, "hop_anon_idle_kb", static_cast<double>(idle_hop.anon_kb), "kB",
@@ -208,42 +211,64 @@ absl::Status RunBaselineBench(const Env& env, const LoadSettings& load, Report& 
   report.Add(section, "hop_pool", env.hop_pool, "",
              "hops forward on pools of this many workers, blocking (0: asynchronously)",
              Better::kNeither);
-  std::vector<std::unique_ptr<::networkservice::NetworkService::Stub>> stubs;
-  for (int w = 0; w < std::max(1, load.workers); ++w) {
-    stubs.push_back(::networkservice::NetworkService::NewStub(OwnChannel(urls[0])));
-  }
-  std::vector<std::pair<std::string, pid_t>> pids;
-  for (auto& h : hops) pids.emplace_back(h->name(), h->pid());
-  LoadResult r =
-      RunLoad(env, load, "baseline", pids,
-              [&](int w, int64_t i, absl::Duration* req, absl::Duration* close) {
-                auto& stub = *stubs[static_cast<size_t>(w)];
-                NetworkServiceRequest request = BaselineRequest(w, i);
-                Connection conn;
-                grpc::ClientContext c1;
-                c1.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(15));
-                AddTokenMetadata(c1, "bench");
-                const absl::Time t0 = absl::Now();
-                grpc::Status s = stub.Request(&c1, request, &conn);
-                const absl::Time t1 = absl::Now();
-                if (!s.ok()) return absl::UnavailableError(s.error_message());
-                google::protobuf::Empty empty;
-                grpc::ClientContext c2;
-                c2.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(15));
-                AddTokenMetadata(c2, "bench");
-                s = stub.Close(&c2, conn, &empty);
-                *req = t1 - t0;
-                *close = absl::Now() - t1;
-                if (!s.ok()) return absl::UnavailableError(s.error_message());
-                return absl::OkStatus();
-              });
-  ReportLoad(report, section, load, r);
   report.Note(section, absl::StrCat(n,
                                     " no-op gRPC hop processes (nsm-bench hop: callback API, "
                                     "async forwarding, a path segment and token per hop)",
                                     n == kRemoteHops ? "; nsmgr-2 on loopback tcp" : ""));
-  for (auto& h : hops) h->Stop();
-  if (result != nullptr) *result = r;
+  for (int w = 0; w < std::max(1, workers); ++w) {
+    chain->stubs_.push_back(::networkservice::NetworkService::NewStub(OwnChannel(urls[0])));
+  }
+  return chain;
+}
+
+std::vector<std::pair<std::string, pid_t>> BaselineChain::Pids() const {
+  std::vector<std::pair<std::string, pid_t>> pids;
+  for (const auto& h : hops_) pids.emplace_back(h->name(), h->pid());
+  return pids;
+}
+
+absl::Status BaselineChain::RoundTrip(int w, int64_t i, absl::Duration* req,
+                                      absl::Duration* close) {
+  auto& stub = *stubs_[static_cast<size_t>(w) % stubs_.size()];
+  NetworkServiceRequest request = BaselineRequest(w, i);
+  Connection conn;
+  grpc::ClientContext c1;
+  c1.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(15));
+  AddTokenMetadata(c1, "bench");
+  const absl::Time t0 = absl::Now();
+  grpc::Status s = stub.Request(&c1, request, &conn);
+  const absl::Time t1 = absl::Now();
+  if (!s.ok()) return absl::UnavailableError(s.error_message());
+  google::protobuf::Empty empty;
+  grpc::ClientContext c2;
+  c2.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(15));
+  AddTokenMetadata(c2, "bench");
+  s = stub.Close(&c2, conn, &empty);
+  *req = t1 - t0;
+  *close = absl::Now() - t1;
+  if (!s.ok()) return absl::UnavailableError(s.error_message());
+  return absl::OkStatus();
+}
+
+void BaselineChain::Stop() {
+  stubs_.clear();
+  for (auto& h : hops_) h->Stop();
+  hops_.clear();
+}
+
+BaselineChain::~BaselineChain() { Stop(); }
+
+absl::Status RunBaselineBench(const Env& env, const LoadSettings& load, Report& report,
+                              const std::string& section, int hop_count, LoadResult* result) {
+  auto chain = BaselineChain::Start(env, section, hop_count, load.workers, report);
+  if (!chain.ok()) return chain.status();
+  LoadResult r = RunLoad(env, load, section, (*chain)->Pids(),
+                         [&](int w, int64_t i, absl::Duration* req, absl::Duration* close) {
+                           return (*chain)->RoundTrip(w, i, req, close);
+                         });
+  ReportLoad(report, section, load, r);
+  (*chain)->Stop();
+  if (result != nullptr) *result = std::move(r);
   return absl::OkStatus();
 }
 

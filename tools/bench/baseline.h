@@ -3,9 +3,14 @@
 // load.
 #pragma once
 
+#include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "networkservice.grpc.pb.h"
 #include "networkservice.pb.h"
 #include "tools/bench/load.h"
 #include "tools/bench/report.h"
@@ -27,9 +32,30 @@ int RunHop(const std::string& listen, const std::string& next, const std::string
 // segment with its token, one kernel mechanism preference.
 ::networkservice::NetworkServiceRequest BaselineRequest(int worker, int64_t i);
 
-// Starts `hops` hop processes (kLocalHops or kRemoteHops; in the remote chain the second nsmgr
-// listens on loopback tcp, as the remote topology's does), runs the load and reports into
-// `section`; the summary is returned for ratios.
+// The hop processes of a baseline chain and a gRPC stub per client worker.
+class BaselineChain {
+ public:
+  // Starts `hops` hop processes (kLocalHops or kRemoteHops; in the remote chain the second nsmgr
+  // listens on loopback tcp, as the remote topology's does) and reports the idle hop's RSS into
+  // `section`.
+  static absl::StatusOr<std::unique_ptr<BaselineChain>> Start(const Env& env,
+                                                              const std::string& section, int hops,
+                                                              int workers, Report& report);
+  ~BaselineChain();
+
+  std::vector<std::pair<std::string, pid_t>> Pids() const;
+  // One Request/Close round trip of client `worker` (a RoundTripFn).
+  absl::Status RoundTrip(int worker, int64_t i, absl::Duration* request, absl::Duration* close);
+  void Stop();
+
+ private:
+  BaselineChain() = default;
+  std::vector<std::unique_ptr<Child>> hops_;
+  std::vector<std::unique_ptr<::networkservice::NetworkService::Stub>> stubs_;
+};
+
+// Starts a baseline chain, runs the load on it and reports into `section`; the summary is
+// returned for ratios.
 absl::Status RunBaselineBench(const Env& env, const LoadSettings& load, Report& report,
                               const std::string& section, int hops = kLocalHops,
                               LoadResult* result = nullptr);

@@ -95,10 +95,36 @@ LoadResult RunLoad(const Env& env, const LoadSettings& s, const std::string& lab
   r.cpu.push_back({"nsm-bench (clients)", getpid(), self_after.cpu_s - self_before.cpu_s,
                    self_after.ctx_switches - self_before.ctx_switches});
   r.round_trips = static_cast<int64_t>(rt_us.size());
-  r.request = Summarize(std::move(req_us));
-  r.close = Summarize(std::move(close_us));
-  r.round_trip = Summarize(std::move(rt_us));
+  r.request = Summarize(req_us);
+  r.close = Summarize(close_us);
+  r.round_trip = Summarize(rt_us);
+  r.request_us = std::move(req_us);
+  r.close_us = std::move(close_us);
+  r.round_trip_us = std::move(rt_us);
   return r;
+}
+
+void Accumulate(LoadResult& total, const LoadResult& slice) {
+  const bool first = total.cpu.empty();
+  total.round_trips += slice.round_trips;
+  total.errors += slice.errors;
+  if (total.first_error.empty()) total.first_error = slice.first_error;
+  total.elapsed += slice.elapsed;
+  if (first) {
+    total.cpu = slice.cpu;
+  } else {
+    for (size_t k = 0; k < total.cpu.size() && k < slice.cpu.size(); ++k) {
+      total.cpu[k].cpu_s += slice.cpu[k].cpu_s;
+      total.cpu[k].ctx_switches += slice.cpu[k].ctx_switches;
+    }
+  }
+  total.request_us.insert(total.request_us.end(), slice.request_us.begin(), slice.request_us.end());
+  total.close_us.insert(total.close_us.end(), slice.close_us.begin(), slice.close_us.end());
+  total.round_trip_us.insert(total.round_trip_us.end(), slice.round_trip_us.begin(),
+                             slice.round_trip_us.end());
+  total.request = Summarize(total.request_us);
+  total.close = Summarize(total.close_us);
+  total.round_trip = Summarize(total.round_trip_us);
 }
 
 void ReportLoad(Report& report, const std::string& section, const LoadSettings& s,

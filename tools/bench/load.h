@@ -43,6 +43,8 @@ struct LoadResult {
   absl::Duration elapsed;
   LatencySummary request, close, round_trip;
   std::vector<ProcessCpu> cpu;  // the processes given, then "nsm-bench (clients)"
+  // The latencies summarized above (us), kept so that slices of one load can be added up.
+  std::vector<double> request_us, close_us, round_trip_us;
 
   double per_second() const {
     return elapsed > absl::ZeroDuration() ? round_trips / absl::ToDoubleSeconds(elapsed) : 0;
@@ -52,6 +54,10 @@ struct LoadResult {
 // Runs the load; `processes` are sampled for CPU time before and after the measured phase.
 LoadResult RunLoad(const Env& env, const LoadSettings& settings, const std::string& label,
                    const std::vector<std::pair<std::string, pid_t>>& processes, RoundTripFn fn);
+
+// Adds `slice`, a later part of the same load on the same processes, to `total` (empty at first):
+// round trips, errors, time, CPU per process, and the latencies, summarized again.
+void Accumulate(LoadResult& total, const LoadResult& slice);
 
 // Adds round trips/s, latencies, CPU per 1,000 round trips and errors to `section`.
 void ReportLoad(Report& report, const std::string& section, const LoadSettings& settings,

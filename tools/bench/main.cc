@@ -56,6 +56,9 @@ ABSL_FLAG(bool, hold_10k, false, "mesh: also hold 10,000 connections");
 ABSL_FLAG(absl::Duration, hold_idle, absl::Seconds(3),
           "mesh: CPU is sampled this long while connections are held");
 ABSL_FLAG(bool, baseline, true, "mesh: also run the baseline and print ratios");
+ABSL_FLAG(int, slices, 4,
+          "mesh: with the baseline, the load alternates between mesh and baseline in this many "
+          "slices of each (ABBA order), so that the machine's changing speed moves both alike");
 ABSL_FLAG(std::string, topology, "local",
           "mesh/baseline: local (one nsmgr, forwarder and nse: 3 hops), remote (two nodes: "
           "nsmgr-1, forwarder-1, nsmgr-2, forwarder-2, nse: 5 hops) or both");
@@ -189,6 +192,11 @@ int Run(const std::vector<std::string>& modes) {
   if (absl::GetFlag(FLAGS_hold_10k)) mesh.holds.push_back(10000);
   mesh.hold_idle = absl::GetFlag(FLAGS_hold_idle);
   mesh.baseline = absl::GetFlag(FLAGS_baseline);
+  mesh.slices = absl::GetFlag(FLAGS_slices);
+  if (mesh.slices < 1 || mesh.slices > 100) {
+    std::fprintf(stderr, "nsm-bench: --slices=%d must be 1 to 100\n", mesh.slices);
+    return 2;
+  }
   mesh.refresh = absl::GetFlag(FLAGS_refresh);
   mesh.refresh_period = absl::GetFlag(FLAGS_refresh_period);
   mesh.refresh_cycles = absl::GetFlag(FLAGS_refresh_cycles);
@@ -361,7 +369,8 @@ int main(int argc, char** argv) {
       "registry: registry-memory Register/s, Find latency, watch fan-out, RSS\n"
       "mesh:     registry-memory + nsmgr + forwarder + nse processes, Request/Close round trips,\n"
       "          latency, CPU per 1,000 round trips per process, nsmgr RSS with held connections\n"
-      "          and the CPU of their refreshes, then the baseline and the ratios to it;\n"
+      "          and the CPU of their refreshes; with the baseline, the load alternates between\n"
+      "          the two (--slices) and the ratios to the baseline are printed;\n"
       "          --topology=remote: two nodes (nsmgr-1 + forwarder-1, nsmgr-2 + forwarder-2 + "
       "nse)\n"
       "baseline: 3 (remote: 5) no-op gRPC hop processes, the physical limit of the mesh figures\n"

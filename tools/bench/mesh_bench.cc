@@ -526,6 +526,19 @@ absl::Status Hold(const Env& env, const MeshSettings& s, const std::string& sect
   return absl::OkStatus();
 }
 
+// Slice `nth` of `slices` of a load: its share of the duration or count, and a full warm-up only
+// for the first (later ones only refill the workers' pipeline after the other topology's turn).
+LoadSettings Slice(const LoadSettings& load, int slices, int nth) {
+  LoadSettings s = load;
+  if (slices <= 1) return s;
+  s.duration = load.duration / slices;
+  if (load.count > 0) {
+    s.count = load.count / slices + (nth < load.count % slices ? 1 : 0);
+  }
+  if (nth > 0) s.warmup = std::min(load.warmup, absl::Milliseconds(200));
+  return s;
+}
+
 }  // namespace
 
 absl::Status RunMeshBench(const Env& env, const MeshSettings& s, MeshTopology kind,
@@ -561,14 +574,49 @@ absl::Status RunMeshBench(const Env& env, const MeshSettings& s, MeshTopology ki
     return st;
   }
 
-  LoadResult mesh = RunLoad(env, s.load, sec.mesh, pids,
-                            [&](int w, int64_t i, absl::Duration* req, absl::Duration* close) {
-                              auto conn =
-                                  (*workers)->Request(w, absl::StrCat("bench-", w, "-", i), req);
-                              if (!conn.ok()) return conn.status();
-                              return (*workers)->Close(w, *conn, close);
-                            });
+  // The baseline chain runs next to the mesh, and the load alternates between the two in slices,
+  // so that a change in the machine's speed during the run moves both alike.
+  std::unique_ptr<BaselineChain> baseline;
+  if (s.baseline) {
+    auto started = BaselineChain::Start(env, sec.baseline, remote ? kRemoteHops : kLocalHops,
+                                        s.load.workers, report);
+    if (!started.ok()) {
+      t.Stop();
+      return started.status();
+    }
+    baseline = *std::move(started);
+  }
+  const RoundTripFn mesh_round_trip = [&](int w, int64_t i, absl::Duration* req,
+                                          absl::Duration* close) {
+    auto conn = (*workers)->Request(w, absl::StrCat("bench-", w, "-", i), req);
+    if (!conn.ok()) return conn.status();
+    return (*workers)->Close(w, *conn, close);
+  };
+  LoadResult mesh, base;
+  const int slices = baseline ? std::max(1, s.slices) : 1;
+  // ABBA order (mesh, baseline, baseline, mesh, ...): with an even count of slices a steady drift
+  // of the machine's speed weighs on both equally.
+  for (int k = 0; k < (baseline ? 2 * slices : 1); ++k) {
+    const bool on_mesh = !baseline || k % 4 == 0 || k % 4 == 3;
+    const int nth = k / 2;  // this topology's slice, from 0
+    const LoadSettings slice = Slice(s.load, slices, nth);
+    const std::string& section = on_mesh ? sec.mesh : sec.baseline;
+    const std::string label =
+        slices > 1 ? absl::StrCat(section, " ", nth + 1, "/", slices) : section;
+    if (on_mesh) {
+      Accumulate(mesh, RunLoad(env, slice, label, pids, mesh_round_trip));
+    } else {
+      Accumulate(base, RunLoad(env, slice, label, baseline->Pids(),
+                               [&](int w, int64_t i, absl::Duration* req, absl::Duration* close) {
+                                 return baseline->RoundTrip(w, i, req, close);
+                               }));
+    }
+  }
   ReportLoad(report, sec.mesh, s.load, mesh);
+  if (baseline) {
+    ReportLoad(report, sec.baseline, s.load, base);
+    baseline->Stop();
+  }
   absl::SleepFor(absl::Milliseconds(300));
   const std::vector<ProcSample> after = Sample(t);
   const size_t nsmgr = t.ClientNsmgr();
@@ -612,14 +660,11 @@ absl::Status RunMeshBench(const Env& env, const MeshSettings& s, MeshTopology ki
   workers->reset();
   t.Stop();
 
-  if (!s.baseline) return absl::OkStatus();
-  LoadResult base;
-  if (absl::Status st = RunBaselineBench(env, s.load, report, sec.baseline,
-                                         remote ? kRemoteHops : kLocalHops, &base);
-      !st.ok()) {
-    return st;
-  }
+  if (!baseline) return absl::OkStatus();
   const std::string& ratios = sec.ratios;
+  report.Add(ratios, "slices", slices, "",
+             "the load alternated between mesh and baseline in this many slices of each",
+             Better::kNeither);
   auto ratio = [](double a, double b) { return b > 0 ? a / b : 0; };
   report.Add(ratios, "throughput_ratio", ratio(mesh.per_second(), base.per_second()), "x",
              "round trips/s, mesh / baseline", Better::kHigher);

@@ -20,6 +20,9 @@ struct MeshSettings {
   std::vector<int> holds = {1000};              // held-connection counts whose RSS is measured
   absl::Duration hold_idle = absl::Seconds(3);  // CPU sampled while holding, nothing else running
   bool baseline = true;                         // also run the baseline and print ratios
+  // With the baseline, the load alternates between the mesh and the baseline in this many slices
+  // of each (ABBA order), the load's duration or count split between them.
+  int slices = 4;
   // Held connections are opened by client chains with the refresh element and a client token
   // lifetime of 5 refresh periods (the NSC refreshes at 0.2 of its token's remaining life), then
   // their refreshes are counted and the processes' CPU sampled for `refresh_cycles` periods.

@@ -39,7 +39,7 @@ std::string FormatValue(double v) {
     }
     return v < 0 ? "-" + grouped : grouped;
   }
-  if (a >= 100) return absl::StrFormat("%.0f", v);
+  if (a >= 100 || v == std::round(v)) return absl::StrFormat("%.0f", v);  // whole numbers whole
   if (a >= 10) return absl::StrFormat("%.1f", v);
   if (a >= 1) return absl::StrFormat("%.2f", v);
   return absl::StrFormat("%.3g", v);
