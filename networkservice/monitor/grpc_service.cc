@@ -9,8 +9,13 @@
 namespace nsm::monitor {
 namespace {
 
+// A write carries the events queued behind a write in flight merged up to this size (the peer's
+// default limit for a message is 4 MB, Go's and ours).
+constexpr size_t kMaxMergedBytes = 64 * 1024;
+
 // Moves events from a Subscription to the gRPC stream, one write at a time, in the wire form the
-// store made them in (the method is served raw: nothing is serialized here). Shared with the
+// store made them in (the method is served raw: nothing is serialized here); the events that
+// queued behind a write in flight go out merged (Subscription::PopWireMerged). Shared with the
 // subscription's wake callback (weakly), so a wake racing with the end of the stream is harmless.
 // Stream operations are started under mu_: the callback API never runs reactions inline for
 // default (non-inlineable) reactors, so no reaction can re-enter mu_.
@@ -27,7 +32,7 @@ class Pump {
   void Kick() {
     absl::MutexLock lock(&mu_);
     if (reactor_ == nullptr || finishing_ || writing_) return;
-    if (auto event = sub_->PopWire()) {
+    if (auto event = sub_->PopWireMerged(kMaxMergedBytes)) {
       grpc::Slice slice(*event);
       current_ = grpc::ByteBuffer(&slice, 1);
       writing_ = true;

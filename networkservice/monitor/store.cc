@@ -48,6 +48,14 @@ void AppendConnection(std::string& out, absl::string_view key, absl::string_view
   out.append(packed.data(), packed.size());
 }
 
+// The type of an event the store made: EventHeader wrote it first, one byte each for the tag and
+// the value (INITIAL_STATE_TRANSFER, 0, writes no header).
+ConnectionEventType TypeOf(absl::string_view wire) {
+  constexpr char kTypeTag = WireFormatLite::MakeTag(1, WireFormatLite::WIRETYPE_VARINT);
+  if (wire.size() < 2 || wire[0] != kTypeTag) return ::connection::INITIAL_STATE_TRANSFER;
+  return static_cast<ConnectionEventType>(wire[1]);
+}
+
 std::optional<ConnectionEvent> Parse(const std::string& wire) {
   ConnectionEvent e;
   (void)e.ParseFromString(wire);  // made by the store: always parses
@@ -81,6 +89,22 @@ std::optional<std::string> Subscription::PopWire() {
   if (queue_.empty()) return std::nullopt;
   std::string e = std::move(queue_.front());
   queue_.pop_front();
+  return e;
+}
+
+std::optional<std::string> Subscription::PopWireMerged(size_t max_bytes) {
+  absl::MutexLock lock(&mu_);
+  if (queue_.empty()) return std::nullopt;
+  std::string e = std::move(queue_.front());
+  queue_.pop_front();
+  const ConnectionEventType type = TypeOf(e);
+  if (type != ::connection::UPDATE && type != ::connection::DELETE) return e;
+  const size_t header = EventHeader(type).size();
+  while (!queue_.empty() && TypeOf(queue_.front()) == type &&
+         e.size() + queue_.front().size() - header <= max_bytes) {
+    e.append(queue_.front(), header);  // its connections, without its own type
+    queue_.pop_front();
+  }
   return e;
 }
 

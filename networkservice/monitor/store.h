@@ -44,6 +44,12 @@ class Subscription : public std::enable_shared_from_this<Subscription> {
   std::optional<ConnectionEvent> Pop();
   // The same in its wire form (a serialized ConnectionEvent).
   std::optional<std::string> PopWire();
+  // PopWire, with the UPDATEs or DELETEs queued right behind an UPDATE or DELETE of the same type
+  // merged into it (their connections appended, in order; a connection that comes twice is there
+  // twice and a parser keeps the later one), up to `max_bytes` in all. Order across types is
+  // kept, and an INITIAL_STATE_TRANSFER is never merged. Under load a stream then writes fewer,
+  // larger messages.
+  std::optional<std::string> PopWireMerged(size_t max_bytes);
   // Bounded real-time wait for the next event (in-process consumers and tests); nullopt when the
   // subscription ended with nothing queued, or on timeout.
   std::optional<ConnectionEvent> Recv(absl::Duration timeout);

@@ -80,6 +80,53 @@ TEST_F(StoreTest, InitialStateTransferThenUpdatesAndDeletes) {
   EXPECT_EQ(store_->size(), 1u);
 }
 
+// What a stream writes after a write in flight: the queued events of one type merged, in order,
+// never across types and never into the initial state transfer; a connection that comes twice
+// parses as its later state; the size bound splits a long run.
+TEST_F(StoreTest, QueuedEventsOfOneTypeArePoppedMerged) {
+  auto sub = store_->Subscribe({});
+  Connection down = Conn("m-1", {{"nsc-1", "c-1"}, {"nsmgr", "m-1"}}, 1);
+  down.set_state(::connection::State::DOWN);
+  ASSERT_TRUE(store_->Update(down).ok());  // queued behind the initial state transfer
+  ASSERT_TRUE(store_->Update(Conn("m-3", {{"nsc-3", "c-3"}, {"nsmgr", "m-3"}}, 1)).ok());
+  down.set_state(::connection::State::UP);
+  ASSERT_TRUE(store_->Update(down).ok());  // m-1 again: UP wins
+  ASSERT_TRUE(store_->Delete(Conn("m-2", {{"nsc-2", "c-2"}, {"nsmgr", "m-2"}}, 1)).ok());
+  ASSERT_TRUE(store_->Delete(down).ok());
+  ASSERT_TRUE(store_->Update(Conn("m-4", {{"nsc-4", "c-4"}, {"nsmgr", "m-4"}}, 1)).ok());
+
+  auto pop = [&] {
+    auto wire = sub->PopWireMerged(64 * 1024);
+    ConnectionEvent e;
+    EXPECT_TRUE(wire && e.ParseFromString(*wire));
+    return e;
+  };
+  ConnectionEvent initial = pop();
+  EXPECT_EQ(initial.type(), ConnectionEventType::INITIAL_STATE_TRANSFER);
+  EXPECT_EQ(Ids(initial), (std::vector<std::string>{"m-1", "m-2"}));
+  ConnectionEvent updates = pop();
+  EXPECT_EQ(updates.type(), ConnectionEventType::UPDATE);
+  EXPECT_EQ(Ids(updates), (std::vector<std::string>{"m-1", "m-3"}));
+  EXPECT_EQ(updates.connections().at("m-1").state(), ::connection::State::UP);
+  ConnectionEvent deletes = pop();
+  EXPECT_EQ(deletes.type(), ConnectionEventType::DELETE);
+  EXPECT_EQ(Ids(deletes), (std::vector<std::string>{"m-1", "m-2"}));
+  ConnectionEvent last = pop();
+  EXPECT_EQ(last.type(), ConnectionEventType::UPDATE);
+  EXPECT_EQ(Ids(last), std::vector<std::string>{"m-4"});
+  EXPECT_FALSE(sub->PopWireMerged(64 * 1024));
+
+  // A bound smaller than two events: one event per pop.
+  ASSERT_TRUE(store_->Update(Conn("m-5", {{"nsc-5", "c-5"}, {"nsmgr", "m-5"}}, 1)).ok());
+  ASSERT_TRUE(store_->Update(Conn("m-6", {{"nsc-6", "c-6"}, {"nsmgr", "m-6"}}, 1)).ok());
+  auto one = sub->PopWireMerged(1);
+  ASSERT_TRUE(one);
+  ConnectionEvent e;
+  ASSERT_TRUE(e.ParseFromString(*one));
+  EXPECT_EQ(Ids(e), std::vector<std::string>{"m-5"});
+  EXPECT_TRUE(sub->PopWireMerged(1));
+}
+
 TEST_F(StoreTest, EmptyStoreStillSendsAnInitialStateTransfer) {
   auto store = ConnectionStore::Create();
   auto sub = store->Subscribe(Selector({{"nsmgr", ""}}));
