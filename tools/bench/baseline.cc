@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <filesystem>
 
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
@@ -187,11 +188,23 @@ absl::StatusOr<std::unique_ptr<BaselineChain>> BaselineChain::Start(const Env& e
       urls.push_back(absl::StrCat("unix://", env.dir, "/", section, "-hop", h, ".sock"));
     }
   }
+  // All copies are written before the first hop starts, so no child inherits one open for writing.
+  std::vector<std::string> binaries(n, env.bin.self);
+  for (size_t h = 0; h < n && env.hop_own_binaries; ++h) {
+    binaries[h] = absl::StrCat(env.dir, "/", section, "-hop", h, ".bin");
+    std::error_code ec;
+    std::filesystem::copy_file(env.bin.self, binaries[h],
+                               std::filesystem::copy_options::overwrite_existing, ec);
+    if (ec) {
+      return absl::InternalError(absl::StrCat("baseline: copying ", env.bin.self, " to ",
+                                              binaries[h], ": ", ec.message()));
+    }
+  }
   std::unique_ptr<BaselineChain> chain(new BaselineChain());
   for (size_t h = 0; h < n; ++h) {
     const std::string next = h + 1 < n ? urls[h + 1] : "";
     chain->hops_.push_back(
-        Spawn(env, "hop-" + names[h], env.bin.self,
+        Spawn(env, "hop-" + names[h], binaries[h],
               std::vector<std::string>{"hop", "--listen=" + urls[h], "--next=" + next,
                                        "--hop_name=" + names[h],
                                        absl::StrCat("--hop_pool=", env.hop_pool)},
@@ -211,10 +224,17 @@ absl::StatusOr<std::unique_ptr<BaselineChain>> BaselineChain::Start(const Env& e
   report.Add(section, "hop_pool", env.hop_pool, "",
              "hops forward on pools of this many workers, blocking (0: asynchronously)",
              Better::kNeither);
-  report.Note(section, absl::StrCat(n,
-                                    " no-op gRPC hop processes (nsm-bench hop: callback API, "
-                                    "async forwarding, a path segment and token per hop)",
-                                    n == kRemoteHops ? "; nsmgr-2 on loopback tcp" : ""));
+  report.Add(section, "hop_own_binaries", env.hop_own_binaries ? 1 : 0, "",
+             "hops run from their own copies of the binary (1) or share one (0)", Better::kNeither);
+  report.Note(section,
+              absl::StrCat(n,
+                           " no-op gRPC hop processes (nsm-bench hop: callback API, async "
+                           "forwarding, a path segment and token per hop)",
+                           n == kRemoteHops ? "; nsmgr-2 on loopback tcp" : "",
+                           env.hop_own_binaries
+                               ? "; each from its own copy of nsm-bench, as the mesh's processes "
+                                 "are distinct programs"
+                               : "; all from nsm-bench's own binary, sharing its code pages"));
   for (int w = 0; w < std::max(1, workers); ++w) {
     chain->stubs_.push_back(::networkservice::NetworkService::NewStub(OwnChannel(urls[0])));
   }

@@ -97,6 +97,10 @@ ABSL_FLAG(int, baseline_pool, 0,
           "baseline: the hops forward on pools of this many workers with blocking calls, the "
           "threading of our synchronous transport (0: asynchronously, the physical limit)");
 
+ABSL_FLAG(bool, baseline_own_binaries, true,
+          "baseline: each hop runs from its own copy of nsm-bench, as nsmgr, forwarder and NSE are "
+          "distinct programs (false: the hops share one binary's code pages, and its cache lines)");
+
 namespace {
 
 using nsm::bench::Report;
@@ -143,6 +147,7 @@ int Run(const std::vector<std::string>& modes) {
   env.smoke = smoke;
   env.log_level = absl::GetFlag(FLAGS_log_level);
   env.hop_pool = absl::GetFlag(FLAGS_baseline_pool);
+  env.hop_own_binaries = absl::GetFlag(FLAGS_baseline_own_binaries);
   for (const std::string& var : absl::GetFlag(FLAGS_child_env)) {
     const size_t eq = var.find('=');
     if (eq == std::string::npos || eq == 0) {

@@ -42,6 +42,10 @@ struct Env {
   // forward on a pool of N workers with a blocking call, the threading of our synchronous
   // transport, to measure what that threading costs apart from the elements.
   int hop_pool = 0;
+  // Baseline hops each run from their own copy of nsm-bench, as the mesh's processes are distinct
+  // programs: processes of one binary share its code pages and so each other's cache lines, which
+  // made the bare chain ~20 % faster than distinct programs can be. false: one shared binary.
+  bool hop_own_binaries = true;
 };
 
 // A child process of the run; SIGKILLed when destroyed (and by the watchdog or a signal).
