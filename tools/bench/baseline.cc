@@ -188,7 +188,9 @@ absl::StatusOr<std::unique_ptr<BaselineChain>> BaselineChain::Start(const Env& e
       urls.push_back(absl::StrCat("unix://", env.dir, "/", section, "-hop", h, ".sock"));
     }
   }
-  // All copies are written before the first hop starts, so no child inherits one open for writing.
+  // All copies are written before the first hop starts, so no child inherits one open for writing;
+  // Stop removes them.
+  std::unique_ptr<BaselineChain> chain(new BaselineChain());
   std::vector<std::string> binaries(n, env.bin.self);
   for (size_t h = 0; h < n && env.hop_own_binaries; ++h) {
     binaries[h] = absl::StrCat(env.dir, "/", section, "-hop", h, ".bin");
@@ -199,8 +201,8 @@ absl::StatusOr<std::unique_ptr<BaselineChain>> BaselineChain::Start(const Env& e
       return absl::InternalError(absl::StrCat("baseline: copying ", env.bin.self, " to ",
                                               binaries[h], ": ", ec.message()));
     }
+    chain->copies_.push_back(binaries[h]);
   }
-  std::unique_ptr<BaselineChain> chain(new BaselineChain());
   for (size_t h = 0; h < n; ++h) {
     const std::string next = h + 1 < n ? urls[h + 1] : "";
     chain->hops_.push_back(
@@ -274,6 +276,11 @@ void BaselineChain::Stop() {
   stubs_.clear();
   for (auto& h : hops_) h->Stop();
   hops_.clear();
+  for (const std::string& copy : copies_) {
+    std::error_code ec;  // best effort: the run's directory goes at the end anyway
+    std::filesystem::remove(copy, ec);
+  }
+  copies_.clear();
 }
 
 BaselineChain::~BaselineChain() { Stop(); }

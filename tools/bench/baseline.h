@@ -52,6 +52,7 @@ class BaselineChain {
   BaselineChain() = default;
   std::vector<std::unique_ptr<Child>> hops_;
   std::vector<std::unique_ptr<::networkservice::NetworkService::Stub>> stubs_;
+  std::vector<std::string> copies_;  // the hops' own copies of the binary (Env::hop_own_binaries)
 };
 
 // Starts a baseline chain, runs the load on it and reports into `section`; the summary is
