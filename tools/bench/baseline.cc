@@ -6,7 +6,6 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
@@ -14,6 +13,7 @@
 #include "core/executor.h"
 #include "core/grpc_server.h"
 #include "networkservice.grpc.pb.h"
+#include "networkservice/updatepath/common.h"
 
 namespace nsm::bench {
 namespace {
@@ -21,19 +21,12 @@ namespace {
 using ::connection::Connection;
 using ::networkservice::NetworkServiceRequest;
 
-std::string Uuid() {
-  thread_local absl::BitGen gen;
-  const uint64_t a = absl::Uniform<uint64_t>(gen), b = absl::Uniform<uint64_t>(gen);
-  return absl::StrFormat("%08x-%04x-4%03x-%04x-%012x", a >> 32, (a >> 16) & 0xffff, a & 0xfff,
-                         (b >> 48) & 0xffff, b & 0xffffffffffffULL);
-}
-
 // What every NSM hop does to the message: its own path segment with an id, a token and expiry.
 void AddSegment(Connection& conn, const std::string& name) {
   auto* path = conn.mutable_path();
   auto* seg = path->add_path_segments();
   seg->set_name(name);
-  seg->set_id(Uuid());
+  seg->set_id(updatepath::NewUuid());
   seg->set_token("insecure:" + name);
   const absl::Time expires = absl::Now() + absl::Minutes(10);
   seg->mutable_expires()->set_seconds(absl::ToUnixSeconds(expires));
