@@ -14,6 +14,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "core/callback_threads.h"
 #include "core/malloc_tuning.h"
 
 namespace nsm::cmd {
@@ -150,6 +151,13 @@ int Run(const ErasedCommand& command, int argc, char** argv) {
   // Before any other thread starts, so that every thread inherits the signal mask.
   ProcessImpl process(command.name);
   auto settings = command.configure();
+  if (settings.ok() && command.limit_callback_threads) {
+    // Checked with the rest of the configuration; applied once the log is set up.
+    if (auto keep = callback_threads::ParseSetting(std::getenv(callback_threads::kVariable));
+        !keep.ok()) {
+      settings = keep.status();
+    }
+  }
   if (!settings.ok()) {
     std::fprintf(stderr, "%s: invalid configuration: %s\n(see %s --help)\n", cmd,
                  std::string(settings.status().message()).c_str(), cmd);
@@ -159,6 +167,16 @@ int Run(const ErasedCommand& command, int argc, char** argv) {
   log::SetFormat(settings->format);
   log::Info(cmd, absl::StrCat("config: ", settings->description));
   if (command.tune_malloc) log::Info(cmd, malloc_tuning::Describe());
+  // Destroyed last, after every server and channel of the command: it releases the parked threads.
+  std::unique_ptr<callback_threads::Limit> callback_limit;
+  if (command.limit_callback_threads) {
+    auto applied = callback_threads::ApplyFromEnvironment();
+    if (applied.ok()) {
+      callback_limit = std::move(applied->limit);
+      log::Write(applied->warning ? log::Level::kWarn : log::Level::kInfo, cmd,
+                 applied->description);
+    }
+  }
 
   // Explicitly insecure until SPIFFE mTLS lands (DESIGN.md §3): say so on every start.
   process.set_credentials(MakeInsecureCredentials());

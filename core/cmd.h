@@ -83,6 +83,10 @@ struct Command {
   // Re-execute once with glibc's malloc tuned (core/malloc_tuning.h) before anything starts. The
   // binaries' mains set it; a test that runs a command in-process must not.
   bool tune_malloc = false;
+  // Run on NSM_GRPC_CALLBACK_THREADS of gRPC's callback threads and park the others
+  // (core/callback_threads.h) for the life of the command. The binaries' mains set it; a test that
+  // runs a command in-process leaves its process's gRPC alone.
+  bool limit_callback_threads = false;
 };
 
 namespace internal {
@@ -100,6 +104,7 @@ struct ErasedCommand {
   std::function<bool(absl::string_view)> flag;
   bool check_lock_order = false;
   bool tune_malloc = false;
+  bool limit_callback_threads = false;
   std::function<absl::StatusOr<Settings>()> configure;
   std::vector<std::function<absl::StatusOr<std::unique_ptr<Service>>(Process&)>> extras;
   std::function<absl::StatusOr<std::unique_ptr<Service>>(Process&)> start;
@@ -120,6 +125,7 @@ int RunCommand(Command<Config> command, int argc, char** argv) {
   erased.flag = command.flag;
   erased.check_lock_order = command.check_lock_order;
   erased.tune_malloc = command.tune_malloc;
+  erased.limit_callback_threads = command.limit_callback_threads;
   erased.configure = [config, parse = command.parse,
                       describe = command.describe]() -> absl::StatusOr<internal::Settings> {
     auto parsed = parse();

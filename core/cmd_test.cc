@@ -98,6 +98,21 @@ TEST(CmdTest, TheMallocCountIsCheckedBeforeAnythingStarts) {
   unsetenv("NSM_MALLOC_TCACHE_COUNT");
 }
 
+// The callback-thread count is checked with the configuration: a bad one starts nothing; 0 leaves
+// gRPC's threads alone (this test process keeps its pool).
+TEST(CmdTest, TheCallbackThreadCountIsCheckedWithTheConfiguration) {
+  Recorder r;
+  auto command = MakeCommand(r, Codes(0, 0));
+  command.limit_callback_threads = true;
+  setenv("NSM_GRPC_CALLBACK_THREADS", "many", 1);
+  EXPECT_EQ(RunWith(command, {}), 1);
+  EXPECT_TRUE(r.events.empty());
+  setenv("NSM_GRPC_CALLBACK_THREADS", "0", 1);
+  EXPECT_EQ(RunWith(command, {}), 0);
+  EXPECT_THAT(r.events, ::testing::Contains("run main"));
+  unsetenv("NSM_GRPC_CALLBACK_THREADS");
+}
+
 TEST(CmdTest, ExtrasStartFirstAndStopLastAndTheLogIsSetUp) {
   Recorder r;
   Config config;

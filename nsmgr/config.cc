@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "api/nsm_url.h"
+#include "core/callback_threads.h"
 #include "core/malloc_tuning.h"
 #include "core/metrics/metrics.h"
 
@@ -54,6 +55,7 @@ const std::vector<env::Variable>& Variables() {
       env::LogLevelVariable("LOG_LEVEL"),
       env::LogFormatVariable("LOG_FORMAT"),
       malloc_tuning::HelpRow(),
+      callback_threads::HelpRow(),
       metrics::ListenOnVariable(),
       {"OPEN_TELEMETRY_ENDPOINT", "string", "otel-collector.observability.svc.cluster.local:4317",
        kUnused},

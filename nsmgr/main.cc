@@ -71,6 +71,7 @@ int main(int argc, char** argv) {
        .parse = [] { return nsm::nsmgr::ParseConfig(nsm::env::ProcessEnvironment(), Hostname()); },
        .describe = nsm::nsmgr::Describe,
        .start = Start,
-       .tune_malloc = true},
+       .tune_malloc = true,
+       .limit_callback_threads = true},
       argc, argv);
 }

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "core/callback_threads.h"
 #include "core/malloc_tuning.h"
 #include "core/metrics/metrics.h"
 
@@ -50,6 +51,7 @@ const std::vector<reference::Variable>& Variables() {
       reference::FromShared(env::LogLevelVariable("NSM_LOG_LEVEL")),
       reference::FromShared(env::LogFormatVariable("NSM_LOG_FORMAT")),
       reference::FromShared(malloc_tuning::HelpRow()),
+      reference::FromShared(callback_threads::HelpRow()),
       {"NSM_METRICS_LISTEN_ON", metrics::ListenOnVariable().type,
        metrics::ListenOnVariable().default_value, metrics::ListenOnVariable().description},
       {"SPIFFE_ENDPOINT_SOCKET", "string", "",

@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
        .parse = [] { return nsm::forwarder::ParseConfig(nsm::reference::ProcessEnvironment()); },
        .describe = nsm::forwarder::Describe,
        .start = Start,
-       .tune_malloc = true},
+       .tune_malloc = true,
+       .limit_callback_threads = true},
       argc, argv);
 }

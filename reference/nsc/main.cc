@@ -179,6 +179,7 @@ int main(int argc, char** argv) {
            },
        .start = [&](nsm::cmd::Process& process,
                     nsm::nsc::Config& config) { return Start(process, config, once, output); },
-       .tune_malloc = true},
+       .tune_malloc = true,
+       .limit_callback_threads = true},
       argc, argv);
 }

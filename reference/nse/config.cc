@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "api/mechanisms.h"
+#include "core/callback_threads.h"
 #include "core/malloc_tuning.h"
 
 namespace nsm::nse {
@@ -36,6 +37,7 @@ const std::vector<reference::Variable>& Variables() {
       reference::FromShared(env::LogLevelVariable("NSM_LOG_LEVEL")),
       reference::FromShared(env::LogFormatVariable("NSM_LOG_FORMAT")),
       reference::FromShared(malloc_tuning::HelpRow()),
+      reference::FromShared(callback_threads::HelpRow()),
       {"SPIFFE_ENDPOINT_SOCKET", "string", "",
        "SPIFFE Workload API socket; mTLS is not implemented yet: plaintext gRPC with a warning"},
   };

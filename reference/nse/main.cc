@@ -63,6 +63,7 @@ int main(int argc, char** argv) {
        .parse = [] { return nsm::nse::ParseConfig(nsm::reference::ProcessEnvironment()); },
        .describe = nsm::nse::Describe,
        .start = Start,
-       .tune_malloc = true},
+       .tune_malloc = true,
+       .limit_callback_threads = true},
       argc, argv);
 }

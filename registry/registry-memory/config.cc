@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/callback_threads.h"
 #include "core/malloc_tuning.h"
 #include "core/metrics/metrics.h"
 
@@ -27,6 +28,7 @@ const std::vector<env::Variable>& Variables() {
       env::LogLevelVariable("LOG_LEVEL"),
       env::LogFormatVariable("LOG_FORMAT"),
       malloc_tuning::HelpRow(),
+      callback_threads::HelpRow(),
       nsm::metrics::ListenOnVariable(),
       {"MAX_TOKEN_LIFETIME", "duration", "10m", kUnused},
       {"OPEN_TELEMETRY_ENDPOINT", "string", "otel-collector.observability.svc.cluster.local:4317",

@@ -79,6 +79,7 @@ int main(int argc, char** argv) {
        .parse = [] { return rm::ParseConfig(rm::ProcessEnvironment()); },
        .describe = rm::Describe,
        .start = Start,
-       .tune_malloc = true},
+       .tune_malloc = true,
+       .limit_callback_threads = true},
       argc, argv);
 }

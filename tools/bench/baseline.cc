@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "core/callback_threads.h"
 #include "core/credentials.h"
 #include "core/executor.h"
 #include "core/grpc_server.h"
@@ -127,6 +128,13 @@ int RunHop(const std::string& listen, const std::string& next, const std::string
   sigemptyset(&signals);
   for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&signals, s);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // As our binaries (core/cmd.h), so that the physical limit has what they have; kept until the
+  // server and the channel below are gone.
+  auto threads = callback_threads::ApplyFromEnvironment();
+  if (!threads.ok()) {
+    std::fprintf(stderr, "nsm-bench hop: %s\n", std::string(threads.status().message()).c_str());
+    return 1;
+  }
   HopService service(name, next.empty() ? nullptr : OwnChannel(next), pool);
   auto server = GrpcServer::Start(
       {&service},
@@ -135,8 +143,9 @@ int RunHop(const std::string& listen, const std::string& next, const std::string
     std::fprintf(stderr, "nsm-bench hop: %s\n", std::string(server.status().message()).c_str());
     return 1;
   }
-  std::fprintf(stderr, "nsm-bench hop %s: serving on %s, next %s\n", name.c_str(), listen.c_str(),
-               next.empty() ? "(none)" : next.c_str());
+  std::fprintf(stderr, "nsm-bench hop %s: serving on %s, next %s; %s\n", name.c_str(),
+               listen.c_str(), next.empty() ? "(none)" : next.c_str(),
+               threads->description.c_str());
   int sig = 0;
   while (sigwait(&signals, &sig) != 0) {
   }

@@ -22,6 +22,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "core/callback_threads.h"
 #include "core/malloc_tuning.h"
 #include "tools/bench/baseline.h"
 #include "tools/bench/heal_bench.h"
@@ -136,7 +137,6 @@ int Run(const std::vector<std::string>& modes) {
   absl::Duration timeout = absl::GetFlag(FLAGS_timeout);
   if (smoke) timeout = std::min(timeout, absl::Minutes(3));
   nsm::bench::InstallChildReaper(timeout);
-
   nsm::bench::Env env;
   env.bin = nsm::bench::FindBinaries({.registry_memory = absl::GetFlag(FLAGS_registry_memory),
                                       .nsmgr = absl::GetFlag(FLAGS_nsmgr),
@@ -278,7 +278,13 @@ int Run(const std::vector<std::string>& modes) {
 
   int failures = 0;
   std::vector<std::pair<std::string, double>> wall, load_after;
-  std::vector<std::string> run_notes;
+  // The load's clients keep all of gRPC's callback threads: with one, their CPU per round trip
+  // rose by half (docs/PERFORMANCE.md).
+  std::vector<std::string> run_notes = {
+      absl::StrCat("gRPC callback threads (core/callback_threads.h): the binaries and the "
+                   "baseline's hops run on ",
+                   nsm::callback_threads::kVariable, " of them (from --child_env, else ",
+                   nsm::callback_threads::kDefault, "); nsm-bench's clients on all of gRPC's")};
   auto run = [&](const std::string& mode, const std::function<absl::Status()>& body) {
     const absl::Time t0 = absl::Now();
     absl::Status st = body();
