@@ -28,6 +28,17 @@ struct Limit::State {
   int target ABSL_GUARDED_BY(mu) = 0;
   int pool ABSL_GUARDED_BY(mu) = 0;
   bool release ABSL_GUARDED_BY(mu) = false;
+  // Calls whose callback has returned (parked and released, or declined).
+  int finished ABSL_GUARDED_BY(mu) = 0;
+};
+
+// One call that fails at once (its deadline has passed). The Limit owns it, not its callback: the
+// ClientContext holds the channel, and the channel must not go on a thread of the pool.
+struct Limit::Call {
+  grpc::ClientContext context;
+  grpc::Slice empty;
+  grpc::ByteBuffer request{&empty, 1};  // gRPC refuses a ByteBuffer without a slice
+  grpc::ByteBuffer response;
 };
 
 namespace {
@@ -50,37 +61,36 @@ bool OnPoolThread() {
   return absl::string_view(name) == kThreadName;
 }
 
-// One call that fails at once (its deadline has passed); its callback, on one of the pool's
-// threads, parks that thread while the state wants more parked.
-void StartParkingCall(grpc::GenericStub& stub, const std::shared_ptr<Limit::State>& state) {
-  struct Call {
-    grpc::ClientContext context;
-    grpc::Slice empty;
-    grpc::ByteBuffer request{&empty, 1};  // gRPC refuses a ByteBuffer without a slice
-    grpc::ByteBuffer response;
-  };
-  auto call = std::make_shared<Call>();
-  call->context.set_deadline(std::chrono::system_clock::now());
-  stub.UnaryCall(&call->context, "/nsm.CallbackThreads/Park", grpc::StubOptions(), &call->request,
-                 &call->response, [state, call](const grpc::Status&) {
-                   absl::MutexLock lock(&state->mu);
-                   if (state->release || state->parked >= state->target || !OnPoolThread() ||
-                       !TakeParkingPlace(state->pool - 1)) {
-                     ++state->declined;
-                     return;
-                   }
-                   ++state->parked;
-                   state->mu.Await(absl::Condition(&state->release));
-                   --state->parked;
-                   --g_parked;
-                 });
+// Parks the calling thread, one of the pool's, while the state wants more parked.
+void ParkOrDecline(Limit::State& state) {
+  absl::MutexLock lock(&state.mu);
+  if (!state.release && state.parked < state.target && OnPoolThread() &&
+      TakeParkingPlace(state.pool - 1)) {
+    ++state.parked;
+    state.mu.Await(absl::Condition(&state.release));
+    --state.parked;
+    --g_parked;
+  } else {
+    ++state.declined;
+  }
+  ++state.finished;
 }
 
 }  // namespace
 
-Limit::Limit(std::shared_ptr<State> state, int pool, std::shared_ptr<grpc::Channel> channel,
-             std::unique_ptr<grpc::GenericStub> stub)
-    : state_(std::move(state)), pool_(pool), channel_(std::move(channel)), stub_(std::move(stub)) {}
+Limit::Limit(std::shared_ptr<grpc::Channel> channel)
+    : state_(std::make_shared<State>()),
+      channel_(std::move(channel)),
+      stub_(std::make_unique<grpc::GenericStub>(channel_)) {}
+
+void Limit::StartCall() {
+  calls_.push_back(std::make_unique<Call>());
+  Call& call = *calls_.back();
+  call.context.set_deadline(std::chrono::system_clock::now());
+  stub_->UnaryCall(&call.context, "/nsm.CallbackThreads/Park", grpc::StubOptions(), &call.request,
+                   &call.response,
+                   [state = state_](const grpc::Status&) { ParkOrDecline(*state); });
+}
 
 absl::StatusOr<int> ParseSetting(const char* value) {
   const char* setting = value != nullptr ? value : kDefault;
@@ -109,23 +119,22 @@ absl::StatusOr<std::unique_ptr<Limit>> Limit::Apply(int keep, absl::Duration tim
     return absl::InvalidArgumentError(
         absl::StrCat("callback threads: keep ", keep, " is invalid: want at least 1"));
   }
-  auto state = std::make_shared<State>();
-  // Nothing listens there: the calls never leave the process (their deadline has passed anyway).
-  auto channel = grpc::CreateChannel("unix:/nonexistent/nsm-callback-threads",
-                                     grpc::InsecureChannelCredentials());
-  auto stub = std::make_unique<grpc::GenericStub>(channel);
+  // Nothing listens there: the calls never leave the process (their deadline has passed anyway),
+  // and the channel goes idle a second after the last one instead of retrying to connect.
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_CLIENT_IDLE_TIMEOUT_MS, 1000);
+  std::unique_ptr<Limit> limit(new Limit(grpc::CreateCustomChannel(
+      "unix:/nonexistent/nsm-callback-threads", grpc::InsecureChannelCredentials(), args)));
+  const std::shared_ptr<State>& state = limit->state_;
   // A first call makes gRPC start its pool (if nothing did yet); its callback parks nothing.
-  StartParkingCall(*stub, state);
+  limit->StartCall();
   const absl::Time end = absl::Now() + timeout;
-  auto declined_at_least = [&state](int n) {
-    return [&state, n] {
-      state->mu.AssertReaderHeld();
-      return state->declined >= n;
-    };
-  };
   {
     absl::MutexLock lock(&state->mu);
-    auto first = declined_at_least(1);
+    auto first = [&state] {
+      state->mu.AssertReaderHeld();
+      return state->declined >= 1;
+    };
     if (!state->mu.AwaitWithDeadline(absl::Condition(&first), end)) {
       return absl::DeadlineExceededError("callback threads: gRPC did not run a callback in time");
     }
@@ -138,7 +147,7 @@ absl::StatusOr<std::unique_ptr<Limit>> Limit::Apply(int keep, absl::Duration tim
     absl::SleepFor(absl::Milliseconds(1));
     pool = CountPoolThreads();
   }
-  std::unique_ptr<Limit> limit(new Limit(state, pool, std::move(channel), std::move(stub)));
+  limit->pool_ = pool;
   // Threads parked by other limits count as gone.
   const int target = pool - keep - g_parked.load();
   if (target <= 0) return limit;
@@ -154,7 +163,7 @@ absl::StatusOr<std::unique_ptr<Limit>> Limit::Apply(int keep, absl::Duration tim
       absl::MutexLock lock(&state->mu);
       declined_before = state->declined;
     }
-    StartParkingCall(*limit->stub_, state);
+    limit->StartCall();
     bool in_time, parked_one;
     {
       absl::MutexLock lock(&state->mu);
@@ -177,17 +186,27 @@ absl::StatusOr<std::unique_ptr<Limit>> Limit::Apply(int keep, absl::Duration tim
 }
 
 Limit::~Limit() {
+  bool finished;
   {
     absl::MutexLock lock(&state_->mu);
     state_->release = true;
-    auto gone = [this] {
+    auto all_back = [this] {
       state_->mu.AssertReaderHeld();
-      return state_->parked == 0;
+      return state_->finished == static_cast<int>(calls_.size());
     };
-    state_->mu.Await(absl::Condition(&gone));
+    // Their deadline has passed: only a gRPC that runs no callback at all keeps one waiting.
+    finished = state_->mu.AwaitWithTimeout(absl::Condition(&all_back), absl::Seconds(5));
+  }
+  if (!finished) {
+    // A call still in flight uses its context and the channel: leave them to it.
+    for (auto& call : calls_) call.release();
+    new std::shared_ptr<grpc::Channel>(std::move(channel_));
+    stub_.release();
+    return;
   }
   // Here, not in a callback: gRPC joins its pool's threads when the last channel or server that
   // uses the pool goes, and a thread of the pool cannot join itself.
+  calls_.clear();
   stub_.reset();
   channel_.reset();
 }

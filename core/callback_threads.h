@@ -10,6 +10,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -48,15 +49,19 @@ class Limit {
   int parked() const;
 
   struct State;
+  struct Call;
 
  private:
-  Limit(std::shared_ptr<State> state, int pool, std::shared_ptr<grpc::Channel> channel,
-        std::unique_ptr<grpc::GenericStub> stub);
+  explicit Limit(std::shared_ptr<grpc::Channel> channel);
+  // Starts one call that fails at once; its callback parks its thread or declines.
+  void StartCall();
+
   std::shared_ptr<State> state_;
-  int pool_;
-  // Kept while threads are parked: the pool lives while a channel or server uses it.
+  int pool_ = 0;
+  // Kept until every call has come back: the pool lives while a channel or server uses it.
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<grpc::GenericStub> stub_;
+  std::vector<std::unique_ptr<Call>> calls_;
 };
 
 // One line for the start-up log: the threads in use.

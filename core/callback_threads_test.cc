@@ -8,7 +8,6 @@
 #include <set>
 
 #include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 
 namespace nsm::callback_threads {
