@@ -17,6 +17,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -137,6 +138,7 @@ int Run(const std::vector<std::string>& modes) {
   absl::Duration timeout = absl::GetFlag(FLAGS_timeout);
   if (smoke) timeout = std::min(timeout, absl::Minutes(3));
   nsm::bench::InstallChildReaper(timeout);
+
   nsm::bench::Env env;
   env.bin = nsm::bench::FindBinaries({.registry_memory = absl::GetFlag(FLAGS_registry_memory),
                                       .nsmgr = absl::GetFlag(FLAGS_nsmgr),
@@ -278,13 +280,22 @@ int Run(const std::vector<std::string>& modes) {
 
   int failures = 0;
   std::vector<std::pair<std::string, double>> wall, load_after;
-  // The load's clients keep all of gRPC's callback threads: with one, their CPU per round trip
-  // rose by half (docs/PERFORMANCE.md).
-  std::vector<std::string> run_notes = {
-      absl::StrCat("gRPC callback threads (core/callback_threads.h): the binaries and the "
-                   "baseline's hops run on ",
-                   nsm::callback_threads::kVariable, " of them (from --child_env, else ",
-                   nsm::callback_threads::kDefault, "); nsm-bench's clients on all of gRPC's")};
+  // The children's setting (the last --child_env for it wins, as in their environment). The
+  // load's clients keep all of gRPC's callback threads: with one, their CPU per round trip rose by
+  // half (docs/PERFORMANCE.md).
+  std::string callback_threads = nsm::callback_threads::kDefault;
+  const std::string prefix = absl::StrCat(nsm::callback_threads::kVariable, "=");
+  for (const std::string& var : env.child_env) {
+    if (absl::StartsWith(var, prefix)) callback_threads = var.substr(prefix.size());
+  }
+  std::vector<std::string> run_notes = {absl::StrCat(
+      "gRPC callback threads (core/callback_threads.h): the binaries and the baseline's hops run "
+      "with ",
+      prefix, callback_threads, "; nsm-bench's clients on all of gRPC's")};
+  if (int n = 0; absl::SimpleAtoi(callback_threads, &n)) {
+    report.Add("run", "grpc_callback_threads", n, "",
+               "gRPC callback threads of each child (0: all)", nsm::bench::Better::kNeither);
+  }
   auto run = [&](const std::string& mode, const std::function<absl::Status()>& body) {
     const absl::Time t0 = absl::Now();
     absl::Status st = body();
