@@ -147,14 +147,13 @@ absl::StatusOr<std::unique_ptr<Limit>> Limit::Apply(int keep, absl::Duration tim
     absl::SleepFor(absl::Milliseconds(1));
     pool = CountPoolThreads();
   }
-  limit->pool_ = pool;
   // Threads parked by other limits count as gone.
   const int target = pool - keep - g_parked.load();
-  if (target <= 0) return limit;
   {
     absl::MutexLock lock(&state->mu);
-    state->target = target;
     state->pool = pool;
+    if (target <= 0) return limit;
+    state->target = target;
   }
   // One call at a time: while one thread is parked, the next callback runs on another.
   for (int i = 0; i < target; ++i) {
@@ -211,6 +210,11 @@ Limit::~Limit() {
   channel_.reset();
 }
 
+int Limit::pool() const {
+  absl::MutexLock lock(&state_->mu);
+  return state_->pool;
+}
+
 int Limit::parked() const {
   absl::MutexLock lock(&state_->mu);
   return state_->parked;
@@ -224,23 +228,26 @@ std::string Describe(const Limit* limit, int keep) {
                       limit->pool(), " (", kVariable, "=", keep, ")");
 }
 
-absl::StatusOr<Applied> ApplyFromEnvironment(absl::Duration timeout) {
-  auto keep = ParseSetting(std::getenv(kVariable));
-  if (!keep.ok()) return keep.status();
+Applied ApplySetting(int keep, absl::Duration timeout) {
   Applied applied;
-  if (*keep > 0) {
-    auto limit = Limit::Apply(*keep, timeout);
-    if (limit.ok()) {
-      applied.limit = *std::move(limit);
-    } else {
+  if (keep > 0) {
+    auto limit = Limit::Apply(keep, timeout);
+    if (!limit.ok()) {
       applied.warning = true;
       applied.description =
           absl::StrCat("gRPC callback threads: not limited: ", limit.status().message());
       return applied;
     }
+    applied.limit = *std::move(limit);
   }
-  applied.description = Describe(applied.limit.get(), *keep);
+  applied.description = Describe(applied.limit.get(), keep);
   return applied;
+}
+
+absl::StatusOr<Applied> ApplyFromEnvironment(absl::Duration timeout) {
+  auto keep = ParseSetting(std::getenv(kVariable));
+  if (!keep.ok()) return keep.status();
+  return ApplySetting(*keep, timeout);
 }
 
 env::Variable HelpRow() {

@@ -45,7 +45,7 @@ class Limit {
   Limit(const Limit&) = delete;
   Limit& operator=(const Limit&) = delete;
 
-  int pool() const { return pool_; }
+  int pool() const;  // the pool's threads when the limit was applied
   int parked() const;
 
   struct State;
@@ -57,7 +57,6 @@ class Limit {
   void StartCall();
 
   std::shared_ptr<State> state_;
-  int pool_ = 0;
   // Kept until every call has come back: the pool lives while a channel or server uses it.
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<grpc::GenericStub> stub_;
@@ -67,14 +66,16 @@ class Limit {
 // One line for the start-up log: the threads in use.
 std::string Describe(const Limit* limit, int keep);
 
-// kVariable applied to this process: the limit (null when the setting is 0, or when the threads
-// could not be parked: `warning` is then set) and the line for the start-up log; the setting's
-// error when it is invalid.
+// A setting (ParseSetting) applied to this process: the limit (null when it is 0, or when the
+// threads could not be parked: `warning` is then set) and the line for the start-up log; the
+// setting's error when it is invalid.
 struct Applied {
   std::unique_ptr<Limit> limit;
   std::string description;
   bool warning = false;
 };
+Applied ApplySetting(int keep, absl::Duration timeout = absl::Seconds(5));
+// ParseSetting of kVariable, then ApplySetting.
 absl::StatusOr<Applied> ApplyFromEnvironment(absl::Duration timeout = absl::Seconds(5));
 
 // kVariable's row in a binary's --help (not prefixed).

@@ -151,10 +151,12 @@ int Run(const ErasedCommand& command, int argc, char** argv) {
   // Before any other thread starts, so that every thread inherits the signal mask.
   ProcessImpl process(command.name);
   auto settings = command.configure();
+  int keep_callback_threads = 0;  // checked with the rest of the configuration, applied below
   if (settings.ok() && command.limit_callback_threads) {
-    // Checked with the rest of the configuration; applied once the log is set up.
-    if (auto keep = callback_threads::ParseSetting(std::getenv(callback_threads::kVariable));
-        !keep.ok()) {
+    auto keep = callback_threads::ParseSetting(std::getenv(callback_threads::kVariable));
+    if (keep.ok()) {
+      keep_callback_threads = *keep;
+    } else {
       settings = keep.status();
     }
   }
@@ -170,12 +172,9 @@ int Run(const ErasedCommand& command, int argc, char** argv) {
   // Destroyed last, after every server and channel of the command: it releases the parked threads.
   std::unique_ptr<callback_threads::Limit> callback_limit;
   if (command.limit_callback_threads) {
-    auto applied = callback_threads::ApplyFromEnvironment();
-    if (applied.ok()) {
-      callback_limit = std::move(applied->limit);
-      log::Write(applied->warning ? log::Level::kWarn : log::Level::kInfo, cmd,
-                 applied->description);
-    }
+    auto applied = callback_threads::ApplySetting(keep_callback_threads);
+    callback_limit = std::move(applied.limit);
+    log::Write(applied.warning ? log::Level::kWarn : log::Level::kInfo, cmd, applied.description);
   }
 
   // Explicitly insecure until SPIFFE mTLS lands (DESIGN.md §3): say so on every start.
